@@ -50,16 +50,31 @@ export type NewOp = Omit<CreateOp, 'seq'> | Omit<DropOp, 'seq'> | Omit<UpsertOp,
 
 /**
  * WAL payload: msgpack of the op without its seq (the WAL frames the seq itself).
- * Float32Array is packed by msgpackr as a typed-array extension and unpacks as Float32Array.
+ * Embeddings travel as a msgpack `bin` of little-endian float32 bytes. They are handed to
+ * msgpackr as a Uint8Array view on purpose: msgpackr 2.1 packs a bare Float32Array as a
+ * `bin` of element values truncated to bytes (1.5 becomes 0x01), silently losing data.
  */
 export function encodeOp(op: NewOp): Uint8Array {
-  return pack(op);
+  if (op.t !== 'upsert') return pack(op);
+  const e = op.embeddings;
+  return pack({ ...op, embeddings: new Uint8Array(e.buffer, e.byteOffset, e.byteLength) });
 }
 
 export function decodeOp(seq: number, payload: Uint8Array): WriteOp {
-  const op = unpack(payload) as NewOp;
-  if (op.t === 'upsert' && !(op.embeddings instanceof Float32Array)) {
-    throw new Error(`WAL record ${seq}: upsert embeddings did not decode as Float32Array`);
+  const op = unpack(payload) as NewOp | (Omit<UpsertOp, 'seq' | 'embeddings'> & { embeddings: Uint8Array });
+  if (op.t === 'upsert') {
+    const bytes = op.embeddings as unknown;
+    if (!(bytes instanceof Uint8Array) || bytes.byteLength % 4 !== 0) {
+      throw new Error(`WAL record ${seq}: upsert embeddings are not float32 bytes`);
+    }
+    return { ...op, seq, embeddings: float32FromBytes(bytes) };
   }
   return { ...op, seq } as WriteOp;
+}
+
+/** Copies little-endian float32 bytes into an aligned Float32Array (msgpack bins are unaligned). */
+export function float32FromBytes(bytes: Uint8Array): Float32Array {
+  const out = new Float32Array(bytes.byteLength / 4);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
 }
