@@ -1,0 +1,59 @@
+/**
+ * The contract every distance kernel implements, and the one check of its arguments.
+ *
+ * Kernels work on byte offsets into one `WebAssembly.Memory` (the shared vector arena), so a
+ * worker passes numbers, never arrays: the vectors stay where they are. Values are float32
+ * little-endian, rows are contiguous (`base + i * dim * 4`).
+ */
+import { HotvecError } from '../errors.js';
+
+export interface DistanceKernels {
+  /** `wasm-simd` or `scalar`; shows up in benchmarks and metrics. */
+  readonly name: string;
+  /**
+   * out[i] = Σ_j (q[j] − base[i·dim + j])² for i in [0, n). `out` receives n float32 and must
+   * not overlap `q` or the rows (a row read after an overlapping write would see the result).
+   */
+  l2sq(qOff: number, baseOff: number, dim: number, n: number, outOff: number): void;
+  /** out[i] = Σ_j q[j] · base[i·dim + j] for i in [0, n); same layout rules as `l2sq`. */
+  dot(qOff: number, baseOff: number, dim: number, n: number, outOff: number): void;
+}
+
+const isOffset = (x: number): boolean => Number.isSafeInteger(x) && x >= 0;
+
+/**
+ * Throws unless the query, the n rows and the n outputs all lie inside `byteLength`.
+ * A failure is a bug in the caller (offsets come from the arena, not from clients), so it is
+ * INTERNAL; checking here turns a silent NaN (scalar) or a trap (wasm) into a clear message.
+ */
+export function checkBatch(
+  kernel: string,
+  byteLength: number,
+  qOff: number,
+  baseOff: number,
+  dim: number,
+  n: number,
+  outOff: number,
+): void {
+  if (!Number.isSafeInteger(dim) || dim < 1) {
+    throw new HotvecError('INTERNAL', `${kernel}: dim must be a positive integer, got ${dim}`);
+  }
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new HotvecError('INTERNAL', `${kernel}: n must be a non-negative integer, got ${n}`);
+  }
+  if (!isOffset(qOff) || !isOffset(baseOff) || !isOffset(outOff)) {
+    throw new HotvecError('INTERNAL', `${kernel}: offsets must be non-negative integers, got q=${qOff} base=${baseOff} out=${outOff}`);
+  }
+  checkRange(kernel, 'q', qOff, dim * 4, byteLength);
+  checkRange(kernel, 'base', baseOff, n * dim * 4, byteLength);
+  checkRange(kernel, 'out', outOff, n * 4, byteLength);
+}
+
+function checkRange(kernel: string, what: string, start: number, bytes: number, byteLength: number): void {
+  if (start + bytes > byteLength) {
+    throw new HotvecError(
+      'INTERNAL',
+      `${kernel}: ${what} bytes [${start}, ${start + bytes}) lie outside the memory of ${byteLength} bytes`,
+    );
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The WebAssembly SIMD kernels (src/kernels/distance.wat, built to distance.wasm beside this
+ * file). The module is compiled once per thread and instantiated per memory: instances are
+ * cheap, and each worker imports the same shared arena, so all of them read the vectors in
+ * place.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { HotvecError } from '../errors.js';
+import { checkBatch, type DistanceKernels } from './types.js';
+
+type BatchFn = (qOff: number, baseOff: number, dim: number, n: number, outOff: number) => void;
+
+/**
+ * The smallest module that uses a SIMD instruction: one function returning `v128.const 0`.
+ * Hand-assembled so the probe does not depend on the built .wasm being present.
+ */
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+  0x0a, 0x16, 0x01, 0x14, 0x00, // code section: one body of 20 bytes, no locals
+  0xfd, 0x0c, ...new Array<number>(16).fill(0), // v128.const 0
+  0x0b, // end
+]);
+
+let simdSupported: boolean | undefined;
+let compiled: WebAssembly.Module | undefined;
+
+/**
+ * Whether this thread can run the WASM kernels: WebAssembly SIMD and shared memories.
+ * (Node ≥ 16.4 has both; the check is for exotic builds and flags like --no-experimental-wasm-simd.)
+ */
+export function wasmSimdSupported(): boolean {
+  if (simdSupported === undefined) {
+    try {
+      simdSupported =
+        typeof SharedArrayBuffer === 'function' &&
+        WebAssembly.validate(SIMD_PROBE) &&
+        new WebAssembly.Memory({ initial: 0, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+    } catch {
+      simdSupported = false;
+    }
+  }
+  return simdSupported;
+}
+
+function distanceModule(): WebAssembly.Module {
+  if (compiled === undefined) {
+    const url = new URL('./distance.wasm', import.meta.url);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(url);
+    } catch (err) {
+      throw new HotvecError('INTERNAL', `cannot read ${fileURLToPath(url)}; it is built by scripts/build-wasm.mjs (npm run build)`, {
+        cause: err,
+      });
+    }
+    // Synchronous compile: the module is ~1 KiB, and workers need the kernels before their first task.
+    compiled = new WebAssembly.Module(bytes);
+  }
+  return compiled;
+}
+
+/**
+ * Kernels running in WebAssembly over `memory`, which must be a shared memory (the module
+ * imports `env.memory` as shared). Offsets need no alignment.
+ */
+export function createWasmKernels(memory: WebAssembly.Memory): DistanceKernels {
+  if (!(memory.buffer instanceof SharedArrayBuffer)) {
+    throw new HotvecError('INTERNAL', 'createWasmKernels needs a WebAssembly.Memory created with shared: true');
+  }
+  const instance = new WebAssembly.Instance(distanceModule(), { env: { memory } });
+  const l2sqBatch = instance.exports['l2sq_batch'] as BatchFn;
+  const dotBatch = instance.exports['dot_batch'] as BatchFn;
+
+  // Memories only grow, so a cached length is a safe lower bound; it is re-read only when a
+  // call reaches past it, which keeps the common call free of the `buffer` getter.
+  let known = memory.buffer.byteLength;
+  const check = (kernel: string, q: number, base: number, dim: number, n: number, out: number): void => {
+    if (Math.max(q + dim * 4, base + n * dim * 4, out + n * 4) > known) known = memory.buffer.byteLength;
+    checkBatch(kernel, known, q, base, dim, n, out);
+  };
+
+  return {
+    name: 'wasm-simd',
+    l2sq(q, base, dim, n, out) {
+      check('l2sq', q, base, dim, n, out);
+      l2sqBatch(q, base, dim, n, out);
+    },
+    dot(q, base, dim, n, out) {
+      check('dot', q, base, dim, n, out);
+      dotBatch(q, base, dim, n, out);
+    },
+  };
+}
