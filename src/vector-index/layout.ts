@@ -1,0 +1,92 @@
+/**
+ * Named layout of the shared vector arena: one shared `WebAssembly.Memory` (itself a
+ * SharedArrayBuffer) that the main thread writes and every worker reads. It grows in
+ * 64 KiB pages without moving, so workers never need a new copy.
+ *
+ *   byte 0                 ARENA_HEADER_BYTES          scratchBase
+ *   +----------------------+---------------------------+-----------------------------+---------
+ *   | header               | (reserved)                | scratch[0] .. scratch[S-1]  | chunks, collection descriptors ...
+ *   +----------------------+---------------------------+-----------------------------+---------
+ *
+ *   header (Int32 words):  [MAGIC] [VERSION] [SCRATCH_CLAIMS x 8 words = 256-bit claim bitmap]
+ *
+ *   scratch slot (one per worker, claimed by the worker with Atomics.or on the bitmap):
+ *   +---------------------------+-------------------------------+
+ *   | query: maxDimension × f32 | distances: CHUNK_SLOTS × f32  |
+ *   +---------------------------+-------------------------------+
+ *
+ *   collection descriptor (DESCRIPTOR_BYTES):  [COUNT i32: slots published] [reserved]
+ *     COUNT is stored with Atomics.store after the slots below it are written (release) and
+ *     read with Atomics.load by a worker before it scans (acquire).
+ *
+ *   chunk (CHUNK_SLOTS slots of one collection, dimension d):
+ *   +------------------------------+---------------------------+---------------------------+
+ *   | vectors: CHUNK_SLOTS × d f32 | invNorm: CHUNK_SLOTS × f32 | state: CHUNK_SLOTS × u8   |
+ *   +------------------------------+---------------------------+---------------------------+
+ *     state LIVE (1) / DEAD (0), written with Atomics.store after the vector (release);
+ *     a worker snapshots a chunk's states with Atomics.load *before* it reads the vectors,
+ *     and a slot is reused only once every task that may read it has finished (see reclaimer.ts).
+ */
+
+export const WASM_PAGE_BYTES = 65536;
+export const ARENA_MAGIC = 0x68766563; // "hvec"
+export const ARENA_VERSION = 1;
+
+/** Int32 word indexes in the arena header. */
+export const HeaderWord = {
+  MAGIC: 0,
+  VERSION: 1,
+  SCRATCH_CLAIMS: 2,
+} as const;
+export const SCRATCH_CLAIM_WORDS = 8;
+export const MAX_SCRATCH_SLOTS = SCRATCH_CLAIM_WORDS * 32;
+export const ARENA_HEADER_BYTES = 4096;
+
+/** Slots per chunk; also the number of distances a kernel call writes to scratch. */
+export const CHUNK_SLOTS = 1024;
+
+export const SlotState = { DEAD: 0, LIVE: 1 } as const;
+
+export const DESCRIPTOR_BYTES = 64;
+/** Int32 word indexes inside a collection descriptor. */
+export const DescriptorWord = { COUNT: 0 } as const;
+
+const align = (n: number, to: number): number => Math.ceil(n / to) * to;
+
+export interface ChunkLayout {
+  readonly dimension: number;
+  readonly vectorsOffset: number;
+  readonly invNormOffset: number;
+  readonly stateOffset: number;
+  readonly bytes: number;
+}
+
+export function chunkLayout(dimension: number): ChunkLayout {
+  const vectorsBytes = CHUNK_SLOTS * dimension * 4;
+  return {
+    dimension,
+    vectorsOffset: 0,
+    invNormOffset: vectorsBytes,
+    stateOffset: vectorsBytes + CHUNK_SLOTS * 4,
+    bytes: align(vectorsBytes + CHUNK_SLOTS * 4 + CHUNK_SLOTS, 64),
+  };
+}
+
+export interface ScratchLayout {
+  readonly base: number;
+  readonly stride: number;
+  readonly slots: number;
+  readonly queryOffset: number;
+  readonly distancesOffset: number;
+}
+
+export function scratchLayout(maxDimension: number, slots: number): ScratchLayout {
+  const queryBytes = align(maxDimension * 4, 64);
+  return {
+    base: ARENA_HEADER_BYTES,
+    stride: align(queryBytes + CHUNK_SLOTS * 4, 64),
+    slots,
+    queryOffset: 0,
+    distancesOffset: queryBytes,
+  };
+}

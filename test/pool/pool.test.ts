@@ -1,0 +1,81 @@
+/**
+ * Worker threads reading the shared arena: results match an in-thread scan, writes made on
+ * the main thread after a task is queued are visible to it, growth of the memory is seen by
+ * workers, and vectors never travel to the workers (only offsets do).
+ */
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { QueryPool, scratchSlotsFor } from '../../src/pool/pool.js';
+import { VectorIndex } from '../../src/vector-index/vector-index.js';
+import { randomVectors } from '../helpers/hotvec.js';
+import { bruteForce, sameNeighbours } from '../helpers/reference.js';
+
+const MiB = 1024 * 1024;
+const index = new VectorIndex({ maxBytes: 1024 * MiB, maxDimension: 128, scratchSlots: scratchSlotsFor(2) });
+const pool = new QueryPool({ memory: index.arena.memory, scratch: index.arena.scratch, workers: 2, maxQueue: 1000 });
+
+after(() => pool.close());
+
+async function query(name: string, q: number[][], k: number): Promise<{ ids: string[]; distances: number[] }[]> {
+  const store = index.require(name);
+  const epoch = index.reclaimer.enter();
+  try {
+    const r = await pool.search(store.scanTarget(), new Float32Array(q.flat()), k);
+    return q.map((_, i) => {
+      const ids: string[] = [];
+      const distances: number[] = [];
+      for (let j = i * k; j < (i + 1) * k && r.slots[j]! >= 0; j++) {
+        ids.push(store.idAt(r.slots[j]!)!);
+        distances.push(r.distances[j]!);
+      }
+      return { ids, distances };
+    });
+  } finally {
+    index.reclaimer.exit(epoch);
+  }
+}
+
+test('workers answer exactly over the shared memory, and see every write made before dispatch', async () => {
+  const dim = 64;
+  index.apply({ t: 'create', seq: 1, collection: 'p', dimension: dim, metric: 'l2' });
+  const model = new Map<string, number[]>();
+  const queries = randomVectors(4, dim, 99);
+  for (let round = 0; round < 6; round++) {
+    // Each round grows the collection (new chunks, memory growth) then queries from both workers at once.
+    const vecs = randomVectors(1500, dim, round);
+    const ids = vecs.map((_, i) => `r${round}-${i}`);
+    index.apply({ t: 'upsert', seq: 2 + round, collection: 'p', ids, embeddings: new Float32Array(vecs.flat()) });
+    ids.forEach((id, i) => model.set(id, vecs[i]!));
+    const answers = await Promise.all([query('p', queries, 10), query('p', queries, 10)]);
+    for (const rows of answers) {
+      rows.forEach((row, i) => assert.equal(sameNeighbours(row, bruteForce('l2', model, queries[i]!, 10)), null, `round ${round} query ${i}`));
+    }
+  }
+  assert.ok(index.arena.sharedBytes > 9000 * dim * 4, 'the arena grew while workers were attached');
+});
+
+test('a record written right after another query was queued is seen by the next query', async () => {
+  index.apply({ t: 'create', seq: 10, collection: 'ryw', dimension: 3, metric: 'l2' });
+  for (let i = 0; i < 50; i++) {
+    const v = [i, i + 1, i + 2];
+    const pending = query('ryw', [v], 1);
+    index.apply({ t: 'upsert', seq: 11 + i, collection: 'ryw', ids: [`x${i}`], embeddings: new Float32Array(v) });
+    const [row] = await query('ryw', [v], 1);
+    assert.deepEqual(row!.ids, [`x${i}`]);
+    await pending;
+  }
+});
+
+test('overload: a full queue answers OVERLOADED instead of queueing without bound', async () => {
+  const small = new QueryPool({ memory: index.arena.memory, scratch: index.arena.scratch, workers: 1, maxQueue: 1 });
+  try {
+    const store = index.require('p');
+    const q = () => small.search(store.scanTarget(), new Float32Array(64), 10);
+    const results = await Promise.allSettled(Array.from({ length: 20 }, q));
+    const rejected = results.filter((r) => r.status === 'rejected');
+    assert.ok(rejected.length > 0, 'some were refused');
+    for (const r of rejected) assert.equal((r as PromiseRejectedResult).reason.code, 'HOTVEC_OVERLOADED');
+  } finally {
+    await small.close();
+  }
+});
