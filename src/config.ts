@@ -1,0 +1,142 @@
+/**
+ * Engine configuration: one table of options, each with its flag, environment variable,
+ * default and validation. Layers, each overriding the last: defaults → JSON config file
+ * (`--config`) → `HOTVEC_*` environment variables → command-line flags.
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { HotvecError } from './errors.js';
+
+const MiB = 1024 * 1024;
+/** WebAssembly memories are 32-bit: the shared vector arena can hold at most 4 GiB. */
+export const MAX_ARENA_BYTES = 65536 * 65536;
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Every option, with its doc string. Keep README's config table in step (test/config checks it). */
+export const configSchema = z.object({
+  /** Interface the HTTP/WebSocket server binds. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** TCP port of the HTTP/WebSocket server; 0 picks a free port. */
+  port: int(0, 65535).default(8080),
+  /** Folder for the WAL, the checkpoint and the managed Chroma's data. */
+  dataDir: z.string().min(1).default('./data'),
+  /** Query worker threads. */
+  workers: int(1, 256).default(availableParallelism()),
+  /** URL of an existing Chroma server; when unset hotvec starts and manages a local one. */
+  chromaUrl: z.string().url().optional(),
+  /** Chroma tenant. */
+  chromaTenant: z.string().min(1).default('default_tenant'),
+  /** Chroma database. */
+  chromaDatabase: z.string().min(1).default('default_database'),
+  /** Token sent to Chroma as `x-chroma-token` (token auth). */
+  chromaAuthToken: z.string().min(1).optional(),
+  /** Prefix of the Chroma collection that backs each hotvec collection. */
+  chromaPrefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$/, 'must start with a letter or digit and be 2-64 characters of letters, digits, ".", "_", "-"').default('hotvec_'),
+  /** Port of the managed local Chroma; 0 picks a free loopback port. */
+  chromaPort: int(0, 65535).default(0),
+  /** How long to wait for the managed Chroma to answer its heartbeat at start. */
+  chromaStartTimeoutMs: int(1000, 600_000).default(60_000),
+  /** `always`: acknowledge a write after fdatasync; `everysec`: after write(2), with fsync every second. */
+  fsync: z.enum(['always', 'everysec']).default('always'),
+  /** Largest request body accepted (bytes); larger ones get 413. */
+  maxBodyBytes: int(1024, 1024 * MiB).default(64 * MiB),
+  /** Most vectors in one upsert, query, get or delete request. */
+  maxBatch: int(1, 1_000_000).default(10_000),
+  /** Largest `k` of a query. */
+  maxK: int(1, 100_000).default(1000),
+  /** Largest collection dimension. */
+  maxDimension: int(1, 65_536).default(4096),
+  /** Upper bound of the shared vector arena (bytes); at most 4 GiB (32-bit WebAssembly memory). */
+  maxIndexBytes: int(64 * MiB, MAX_ARENA_BYTES).default(MAX_ARENA_BYTES),
+  /** Queries queued for the pool beyond which new ones get 503 OVERLOADED. */
+  maxQueue: int(1, 1_000_000).default(4096),
+  /** Write-behind: most records in one Chroma call. */
+  flushBatchRecords: int(1, 100_000).default(1000),
+  /** Write-behind: how often a partial batch is sent (ms). */
+  flushIntervalMs: int(1, 60_000).default(100),
+  /** Graceful stop: longest wait for in-flight requests and the write-behind flush (ms). */
+  shutdownTimeoutMs: int(0, 600_000).default(15_000),
+  /** pino log level. */
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+type Key = keyof z.infer<typeof configSchema>;
+const keys = Object.keys(configSchema.shape) as Key[];
+
+/** `dataDir` → `--data-dir` / `HOTVEC_DATA_DIR`. */
+export const flagName = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+export const envName = (key: string): string => `HOTVEC_${flagName(key).replace(/-/g, '_').toUpperCase()}`;
+
+/** Validates a partial config over the defaults; the error message names every bad option. */
+export function resolveConfig(input: ConfigInput = {}, source = 'config'): Config {
+  const result = configSchema.strict().safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => {
+      const key = String(i.path[0] ?? '');
+      const name = key ? `${key} (--${flagName(key)}, ${envName(key)})` : '(root)';
+      return i.code === 'unrecognized_keys' ? `unknown option(s) ${i.keys.join(', ')}` : `${name}: ${i.message}`;
+    });
+    throw new HotvecError('INVALID_CONFIG', `invalid ${source}: ${problems.join('; ')}`);
+  }
+  return Object.freeze(result.data);
+}
+
+export interface LoadedConfig {
+  config: Config;
+  help: boolean;
+}
+
+/** Builds the config from argv and env the way `npm start -- --port 9000` expects. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): LoadedConfig {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' }, help: { type: 'boolean' } };
+  for (const key of keys) options[flagName(key)] = { type: 'string' };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  } catch (err) {
+    throw new HotvecError('INVALID_CONFIG', `${(err as Error).message}; see --help`);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const merged: Record<string, unknown> = {};
+  const file = (values.config as string | undefined) ?? env.HOTVEC_CONFIG;
+  if (file) {
+    let fromFile: unknown;
+    try {
+      fromFile = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new HotvecError('INVALID_CONFIG', `cannot read config file ${file}: ${(err as Error).message}`);
+    }
+    if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) {
+      throw new HotvecError('INVALID_CONFIG', `config file ${file} must hold a JSON object`);
+    }
+    Object.assign(merged, fromFile);
+  }
+  for (const key of keys) {
+    const fromEnv = env[envName(key)];
+    if (fromEnv !== undefined && fromEnv !== '') merged[key] = fromEnv;
+  }
+  for (const key of keys) {
+    const fromFlag = values[flagName(key)];
+    if (fromFlag !== undefined) merged[key] = fromFlag;
+  }
+  return { config: resolveConfig(merged as ConfigInput), help: values.help === true };
+}
+
+/** Text for `--help`, generated from the schema so it cannot drift from the code. */
+export function helpText(): string {
+  const lines = ['Usage: npm start -- [options]   (every option also reads HOTVEC_<NAME> from the environment)', ''];
+  lines.push('  --config <file>'.padEnd(34) + 'JSON file with any of the options below (camelCase keys)');
+  for (const key of keys) {
+    const field = configSchema.shape[key];
+    const def = (field as { _zod?: { def?: { defaultValue?: unknown } } })._zod?.def?.defaultValue;
+    const shown = def === undefined ? '' : ` (default ${JSON.stringify(def)})`;
+    lines.push(`  --${flagName(key)} <value>`.padEnd(34) + `${envName(key)}${shown}`);
+  }
+  return lines.join('\n');
+}

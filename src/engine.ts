@@ -1,0 +1,182 @@
+/**
+ * Wires the engine together and owns its lifecycle: data lock → Chroma (managed or remote)
+ * → WAL → shared index + worker pool → HTTP/WebSocket server (answering 503 while
+ * recovering) → recovery → ready. `close()` is the graceful stop; inner parts emit events
+ * and only the process entry logs them.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Config } from './config.js';
+import type { HotvecError } from './errors.js';
+import { readCheckpoint, writeCheckpoint } from './persist/checkpoint.js';
+import { ChromaTier } from './persist/chroma-tier.js';
+import { DataLock } from './persist/data-lock.js';
+import { WriteBehindFlusher } from './persist/flusher.js';
+import { ManagedChroma } from './persist/managed-chroma.js';
+import { recover, type RecoveryProgress, type RecoveryReport } from './persist/recovery.js';
+import { Wal } from './persist/wal.js';
+import { QueryPool, scratchSlotsFor } from './pool/pool.js';
+import { Server, type RequestObserver } from './server/server.js';
+import type { ServiceContext } from './service/index.js';
+import { VectorIndex } from './vector-index/vector-index.js';
+
+export type EngineState = 'starting' | 'recovering' | 'ok' | 'stopping' | 'stopped';
+
+export interface EngineEvents {
+  state: [EngineState];
+  'chroma-started': [{ url: string; managed: boolean; seconds: number }];
+  'recovery-progress': [RecoveryProgress];
+  recovered: [RecoveryReport];
+  listening: [{ host: string; port: number; uws: string }];
+  'service-error': [HotvecError];
+  'flush-retry': [{ error: unknown; attempt: number; delayMs: number }];
+  'flusher-state': [string];
+  warning: [string];
+}
+
+export class Engine extends EventEmitter<EngineEvents> {
+  state: EngineState = 'starting';
+  readonly dataDir: string;
+  private lock?: DataLock;
+  private chroma?: ManagedChroma;
+  private tier?: ChromaTier;
+  private wal?: Wal;
+  private flusher?: WriteBehindFlusher;
+  private index?: VectorIndex;
+  private pool?: QueryPool;
+  private server?: Server;
+  private closing?: Promise<void>;
+  chromaUrl = '';
+
+  constructor(
+    readonly config: Config,
+    private readonly observe?: RequestObserver,
+  ) {
+    super();
+    this.dataDir = resolve(config.dataDir);
+  }
+
+  private setState(s: EngineState): void {
+    this.state = s;
+    this.emit('state', s);
+  }
+
+  get port(): number {
+    return this.server?.port ?? 0;
+  }
+
+  /** Starts everything; resolves once the server listens. Recovery continues; `ready()` tells when it is done. */
+  async start(): Promise<void> {
+    const cfg = this.config;
+    await mkdir(this.dataDir, { recursive: true });
+    this.lock = await DataLock.acquire(this.dataDir);
+
+    const t0 = performance.now();
+    if (cfg.chromaUrl) {
+      this.chromaUrl = cfg.chromaUrl;
+    } else {
+      this.chroma = await ManagedChroma.start({ dataDir: join(this.dataDir, 'chroma'), port: cfg.chromaPort, host: '127.0.0.1', startTimeoutMs: cfg.chromaStartTimeoutMs });
+      this.chromaUrl = this.chroma.url;
+    }
+    this.tier = new ChromaTier({
+      url: this.chromaUrl,
+      tenant: cfg.chromaTenant,
+      database: cfg.chromaDatabase,
+      collectionPrefix: cfg.chromaPrefix,
+      ...(cfg.chromaAuthToken ? { authToken: cfg.chromaAuthToken } : {}),
+    });
+    await this.tier.heartbeat();
+    this.emit('chroma-started', { url: this.chromaUrl, managed: !cfg.chromaUrl, seconds: (performance.now() - t0) / 1000 });
+
+    const walDir = join(this.dataDir, 'wal');
+    this.wal = await Wal.open({ dir: walDir, fsync: cfg.fsync });
+    if (this.wal.recovery.detail) this.emit('warning', `WAL recovery: ${this.wal.recovery.detail}`);
+    this.wal.on('error', (err: unknown) => this.emit('warning', `WAL failed, writes are refused: ${(err as Error).message}`));
+    const checkpoint = await readCheckpoint(this.dataDir);
+    if (checkpoint.warning) this.emit('warning', checkpoint.warning);
+    if (checkpoint.chromaSeq > this.wal.lastSeq) {
+      // The WAL lost records it had (a wiped or replaced wal/ folder): Chroma is the base state,
+      // and the checkpoint must not skip the seqs this WAL will now hand out again.
+      this.emit('warning', `checkpoint seq ${checkpoint.chromaSeq} is past the WAL's last seq ${this.wal.lastSeq}; resetting the checkpoint`);
+      checkpoint.chromaSeq = this.wal.lastSeq;
+      await writeCheckpoint(this.dataDir, { chromaSeq: checkpoint.chromaSeq });
+    }
+    const wal = this.wal;
+    this.flusher = new WriteBehindFlusher({
+      tier: this.tier,
+      maxBatchRecords: cfg.flushBatchRecords,
+      intervalMs: cfg.flushIntervalMs,
+      onCheckpoint: async (seq) => {
+        await writeCheckpoint(this.dataDir, { chromaSeq: seq });
+        await wal.truncateBefore(seq + 1);
+      },
+    });
+    this.flusher.on('retry', (r: { error: unknown; attempt: number; delayMs: number }) => this.emit('flush-retry', r));
+    this.flusher.on('state', (s: string) => this.emit('flusher-state', s));
+    wal.on('sync', () => this.flusher?.markDurable(wal.durableSeq));
+
+    this.index = new VectorIndex({ maxBytes: cfg.maxIndexBytes, maxDimension: cfg.maxDimension, scratchSlots: scratchSlotsFor(cfg.workers) });
+    this.pool = new QueryPool({ memory: this.index.arena.memory, scratch: this.index.arena.scratch, workers: cfg.workers, maxQueue: cfg.maxQueue });
+
+    const ctx: ServiceContext = {
+      config: cfg,
+      index: this.index,
+      pool: this.pool,
+      wal: this.wal,
+      flusher: this.flusher,
+      ready: () => this.state === 'ok',
+    };
+    this.server = new Server(ctx, {
+      host: cfg.host,
+      port: cfg.port,
+      maxBodyBytes: cfg.maxBodyBytes,
+      status: () => (this.state === 'ok' ? 'ok' : this.state === 'stopping' || this.state === 'stopped' ? 'stopping' : 'recovering'),
+      ...(this.observe ? { observe: this.observe } : {}),
+      onServiceError: (e) => this.emit('service-error', e),
+    });
+    const port = await this.server.listen();
+    this.emit('listening', { host: cfg.host, port, uws: this.server.uws.backend });
+
+    this.setState('recovering');
+    const report = await recover({
+      index: this.index,
+      tier: this.tier,
+      wal: this.wal,
+      flusher: this.flusher,
+      checkpointSeq: checkpoint.chromaSeq,
+      onProgress: (p) => this.emit('recovery-progress', p),
+    });
+    this.emit('recovered', report);
+    if (this.state === 'recovering') this.setState('ok');
+  }
+
+  /**
+   * Graceful stop: refuse new work, drain in-flight requests, flush the write-behind queue to
+   * Chroma (bounded), close the WAL, stop the managed Chroma. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    const timeout = this.config.shutdownTimeoutMs;
+    const deadline = Date.now() + timeout;
+    const left = (): number => Math.max(0, deadline - Date.now());
+    this.setState('stopping');
+    this.server?.stopListening();
+    if (this.server && !(await this.server.drain(left()))) this.emit('warning', 'in-flight requests did not finish before the shutdown timeout');
+    this.server?.closeSockets();
+    await this.pool?.close();
+    if (this.flusher) {
+      const flushed = await this.flusher.flush(left());
+      if (!flushed) this.emit('warning', `write-behind queue not fully flushed to Chroma before the shutdown timeout (${JSON.stringify(this.flusher.lag())}); it stays in the WAL and is flushed on next start`);
+      await this.flusher.close(0);
+    }
+    await this.wal?.close();
+    await this.chroma?.close();
+    await this.lock?.release();
+    this.setState('stopped');
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Process entry: configuration, the one logger, the engine, and signals.
+ * SIGTERM/SIGINT trigger the graceful stop; a second signal forces exit.
+ */
+import { pino } from 'pino';
+import { helpText, loadConfig } from './config.js';
+import { Engine } from './engine.js';
+import { HotvecError } from './errors.js';
+
+async function main(): Promise<number> {
+  let loaded;
+  try {
+    loaded = loadConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`hotvec: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (loaded.help) {
+    process.stdout.write(`${helpText()}\n`);
+    return 0;
+  }
+  const config = loaded.config;
+  const log = pino({ level: config.logLevel, base: { pid: process.pid } });
+  const engine = new Engine(config);
+
+  engine.on('state', (state) => log.info({ state }, `engine ${state}`));
+  engine.on('chroma-started', (c) => log.info(c, c.managed ? 'managed Chroma started' : 'connected to Chroma'));
+  engine.on('listening', (l) => log.info(l, `listening on http://${l.host}:${l.port}`));
+  engine.on('recovery-progress', (p) => log.info(p, 'recovering'));
+  engine.on('recovered', (r) => log.info(r, 'recovery done'));
+  engine.on('service-error', (e) => log.error({ code: e.code, err: e.cause ?? e }, e.message));
+  engine.on('flush-retry', (r) => log.warn({ attempt: r.attempt, delayMs: r.delayMs, err: r.error }, 'write-behind to Chroma failed; retrying'));
+  engine.on('flusher-state', (s) => log.info({ state: s }, `write-behind ${s}`));
+  engine.on('warning', (w) => log.warn(w));
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    engine.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'graceful stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  try {
+    await engine.start();
+  } catch (err) {
+    const e = err instanceof HotvecError ? err : null;
+    log.fatal({ code: e?.code, err }, `hotvec could not start: ${(err as Error).message}`);
+    await engine.close().catch(() => {});
+    return 1;
+  }
+  return -1; // keep running
+}
+
+main().then((code) => {
+  if (code >= 0) process.exit(code);
+});

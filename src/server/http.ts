@@ -1,0 +1,84 @@
+/**
+ * HTTP plumbing over uWS: reading a bounded body, writing a response from any thread turn,
+ * and the error body every client gets: `{ "error": { "code", "message" } }`.
+ */
+import type { HttpResponse } from 'uWebSockets.js';
+import { HotvecError } from '../errors.js';
+import { contentTypeOf, encode, type Encoding } from './codec.js';
+
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK',
+  201: '201 Created',
+  400: '400 Bad Request',
+  404: '404 Not Found',
+  405: '405 Method Not Allowed',
+  409: '409 Conflict',
+  413: '413 Payload Too Large',
+  415: '415 Unsupported Media Type',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+  507: '507 Insufficient Storage',
+};
+
+export const statusLine = (status: number): string => STATUS_TEXT[status] ?? `${status} Unknown`;
+
+/** Tracks whether the client went away; uWS forbids touching a response after that. */
+export class ResponseState {
+  aborted = false;
+  constructor(readonly res: HttpResponse) {
+    res.onAborted(() => {
+      this.aborted = true;
+    });
+  }
+
+  send(status: number, body: Uint8Array | string, contentType: string, closeConnection = false): void {
+    if (this.aborted) return;
+    this.aborted = true; // a response is sent once
+    this.res.cork(() => {
+      this.res.writeStatus(statusLine(status)).writeHeader('content-type', contentType);
+      this.res.end(body, closeConnection);
+    });
+  }
+
+  sendValue(status: number, value: unknown, encoding: Encoding, hasTypedArrays = false): void {
+    this.send(status, encode(value, encoding, hasTypedArrays), contentTypeOf(encoding));
+  }
+
+  sendError(err: HotvecError, encoding: Encoding, closeConnection = false): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const body = encode({ error: err.toJSON() }, encoding, false);
+    this.res.cork(() => {
+      this.res.writeStatus(statusLine(err.status)).writeHeader('content-type', contentTypeOf(encoding));
+      if (err.code === 'HOTVEC_NOT_READY' || err.code === 'HOTVEC_OVERLOADED') this.res.writeHeader('retry-after', '1');
+      this.res.end(body, closeConnection);
+    });
+  }
+}
+
+/**
+ * Reads the whole body. Fails with PAYLOAD_TOO_LARGE as soon as it passes `limit` (the
+ * caller answers 413 and closes the connection, since the rest of the body is unread).
+ */
+export function readBody(state: ResponseState, limit: number, contentLength: number): Promise<Uint8Array> {
+  if (contentLength > limit) {
+    return Promise.reject(new HotvecError('PAYLOAD_TOO_LARGE', `the body is ${contentLength} bytes; at most ${limit} (maxBodyBytes)`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    state.res.onData((chunk, isLast) => {
+      if (failed) return;
+      size += chunk.byteLength;
+      if (size > limit) {
+        failed = true;
+        reject(new HotvecError('PAYLOAD_TOO_LARGE', `the body is over ${limit} bytes (maxBodyBytes)`));
+        return;
+      }
+      // uWS reuses the chunk's memory after this callback returns: copy it.
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (isLast) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+  });
+}

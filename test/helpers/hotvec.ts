@@ -1,0 +1,140 @@
+/**
+ * Runs the real engine (`node dist/src/main.js`) as a child process on a free port, for
+ * integration tests: the same binary a user starts, killable with SIGKILL.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Packr } from 'msgpackr';
+
+const MAIN = new URL('../../src/main.js', import.meta.url).pathname;
+export const packr = new Packr({ useRecords: false });
+
+export interface Hotvec {
+  url: string;
+  port: number;
+  dataDir: string;
+  proc: ChildProcess;
+  logs: string[];
+  /** Graceful stop (SIGTERM) and wait for exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait. */
+  kill9(): Promise<void>;
+}
+
+export interface StartOptions {
+  dataDir?: string;
+  chromaUrl?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  /** Wait for /health 200 (default) or only for the listening line. */
+  waitReady?: boolean;
+}
+
+export async function tempDir(prefix = 'hotvec-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+export async function startHotvec(options: StartOptions = {}): Promise<Hotvec> {
+  const dataDir = options.dataDir ?? (await tempDir());
+  const args = [MAIN, '--port', '0', '--data-dir', dataDir, '--workers', '2', '--log-level', 'info', ...(options.args ?? [])];
+  if (options.chromaUrl) args.push('--chroma-url', options.chromaUrl);
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  proc.stderr!.on('data', (d: Buffer) => logs.push(d.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const rl = createInterface({ input: proc.stdout! });
+    rl.on('line', (line) => {
+      logs.push(line);
+      try {
+        const rec = JSON.parse(line) as { port?: number; msg?: string };
+        if (rec.msg?.startsWith('listening on') && rec.port) resolve(rec.port);
+      } catch {
+        /* not a log line */
+      }
+    });
+    exited.then((code) => reject(new Error(`hotvec exited (${code}) before listening:\n${logs.join('\n')}`)));
+  });
+  const url = `http://127.0.0.1:${port}`;
+  if (options.waitReady !== false) await waitHealthy(url, 120_000, logs);
+  return {
+    url,
+    port,
+    dataDir,
+    proc,
+    logs,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      return exited;
+    },
+    async kill9() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export async function waitHealthy(url: string, timeoutMs: number, logs: string[] = []): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(`${url}/health`);
+      if (r.status === 200) return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`hotvec at ${url} not healthy after ${timeoutMs} ms:\n${logs.slice(-30).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface Reply<T = unknown> {
+  status: number;
+  body: T;
+}
+
+/** JSON request helper. */
+export async function call<T = unknown>(url: string, method: string, path: string, body?: unknown): Promise<Reply<T>> {
+  const r = await fetch(`${url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await r.text();
+  return { status: r.status, body: (text ? JSON.parse(text) : null) as T };
+}
+
+/** msgpack request helper (request and answer in msgpack). */
+export async function callMsgpack<T = unknown>(url: string, path: string, body: unknown): Promise<Reply<T>> {
+  const r = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/msgpack', accept: 'application/msgpack' },
+    body: packr.pack(body),
+  });
+  const buf = new Uint8Array(await r.arrayBuffer());
+  return { status: r.status, body: packr.unpack(buf) as T };
+}
+
+/** Deterministic PRNG for test data. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+export function randomVectors(n: number, dim: number, seed: number): number[][] {
+  const r = rng(seed);
+  return Array.from({ length: n }, () => Array.from({ length: dim }, () => Math.fround(r() * 2 - 1)));
+}

@@ -1,0 +1,156 @@
+/**
+ * The HTTP API end to end against the real engine process and a real Chroma:
+ * collections, upsert/query/get/delete/count in JSON and msgpack, exactness for every
+ * metric against brute force, read-your-writes, overwrites and deletes.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestChroma } from '../helpers/chroma.js';
+import { call, callMsgpack, randomVectors, removeDir, rng, startHotvec, type Hotvec } from '../helpers/hotvec.js';
+import { bruteForce, sameNeighbours, type Metric } from '../helpers/reference.js';
+
+let chroma: Awaited<ReturnType<typeof startTestChroma>>;
+let hv: Hotvec;
+
+before(async () => {
+  chroma = await startTestChroma();
+  hv = await startHotvec({ chromaUrl: chroma.url });
+});
+
+after(async () => {
+  await hv?.stop();
+  await removeDir(hv?.dataDir ?? '');
+  await chroma?.close();
+});
+
+describe('collections', () => {
+  test('create, describe, list, count, drop', async () => {
+    const created = await call(hv.url, 'POST', '/v1/collections', { name: 'books', dimension: 4, metric: 'cosine' });
+    assert.equal(created.status, 201);
+    assert.deepEqual(created.body, { name: 'books', dimension: 4, metric: 'cosine', count: 0 });
+    assert.equal((await call(hv.url, 'POST', '/v1/collections', { name: 'books', dimension: 4 })).status, 409);
+    assert.deepEqual((await call(hv.url, 'GET', '/v1/collections/books')).body, { name: 'books', dimension: 4, metric: 'cosine', count: 0 });
+    const list = await call<{ collections: { name: string }[] }>(hv.url, 'GET', '/v1/collections');
+    assert.ok(list.body.collections.some((c) => c.name === 'books'));
+    const l2 = await call(hv.url, 'POST', '/v1/collections', { name: 'defaults', dimension: 2 });
+    assert.equal((l2.body as { metric: string }).metric, 'l2');
+    assert.deepEqual((await call(hv.url, 'GET', '/v1/collections/books/count')).body, { count: 0 });
+    assert.equal((await call(hv.url, 'DELETE', '/v1/collections/books')).status, 200);
+    assert.equal((await call(hv.url, 'GET', '/v1/collections/books')).status, 404);
+    assert.equal((await call(hv.url, 'GET', '/v1/collections/books/count')).status, 404);
+  });
+});
+
+describe('records', () => {
+  test('exact k-NN matches brute force for l2, cosine and ip, across chunk boundaries', async () => {
+    const dim = 16;
+    const n = 2500; // > 2 chunks of 1024 slots
+    const vectors = randomVectors(n, dim, 42);
+    const queries = randomVectors(12, dim, 43);
+    for (const metric of ['l2', 'cosine', 'ip'] as Metric[]) {
+      const name = `exact-${metric}`;
+      assert.equal((await call(hv.url, 'POST', '/v1/collections', { name, dimension: dim, metric })).status, 201);
+      const ids = vectors.map((_, i) => `v${i}`);
+      for (let i = 0; i < n; i += 1000) {
+        const r = await call(hv.url, 'POST', `/v1/collections/${name}/upsert`, { ids: ids.slice(i, i + 1000), embeddings: vectors.slice(i, i + 1000) });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+      }
+      const data = new Map(ids.map((id, i) => [id, vectors[i]!]));
+      const res = await call<{ ids: string[][]; distances: number[][] }>(hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: queries, k: 10 });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.ids.length, queries.length);
+      queries.forEach((q, i) => {
+        const problem = sameNeighbours({ ids: res.body.ids[i]!, distances: res.body.distances[i]! }, bruteForce(metric, data, q, 10));
+        assert.equal(problem, null, `${metric} query ${i}: ${problem}`);
+      });
+    }
+  });
+
+  test('read-your-writes: every acknowledged upsert, overwrite and delete is seen by the next query', async () => {
+    const name = 'ryw';
+    await call(hv.url, 'POST', '/v1/collections', { name, dimension: 3 });
+    const r = rng(5);
+    for (let i = 0; i < 60; i++) {
+      const v = [r(), r(), r()].map(Math.fround);
+      const id = `id${i % 7}`; // overwrites too
+      assert.equal((await call(hv.url, 'POST', `/v1/collections/${name}/upsert`, { ids: [id], embeddings: [v] })).status, 200);
+      const q = await call<{ ids: string[][]; distances: number[][] }>(hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: [v], k: 1 });
+      assert.deepEqual(q.body.ids, [[id]]);
+      assert.equal(q.body.distances[0]![0], 0);
+      if (i % 5 === 4) {
+        assert.deepEqual((await call(hv.url, 'POST', `/v1/collections/${name}/delete`, { ids: [id] })).body, { deleted: 1 });
+        const after = await call<{ ids: string[][] }>(hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: [v], k: 10 });
+        assert.ok(!after.body.ids[0]!.includes(id), `deleted ${id} still returned`);
+      }
+    }
+  });
+
+  test('get returns existing ids with what include asks for; missing ids are absent', async () => {
+    const name = 'getme';
+    await call(hv.url, 'POST', '/v1/collections', { name, dimension: 2 });
+    await call(hv.url, 'POST', `/v1/collections/${name}/upsert`, {
+      ids: ['a', 'b', 'c'],
+      embeddings: [[1, 0], [0, 1], [0.5, 0.25]],
+      metadatas: [{ kind: 'x', n: 1, ok: true }, null, { kind: 'z' }],
+      documents: ['doc a', 'doc b', null],
+    });
+    const g = await call(hv.url, 'POST', `/v1/collections/${name}/get`, { ids: ['c', 'nope', 'a'], include: ['embeddings', 'metadatas', 'documents'] });
+    assert.deepEqual(g.body, {
+      ids: ['c', 'a'],
+      embeddings: [[0.5, 0.25], [1, 0]],
+      metadatas: [{ kind: 'z' }, { kind: 'x', n: 1, ok: true }],
+      documents: [null, 'doc a'],
+    });
+    // Overwrite replaces the whole record: metadata and document go when not given again.
+    await call(hv.url, 'POST', `/v1/collections/${name}/upsert`, { ids: ['a'], embeddings: [[2, 2]] });
+    const g2 = await call(hv.url, 'POST', `/v1/collections/${name}/get`, { ids: ['a'] });
+    assert.deepEqual(g2.body, { ids: ['a'], metadatas: [null], documents: [null] });
+    const q = await call(hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: [[0, 1]], k: 2, include: ['metadatas', 'documents', 'distances'] });
+    assert.deepEqual(q.body, { ids: [['b', 'c']], distances: [[0, 0.8125]], metadatas: [[null, { kind: 'z' }]], documents: [['doc b', null]] });
+    assert.deepEqual((await call(hv.url, 'GET', `/v1/collections/${name}/count`)).body, { count: 3 });
+  });
+
+  test('msgpack: arrays or one float32 bin in, msgpack out, same shapes as JSON', async () => {
+    const name = 'packed';
+    const created = await callMsgpack(hv.url, '/v1/collections', { name, dimension: 3, metric: 'l2' });
+    assert.equal(created.status, 201);
+    const f32 = new Float32Array([1, 2, 3, 4, 5, 6.5]);
+    const up = await callMsgpack(hv.url, `/v1/collections/${name}/upsert`, { ids: ['p', 'q'], embeddings: new Uint8Array(f32.buffer) });
+    assert.deepEqual(up, { status: 200, body: { upserted: 2 } });
+    const q = await callMsgpack<{ ids: string[][]; distances: number[][] }>(hv.url, `/v1/collections/${name}/query`, {
+      embeddings: new Uint8Array(new Float32Array([4, 5, 6.5]).buffer),
+      k: 2,
+    });
+    assert.deepEqual(q.body.ids, [['q', 'p']]);
+    assert.deepEqual(q.body.distances, [[0, 9 + 9 + 12.25]]);
+    const q2 = await callMsgpack<{ ids: string[][] }>(hv.url, `/v1/collections/${name}/query`, { embeddings: [[1, 2, 3]], k: 1 });
+    assert.deepEqual(q2.body.ids, [['p']]);
+    const g = await callMsgpack(hv.url, `/v1/collections/${name}/get`, { ids: ['q'], include: ['embeddings'] });
+    assert.deepEqual(g.body, { ids: ['q'], embeddings: [[4, 5, 6.5]] });
+    const bad = await callMsgpack<{ error: { code: string } }>(hv.url, `/v1/collections/${name}/upsert`, { ids: ['r'], embeddings: new Uint8Array(8) });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, 'HOTVEC_DIMENSION_MISMATCH');
+  });
+
+  test('distances are the ones Chroma reports for the same data', async () => {
+    const { ChromaClient } = await import('chromadb');
+    const u = new URL(chroma.url);
+    const client = new ChromaClient({ host: u.hostname, port: Number(u.port) });
+    const dim = 8;
+    const vectors = randomVectors(40, dim, 9);
+    const q = randomVectors(1, dim, 10)[0]!;
+    for (const metric of ['l2', 'cosine', 'ip'] as Metric[]) {
+      const name = `parity-${metric}`;
+      await call(hv.url, 'POST', '/v1/collections', { name, dimension: dim, metric });
+      const ids = vectors.map((_, i) => `p${i}`);
+      await call(hv.url, 'POST', `/v1/collections/${name}/upsert`, { ids, embeddings: vectors });
+      const ours = await call<{ ids: string[][]; distances: number[][] }>(hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: [q], k: 5 });
+      const col = await client.getOrCreateCollection({ name: `parity_ref_${metric}`, embeddingFunction: null, configuration: { hnsw: { space: metric } } });
+      await col.add({ ids, embeddings: vectors });
+      const theirs = await col.query({ queryEmbeddings: [q], nResults: 5, include: ['distances' as never] });
+      assert.deepEqual(ours.body.ids[0], theirs.ids[0], `${metric}: same neighbours as Chroma`);
+      ours.body.distances[0]!.forEach((d, i) => assert.ok(Math.abs(d - (theirs.distances[0]![i] as number)) < 1e-4, `${metric} distance ${i}: ${d} vs ${theirs.distances[0]![i]}`));
+      await client.deleteCollection({ name: `parity_ref_${metric}` });
+    }
+  });
+});
