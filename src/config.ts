@@ -31,7 +31,7 @@ export const configSchema = z.object({
   chromaTenant: z.string().min(1).default('default_tenant'),
   /** Chroma database. */
   chromaDatabase: z.string().min(1).default('default_database'),
-  /** Token sent to Chroma as `x-chroma-token` (token auth). */
+  /** Chroma token auth: sent as `Authorization: Bearer` and `X-Chroma-Token`. */
   chromaAuthToken: z.string().min(1).optional(),
   /** Prefix of the Chroma collection that backs each hotvec collection. */
   chromaPrefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$/, 'must start with a letter or digit and be 2-64 characters of letters, digits, ".", "_", "-"').default('hotvec_'),

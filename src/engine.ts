@@ -33,6 +33,8 @@ export interface EngineEvents {
   'flush-retry': [{ error: unknown; attempt: number; delayMs: number }];
   'flusher-state': [string];
   warning: [string];
+  /** Long start-up steps (fetching the Chroma runtime, waiting for Chroma). */
+  progress: [string];
 }
 
 export class Engine extends EventEmitter<EngineEvents> {
@@ -76,7 +78,13 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (cfg.chromaUrl) {
       this.chromaUrl = cfg.chromaUrl;
     } else {
-      this.chroma = await ManagedChroma.start({ dataDir: join(this.dataDir, 'chroma'), port: cfg.chromaPort, host: '127.0.0.1', startTimeoutMs: cfg.chromaStartTimeoutMs });
+      this.chroma = await ManagedChroma.start({
+        dataDir: join(this.dataDir, 'chroma'),
+        port: cfg.chromaPort,
+        host: '127.0.0.1',
+        startTimeoutMs: cfg.chromaStartTimeoutMs,
+        onProgress: (message) => this.emit('progress', message),
+      });
       this.chromaUrl = this.chroma.url;
     }
     this.tier = new ChromaTier({
@@ -107,6 +115,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       tier: this.tier,
       maxBatchRecords: cfg.flushBatchRecords,
       intervalMs: cfg.flushIntervalMs,
+      confirmedSeq: checkpoint.chromaSeq,
       onCheckpoint: async (seq) => {
         await writeCheckpoint(this.dataDir, { chromaSeq: seq });
         await wal.truncateBefore(seq + 1);

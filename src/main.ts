@@ -32,6 +32,7 @@ async function main(): Promise<number> {
   engine.on('flush-retry', (r) => log.warn({ attempt: r.attempt, delayMs: r.delayMs, err: r.error }, 'write-behind to Chroma failed; retrying'));
   engine.on('flusher-state', (s) => log.info({ state: s }, `write-behind ${s}`));
   engine.on('warning', (w) => log.warn(w));
+  engine.on('progress', (m) => log.info(m));
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -110,6 +110,8 @@ export function metadata(value: unknown, at: string): Metadata | null {
   if (entries.length === 0) return null;
   for (const [k, v] of entries) {
     if (k.length === 0) throw invalid(`"${at}" has an empty key`);
+    // Chroma (the system of record) refuses keys starting with "#" and silently drops "chroma:" ones.
+    if (k.startsWith('#') || k.startsWith('chroma:')) throw invalid(`"${at}.${k}": keys starting with "#" or "chroma:" are reserved by Chroma`);
     if (typeof v === 'string' || typeof v === 'boolean') continue;
     if (typeof v === 'number' && Number.isFinite(v)) continue;
     throw invalid(`"${at}.${k}" must be a string, a finite number or a boolean (metadata is flat)`);

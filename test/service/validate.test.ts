@@ -40,6 +40,8 @@ test('metadata is flat; per-record arrays match the ids', () => {
   assert.throws(() => metadata({ a: { b: 1 } }, 'm'), /m\.a/);
   assert.throws(() => metadata({ a: [1] }, 'm'), /m\.a/);
   assert.throws(() => metadata({ a: NaN }, 'm'), /m\.a/);
+  assert.throws(() => metadata({ '#x': 1 }, 'm'), /reserved by Chroma/);
+  assert.throws(() => metadata({ 'chroma:document': 'x' }, 'm'), /reserved by Chroma/);
   assert.equal(perRecord(undefined, 'metadatas', 2, metadata), undefined);
   assert.equal(perRecord([null, null], 'metadatas', 2, metadata), undefined);
   assert.throws(() => perRecord([{}], 'metadatas', 2, metadata), /1 entries for 2 ids/);
