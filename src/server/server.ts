@@ -81,11 +81,11 @@ export class Server {
       webSocketBehavior(ctx, { maxPayloadBytes: options.maxBodyBytes, maxInflightPerSocket: 4096, highWaterBytes: 1 << 20 }, this.sockets, observe, onServiceError),
     );
 
-    const knownPaths = ROUTES.map((r) => r.pattern);
+    const knownPaths = [...ROUTES.map((r) => new RegExp(`^${r.pattern.replace(/:name/g, '[^/]+')}$`)), /^\/health$/];
     this.app.any('/*', (res, req) => {
       const state = new ResponseState(res);
       const url = req.getUrl();
-      const known = knownPaths.some((p) => new RegExp(`^${p.replace(/:name/g, '[^/]+')}$`).test(url)) || url === '/health';
+      const known = knownPaths.some((p) => p.test(url));
       const err = known
         ? new HotvecError('METHOD_NOT_ALLOWED', `${req.getMethod().toUpperCase()} is not allowed on ${url}`)
         : new HotvecError('ROUTE_NOT_FOUND', `no route for ${req.getMethod().toUpperCase()} ${url}`);
