@@ -17,7 +17,7 @@
  * The on-disk format is described in wal-format.ts.
  */
 import { EventEmitter } from 'node:events';
-import { mkdir, open, readdir, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { HotvecError } from '../errors.js';
@@ -27,10 +27,10 @@ import {
   checkSegmentHeader,
   encodeRecord,
   encodeSegmentHeader,
-  parseSegmentName,
   scanRecords,
   segmentName,
 } from './wal-format.js';
+import { fsyncDir, recover, type Segment } from './wal-recovery.js';
 
 export type FsyncPolicy = 'always' | 'everysec';
 
@@ -93,11 +93,6 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-interface Segment {
-  firstSeq: number;
-  name: string;
-}
-
 interface ActiveSegment {
   handle: FileHandle;
   size: number;
@@ -125,14 +120,6 @@ function validate(options: WalOptions): Required<WalOptions> {
   return Object.freeze(o);
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /**
  * Events:
@@ -516,108 +503,4 @@ export class Wal extends EventEmitter {
   private replayError(name: string, detail: string): HotvecError {
     return new HotvecError('WAL_FAILED', `WAL segment ${join(this.dir, name)} changed since open: ${detail}`);
   }
-}
-
-interface Recovered {
-  recovery: WalRecovery;
-  segments: Segment[];
-  activeSize: number;
-  activeRecords: number;
-}
-
-/**
- * Scans every segment in seq order and stops at the first damage: a torn or corrupt record,
- * a bad header, or a seq that does not follow the one before (a gap, also across files).
- * The damaged segment is cut at its last good record and every later segment is set aside,
- * so the WAL continues as an unbroken sequence from the last good seq.
- */
-async function recover(dir: string): Promise<Recovered> {
-  const found = (await readdir(dir))
-    .map((name) => ({ name, firstSeq: parseSegmentName(name) }))
-    .filter((s): s is Segment => s.firstSeq !== null)
-    .sort((a, b) => a.firstSeq - b.firstSeq);
-  const recovery: WalRecovery = { records: 0, lastSeq: 0, truncatedBytes: 0, corruptSegments: [], detail: null };
-  const segments: Segment[] = [];
-  const stamp = Date.now();
-  // Without any good record, appends start where the oldest file says the log starts, so a
-  // damaged WAL never hands out a seq that may already be in Chroma.
-  let expected = found[0]?.firstSeq ?? 1;
-  let activeSize = 0;
-  let activeRecords = 0;
-  let dirChanged = false;
-
-  let laterSetAside = 0;
-  const setAside = async (name: string, why: string | null): Promise<void> => {
-    const to = `${name}.${stamp}.corrupt`;
-    await rename(join(dir, name), join(dir, to));
-    recovery.corruptSegments.push(to);
-    if (why === null) laterSetAside++;
-    recovery.detail ??= why;
-    dirChanged = true;
-  };
-
-  for (let i = 0; i < found.length; i++) {
-    const { name, firstSeq } = found[i]!;
-    if (recovery.detail !== null) {
-      await setAside(name, null);
-      continue;
-    }
-    if (firstSeq !== expected) {
-      await setAside(name, `${name}: starts at seq ${firstSeq}, expected ${expected}; set aside as *.corrupt`);
-      continue;
-    }
-    const path = join(dir, name);
-    const bytes = await readFile(path);
-    const header = checkSegmentHeader(bytes, firstSeq);
-    if (!header.ok) {
-      if (header.reason === 'short' && i === found.length - 1) {
-        // A crash while starting a segment: nothing in it was ever acknowledged.
-        await unlink(path);
-        recovery.truncatedBytes += bytes.byteLength;
-        recovery.detail = `${name}: ${header.detail}; removed the incomplete segment`;
-        dirChanged = true;
-      } else {
-        await setAside(name, `${name}: ${header.detail}; set aside as *.corrupt`);
-      }
-      continue;
-    }
-    const scan = scanRecords(bytes, SEGMENT_HEADER_BYTES, firstSeq);
-    let goodEnd = SEGMENT_HEADER_BYTES;
-    let records = 0;
-    let r = scan.next();
-    for (; !r.done; r = scan.next()) {
-      goodEnd = r.value.end;
-      expected = r.value.seq + 1;
-      records++;
-    }
-    segments.push({ name, firstSeq });
-    recovery.records += records;
-    activeSize = goodEnd;
-    activeRecords = records;
-    const stop = r.value;
-    if (stop === null) continue;
-    const cut = bytes.byteLength - goodEnd;
-    if (stop.reason !== 'torn') {
-      // A complete record that fails its checksum, or a seq out of order, is not what a crash
-      // leaves behind: keep the bytes for whoever investigates.
-      const tail = `${name}.tail.${stamp}.corrupt`;
-      await writeFile(join(dir, tail), bytes.subarray(goodEnd));
-      recovery.corruptSegments.push(tail);
-    }
-    const handle = await open(path, 'r+');
-    try {
-      await handle.truncate(goodEnd);
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
-    recovery.truncatedBytes += cut;
-    recovery.detail =
-      `${name}: ${stop.reason} record at byte ${stop.offset} (${stop.detail}); ` +
-      `cut ${cut} bytes, last good seq ${expected - 1}`;
-  }
-  if (laterSetAside > 0) recovery.detail += `; ${laterSetAside} later segment file(s) set aside as *.corrupt`;
-  if (dirChanged) await fsyncDir(dir);
-  recovery.lastSeq = expected - 1;
-  return { recovery, segments, activeSize, activeRecords };
 }
