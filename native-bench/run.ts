@@ -7,6 +7,7 @@ import { formatTable, writeResults, type BenchModule } from './report.js';
 
 const BENCHES: ReadonlyArray<{ name: string; load: () => Promise<BenchModule> }> = [
   { name: 'kernels', load: () => import('./kernels.js') },
+  { name: 'metrics', load: () => import('./metrics.js') },
 ];
 
 const wanted = process.argv.slice(2);

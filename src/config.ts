@@ -53,12 +53,28 @@ export const configSchema = z.object({
   maxIndexBytes: int(64 * MiB, MAX_ARENA_BYTES).default(MAX_ARENA_BYTES),
   /** Queries queued for the pool beyond which new ones get 503 OVERLOADED. */
   maxQueue: int(1, 1_000_000).default(4096),
+  /** Hot-query cache: most bytes of cached answers (estimated heap size); 0 disables the cache. */
+  cacheBytes: int(0, 64 * 1024 * MiB).default(64 * MiB),
   /** Write-behind: most records in one Chroma call. */
   flushBatchRecords: int(1, 100_000).default(1000),
   /** Write-behind: how often a partial batch is sent (ms). */
   flushIntervalMs: int(1, 60_000).default(100),
   /** Graceful stop: longest wait for in-flight requests and the write-behind flush (ms). */
   shutdownTimeoutMs: int(0, 600_000).default(15_000),
+  /** SLA: 99% of queries answer within this many ms (query p99 target). */
+  slaQueryP99Ms: z.coerce.number().positive().max(60_000).default(10),
+  /** SLA: 95% of queries answer within this many ms (query p95 target). */
+  slaQueryP95Ms: z.coerce.number().positive().max(60_000).default(5),
+  /** SLA: largest share of requests answered with a server error (5xx), e.g. 0.001 = 0.1%. */
+  slaErrorRatio: z.coerce.number().gt(0).lt(1).default(0.001),
+  /** SLA: largest age (ms) of the oldest write not yet confirmed by Chroma. */
+  slaWriteLagMs: z.coerce.number().positive().default(5000),
+  /** SLA: share of the time the write-behind lag must be within its target (its error budget is 1 − this). */
+  slaWriteLagCompliance: z.coerce.number().gt(0).lt(1).default(0.999),
+  /** SLA: how often it is evaluated, alerts decided and snapshots pushed to subscribers (ms). */
+  slaIntervalMs: int(100, 60_000).default(1000),
+  /** SLA: URL that alert transitions are POSTed to as JSON (retried, never blocks requests). */
+  slaWebhookUrl: z.string().url().optional(),
   /** pino log level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

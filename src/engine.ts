@@ -7,8 +7,11 @@
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { queryCacheFor } from './cache/query-cache.js';
 import type { Config } from './config.js';
-import type { HotvecError } from './errors.js';
+import { toHotvecError, type HotvecError } from './errors.js';
+import type { AlertEvent } from './metrics/alerts.js';
+import { Metrics } from './metrics/metrics.js';
 import { readCheckpoint, writeCheckpoint } from './persist/checkpoint.js';
 import { ChromaTier } from './persist/chroma-tier.js';
 import { DataLock } from './persist/data-lock.js';
@@ -17,6 +20,7 @@ import { ManagedChroma } from './persist/managed-chroma.js';
 import { recover, type RecoveryProgress, type RecoveryReport } from './persist/recovery.js';
 import { Wal } from './persist/wal.js';
 import { QueryPool, scratchSlotsFor } from './pool/pool.js';
+import { registerObservabilityRoutes } from './server/observability-routes.js';
 import { Server, type RequestObserver } from './server/server.js';
 import type { ServiceContext } from './service/index.js';
 import { VectorIndex } from './vector-index/vector-index.js';
@@ -35,6 +39,10 @@ export interface EngineEvents {
   warning: [string];
   /** Long start-up steps (fetching the Chroma runtime, waiting for Chroma). */
   progress: [string];
+  /** An SLA objective changed status (ok / warning / breach). */
+  'sla-alert': [AlertEvent];
+  /** An alert could not be POSTed to --sla-webhook-url (after its retries), or was dropped. */
+  'sla-webhook-failed': [{ error: string; attempts: number }];
 }
 
 export class Engine extends EventEmitter<EngineEvents> {
@@ -50,6 +58,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private server?: Server;
   private closing?: Promise<void>;
   chromaUrl = '';
+  /** Latency histograms, SLA evaluation, Prometheus registry (src/metrics). */
+  readonly metrics: Metrics;
 
   constructor(
     readonly config: Config,
@@ -57,6 +67,20 @@ export class Engine extends EventEmitter<EngineEvents> {
   ) {
     super();
     this.dataDir = resolve(config.dataDir);
+    this.metrics = new Metrics({
+      targets: {
+        queryP99Ms: config.slaQueryP99Ms,
+        queryP95Ms: config.slaQueryP95Ms,
+        errorRatio: config.slaErrorRatio,
+        writeLagMs: config.slaWriteLagMs,
+        writeLagCompliance: config.slaWriteLagCompliance,
+      },
+      intervalMs: config.slaIntervalMs,
+      ...(config.slaWebhookUrl ? { webhook: { url: config.slaWebhookUrl } } : {}),
+    });
+    this.metrics.on('alert', (e) => this.emit('sla-alert', e));
+    this.metrics.on('webhook-failed', (e) => this.emit('sla-webhook-failed', e));
+    this.metrics.on('webhook-dropped', (e) => this.emit('sla-webhook-failed', { error: `${e.dropped} alert(s) dropped: webhook queue full`, attempts: 0 }));
   }
 
   private setState(s: EngineState): void {
@@ -124,9 +148,18 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.flusher.on('retry', (r: { error: unknown; attempt: number; delayMs: number }) => this.emit('flush-retry', r));
     this.flusher.on('state', (s: string) => this.emit('flusher-state', s));
     wal.on('sync', () => this.flusher?.markDurable(wal.durableSeq));
+    wal.on('sync', this.metrics.observeWalSync);
+    this.flusher.on('retry', this.metrics.observeFlushRetry);
 
     this.index = new VectorIndex({ maxBytes: cfg.maxIndexBytes, maxDimension: cfg.maxDimension, scratchSlots: scratchSlotsFor(cfg.workers) });
-    this.pool = new QueryPool({ memory: this.index.arena.memory, scratch: this.index.arena.scratch, workers: cfg.workers, maxQueue: cfg.maxQueue });
+    this.pool = new QueryPool({
+      memory: this.index.arena.memory,
+      scratch: this.index.arena.scratch,
+      workers: cfg.workers,
+      maxQueue: cfg.maxQueue,
+      onTask: this.metrics.observePoolTask,
+      onWorkerError: (err) => this.emit('service-error', toHotvecError(err)),
+    });
 
     const ctx: ServiceContext = {
       config: cfg,
@@ -134,17 +167,37 @@ export class Engine extends EventEmitter<EngineEvents> {
       pool: this.pool,
       wal: this.wal,
       flusher: this.flusher,
+      cache: queryCacheFor(cfg.cacheBytes),
       ready: () => this.state === 'ok',
     };
+    const flusher = this.flusher;
+    const index = this.index;
+    const pool = this.pool;
+    this.metrics.attach({
+      writeBehind: () => ({ ...flusher.lag(), state: flusher.state }),
+      index: () => ({ sharedBytes: index.arena.sharedBytes, usedBytes: index.arena.usedBytes }),
+      pool: () => ({ queueSize: pool.queueSize, utilization: pool.utilization }),
+      cache: () => ctx.cache?.stats(),
+    });
+    const observe = this.observe;
+    const record = this.metrics.observeRequest;
     this.server = new Server(ctx, {
       host: cfg.host,
       port: cfg.port,
       maxBodyBytes: cfg.maxBodyBytes,
       status: () => (this.state === 'ok' ? 'ok' : this.state === 'stopping' || this.state === 'stopped' ? 'stopping' : 'recovering'),
-      ...(this.observe ? { observe: this.observe } : {}),
+      observe: observe
+        ? (op, transport, status, seconds) => {
+            record(op, transport, status, seconds);
+            observe(op, transport, status, seconds);
+          }
+        : record,
       onServiceError: (e) => this.emit('service-error', e),
+      extraRoutes: (app) => registerObservabilityRoutes(app, this.metrics),
+      topics: { sla: this.metrics },
     });
     const port = await this.server.listen();
+    this.metrics.start();
     this.emit('listening', { host: cfg.host, port, uws: this.server.uws.backend });
 
     this.setState('recovering');
@@ -186,6 +239,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     await this.wal?.close();
     await this.chroma?.close();
     await this.lock?.release();
+    this.metrics.close();
     this.setState('stopped');
   }
 }

@@ -33,6 +33,14 @@ async function main(): Promise<number> {
   engine.on('flusher-state', (s) => log.info({ state: s }, `write-behind ${s}`));
   engine.on('warning', (w) => log.warn(w));
   engine.on('progress', (m) => log.info(m));
+  engine.on('sla-alert', (a) => {
+    const fields = { objective: a.objective, from: a.from, to: a.to, current: a.current, target: a.target, unit: a.unit, firing: a.firing, overall: a.overall };
+    const msg = `SLA ${a.objective} ${a.from} → ${a.to}: ${a.description}`;
+    if (a.to === 'ok') log.info(fields, msg);
+    else if (a.to === 'breach') log.error(fields, msg);
+    else log.warn(fields, msg);
+  });
+  engine.on('sla-webhook-failed', (f) => log.warn(f, 'SLA alert webhook failed'));
 
   let stopping = false;
   const stop = (signal: string): void => {

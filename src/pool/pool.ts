@@ -15,6 +15,16 @@ export interface QueryPoolOptions {
   /** Queued tasks beyond which `search` fails fast with OVERLOADED. */
   maxQueue: number;
   kernel?: WorkerInit['kernel'];
+  /**
+   * Called once per finished task with the seconds it waited (queue and hand-over to the
+   * worker) and the seconds the worker ran it. Must be cheap: it runs on the main thread.
+   */
+  onTask?: (waitSeconds: number, runSeconds: number) => void;
+  /**
+   * A worker failed outside a task (e.g. at start-up). Piscina replaces it; without a listener
+   * its 'error' event would take the whole process down.
+   */
+  onWorkerError?: (err: Error) => void;
 }
 
 /** Scratch slots to reserve for a pool of n workers: respawned workers need fresh ones. */
@@ -23,11 +33,13 @@ export const scratchSlotsFor = (workers: number): number => Math.min(256, worker
 export class QueryPool {
   private readonly piscina: Piscina<SearchTask, SearchReply>;
   private readonly maxQueue: number;
+  private readonly onTask: ((waitSeconds: number, runSeconds: number) => void) | undefined;
   private closed = false;
 
   constructor(options: QueryPoolOptions) {
     const init: WorkerInit = { memory: options.memory, scratch: options.scratch, kernel: options.kernel ?? 'wasm' };
     this.maxQueue = options.maxQueue;
+    this.onTask = options.onTask;
     this.piscina = new Piscina({
       filename: new URL('./worker.js', import.meta.url).href,
       minThreads: options.workers,
@@ -36,17 +48,21 @@ export class QueryPool {
       concurrentTasksPerWorker: 1,
       workerData: init,
     });
+    this.piscina.on('error', (err: Error) => options.onWorkerError?.(err));
   }
 
-  async search(target: ScanTarget, queries: Float32Array, k: number): Promise<{ slots: Int32Array; distances: Float32Array }> {
+  async search(target: ScanTarget, queries: Float32Array, k: number): Promise<{ slots: Int32Array; distances: Float32Array; runSeconds: number }> {
     if (this.closed) throw new HotvecError('NOT_READY', 'the query pool is shutting down');
     if (this.piscina.queueSize >= this.maxQueue) {
       throw new HotvecError('OVERLOADED', `too many queries waiting (${this.piscina.queueSize}); retry later`);
     }
     const n = (queries.length / target.dimension) * k; // read before the transfer empties `queries`
     const task: SearchTask = { target, queries, k };
+    const started = performance.now();
     const reply = await this.piscina.run(task, { transferList: [queries.buffer as ArrayBuffer] });
-    return splitSearchReply(reply, n);
+    const result = splitSearchReply(reply, n);
+    if (this.onTask) this.onTask(Math.max(0, (performance.now() - started) / 1000 - result.runSeconds), result.runSeconds);
+    return result;
   }
 
   get queueSize(): number {

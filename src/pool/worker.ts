@@ -30,6 +30,7 @@ const scanner = new Scanner(init.memory, kernels, {
 });
 
 export default function search(task: SearchTask): SearchReply {
+  const started = performance.now();
   const { slots, distances } = scanner.search(task.target, task.queries, task.k);
-  return move(packSearchReply(slots, distances)) as SearchReply;
+  return move(packSearchReply(slots, distances, (performance.now() - started) / 1000)) as SearchReply;
 }

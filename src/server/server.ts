@@ -9,7 +9,7 @@ import { decode, encodingOfAccept, encodingOfContentType, type Encoding } from '
 import { ResponseState, readBody } from './http.js';
 import { dispatch, mayCarryEmbeddings, type OpName } from './operations.js';
 import { loadUws, type LoadedUws } from './uws.js';
-import { webSocketBehavior, type SocketData } from './websocket.js';
+import { webSocketBehavior, type SocketData, type Topic } from './websocket.js';
 
 export type Transport = 'http' | 'ws';
 /** Called once per answered request; metrics hook in here. */
@@ -25,6 +25,8 @@ export interface ServerOptions {
   onServiceError?: (err: HotvecError) => void;
   /** Extra routes (metrics, dashboard) registered before the catch-all. */
   extraRoutes?: (app: TemplatedApp) => void;
+  /** Push topics WebSocket clients may subscribe to (`{op: "subscribe", topic}`). */
+  topics?: Readonly<Record<string, Topic>>;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -78,7 +80,7 @@ export class Server {
 
     this.app.ws<SocketData>(
       '/v1/ws',
-      webSocketBehavior(ctx, { maxPayloadBytes: options.maxBodyBytes, maxInflightPerSocket: 4096, highWaterBytes: 1 << 20 }, this.sockets, observe, onServiceError),
+      webSocketBehavior(ctx, { maxPayloadBytes: options.maxBodyBytes, maxInflightPerSocket: 4096, highWaterBytes: 1 << 20 }, this.sockets, observe, onServiceError, options.topics),
     );
 
     const knownPaths = [...ROUTES.map((r) => new RegExp(`^${r.pattern.replace(/:name/g, '[^/]+')}$`)), /^\/health$/];

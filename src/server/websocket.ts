@@ -4,6 +4,11 @@
  * frames are msgpack, text frames JSON; the answer uses the frame type of the request.
  * Backpressure: answers queue in JS while uWS's buffer is over `highWaterBytes` and go out on
  * `drain`; a socket with too many requests in flight gets OVERLOADED answers.
+ *
+ * `{id, op: "subscribe", topic}` (and "unsubscribe") attaches the socket to a push topic
+ * (`sla`): the topic's events arrive as `{topic, event, data}` in the subscribe frame's
+ * encoding until the socket unsubscribes or closes. Periodic snapshots are skipped, not
+ * queued, while the socket is backpressured; other events queue like answers.
  */
 import type { WebSocket, WebSocketBehavior } from 'uWebSockets.js';
 import { HotvecError, invalid, toHotvecError } from '../errors.js';
@@ -16,6 +21,13 @@ export interface SocketData {
   closed: boolean;
   inflight: number;
   pending: { body: Uint8Array | string; binary: boolean }[];
+  /** Topic → unsubscribe, for the topics this socket subscribed to. */
+  topics?: Map<string, () => void>;
+}
+
+/** A push channel sockets subscribe to. `push` throws once its socket is gone. */
+export interface Topic {
+  subscribe(push: (event: string, data: unknown) => void): () => void;
 }
 
 export interface WebSocketOptions {
@@ -30,6 +42,7 @@ export function webSocketBehavior(
   sockets: Set<WebSocket<SocketData>>,
   observe: RequestObserver,
   onServiceError: (err: HotvecError) => void,
+  topics: Readonly<Record<string, Topic>> = {},
 ): WebSocketBehavior<SocketData> {
   const flush = (ws: WebSocket<SocketData>): void => {
     const data = ws.getUserData();
@@ -49,6 +62,39 @@ export function webSocketBehavior(
       return;
     }
     ws.cork(() => ws.send(body, binary));
+  };
+
+  const subscription = (ws: WebSocket<SocketData>, m: Record<string, unknown>, encoding: Encoding): unknown => {
+    const name = m.topic;
+    if (typeof name !== 'string' || !Object.hasOwn(topics, name)) {
+      throw invalid(`"topic" must be one of ${Object.keys(topics).join(', ') || '(none)'}; got ${JSON.stringify(name)}`);
+    }
+    const data = ws.getUserData();
+    const subs = (data.topics ??= new Map());
+    if (m.op === 'unsubscribe') {
+      subs.get(name)?.();
+      subs.delete(name);
+      return { unsubscribed: name };
+    }
+    if (!subs.has(name)) {
+      const push = (event: string, payload: unknown): void => {
+        if (data.closed) throw new Error('socket closed');
+        // A snapshot is superseded by the next one: a slow socket skips it rather than queueing it.
+        if (event === 'snapshot' && (data.pending.length > 0 || ws.getBufferedAmount() >= options.highWaterBytes)) return;
+        reply(ws, { topic: name, event, data: payload }, encoding, false);
+      };
+      let unsubscribe: (() => void) | undefined;
+      let cancelled = false;
+      subs.set(name, () => {
+        cancelled = true;
+        unsubscribe?.();
+      });
+      // After the answer is sent, so the subscriber sees the confirmation before the first push.
+      setImmediate(() => {
+        if (!cancelled && !data.closed) unsubscribe = topics[name]!.subscribe(push);
+      });
+    }
+    return { subscribed: name };
   };
 
   return {
@@ -81,6 +127,10 @@ export function webSocketBehavior(
         if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) throw new HotvecError('MALFORMED_BODY', 'a message must be an object {id, op, ...}');
         const m = msg as Record<string, unknown>;
         id = m.id ?? null;
+        if (m.op === 'subscribe' || m.op === 'unsubscribe') {
+          op = m.op;
+          return subscription(ws, m, encoding);
+        }
         if (!isOpName(m.op)) throw invalid(`"op" must be one of ${opNames.join(', ')}; got ${JSON.stringify(m.op)}`);
         op = m.op;
         if (m.collection !== undefined && typeof m.collection !== 'string') throw invalid('"collection" must be a string');
@@ -99,21 +149,24 @@ export function webSocketBehavior(
         (result) => {
           data.inflight--;
           reply(ws, { id, result }, encoding, mayCarryEmbeddings(op as never));
-          observe(op, 'ws', 200, (performance.now() - started) / 1000);
+          if (op !== 'subscribe' && op !== 'unsubscribe') observe(op, 'ws', 200, (performance.now() - started) / 1000);
         },
         (err: unknown) => {
           data.inflight--;
           const e = toHotvecError(err);
           if (e.kind === 'service') onServiceError(e);
           reply(ws, { id, error: e.toJSON() }, encoding, false);
-          observe(op, 'ws', e.status, (performance.now() - started) / 1000);
+          if (op !== 'subscribe' && op !== 'unsubscribe') observe(op, 'ws', e.status, (performance.now() - started) / 1000);
         },
       );
     },
     drain: (ws) => flush(ws),
     close: (ws) => {
-      ws.getUserData().closed = true;
+      const data = ws.getUserData();
+      data.closed = true;
       sockets.delete(ws);
+      if (data.topics) for (const unsubscribe of data.topics.values()) unsubscribe();
+      data.topics?.clear();
     },
   };
 }

@@ -2,6 +2,7 @@
  * What every service operation needs. HTTP and WebSocket handlers build nothing themselves:
  * they decode, call an operation with this context, and encode its result.
  */
+import type { QueryCache } from '../cache/query-cache.js';
 import type { Config } from '../config.js';
 import { HotvecError } from '../errors.js';
 import type { WriteBehindFlusher } from '../persist/flusher.js';
@@ -16,6 +17,8 @@ export interface ServiceContext {
   readonly pool: QueryPool;
   readonly wal: Wal;
   readonly flusher: WriteBehindFlusher;
+  /** The hot-query cache; absent when disabled (`cacheBytes` 0). */
+  readonly cache?: QueryCache;
   /** False while recovering or stopping: every operation but health answers NOT_READY. */
   ready(): boolean;
 }
@@ -32,6 +35,8 @@ export function assertReady(ctx: ServiceContext): void {
 export async function commit(ctx: ServiceContext, op: NewOp): Promise<WriteOp> {
   const { seq, durable } = ctx.wal.append(encodeOp(op));
   const full = { ...op, seq } as WriteOp;
+  // In the same synchronous step as the apply: no query can start between the two.
+  ctx.cache?.invalidate(op.collection);
   ctx.index.apply(full);
   ctx.flusher.enqueue(full);
   await durable;

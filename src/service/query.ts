@@ -27,6 +27,9 @@ export async function query(ctx: ServiceContext, name: string, body: unknown): P
   }
   const inc = include(req.include, QUERY_INCLUDE, ['distances']);
   const nq = vectors.length / dim;
+  // Before the dispatch: the pool transfers (empties) `vectors`, and a hit skips the pool entirely.
+  const cached = ctx.cache?.lookup({ collection: store.name, vectors, k, include: inc });
+  if (cached?.hit) return cached.hit;
   const epoch = ctx.index.reclaimer.enter();
   try {
     const { slots, distances } = await ctx.pool.search(store.scanTarget(), vectors, k);
@@ -61,7 +64,7 @@ export async function query(ctx: ServiceContext, name: string, body: unknown): P
         out.documents?.push(recs.map((r) => r.document));
       }
     }
-    return out;
+    return cached ? cached.fill(out) : out;
   } finally {
     ctx.index.reclaimer.exit(epoch);
   }

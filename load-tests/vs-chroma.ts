@@ -1,0 +1,378 @@
+/**
+ * hotvec beside Chroma, in one run, on one machine, with one dataset and one load generator.
+ *
+ *   npm run bench:vs-chroma -- [--n 20000] [--dim 784] [--runs 3] [--duration 10] [--connections 16]
+ *
+ * 1. Generates a clustered synthetic dataset (n × dim, l2) and query sets from the same
+ *    distribution.
+ * 2. Loads it into a real Chroma server (its own temporary folder, through the chromadb JS
+ *    client, timed), then into hotvec (started with its managed Chroma in another temporary
+ *    folder; msgpack float32 upserts, acknowledged = durable, timed), and waits until hotvec's
+ *    write-behind has reached its Chroma and every process is idle.
+ * 3. Measures recall@10 of both against brute-force exact answers.
+ * 4. Per run: the same autocannon HTTP load (JSON, every request a distinct query vector) on
+ *    hotvec and on Chroma, hotvec over WebSocket msgpack, and each server at half its own
+ *    saturated rate (evenly spaced requests); the CPU time of each server process per query.
+ *    Medians over the runs are reported.
+ * 5. One sequential client (cache misses, cache hits, Chroma) and saturated cache hits.
+ *
+ * Prints a side-by-side table and writes load-tests/results/vs-chroma-<n>x<dim>.json.
+ */
+import { readFile, mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Packr } from 'msgpackr';
+import { removeDir, startHotvec, type Hotvec } from '../test/helpers/hotvec.js';
+import { ChromaUnderTest, clientFor } from './vs-chroma/chroma.js';
+import { ClusteredSource, exactNeighbours, recallAtK } from './vs-chroma/data.js';
+import { closeClients, httpLoad, pacedHttpLoad, postJson, wsLoad, type LoadStats } from './vs-chroma/load.js';
+import { cpuSeconds, waitQuiet } from './vs-chroma/proc.js';
+
+const { values: opt } = parseArgs({
+  options: {
+    n: { type: 'string', default: '20000' },
+    dim: { type: 'string', default: '784' },
+    k: { type: 'string', default: '10' },
+    clusters: { type: 'string', default: '100' },
+    intrinsic: { type: 'string', default: '16' },
+    'recall-queries': { type: 'string', default: '200' },
+    'load-queries': { type: 'string', default: '1000' },
+    runs: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '16' },
+    'ws-sockets': { type: 'string', default: '4' },
+    'ws-window': { type: 'string', default: '4' },
+    sequential: { type: 'string', default: '300' },
+    workers: { type: 'string', default: String(availableParallelism()) },
+    fsync: { type: 'string', default: 'always' },
+    batch: { type: 'string', default: '500' },
+    'upsert-concurrency': { type: 'string', default: '4' },
+    'chroma-batch': { type: 'string', default: '1000' },
+    'chroma-concurrency': { type: 'string', default: '1' },
+    'flush-timeout': { type: 'string', default: '1800' },
+  },
+});
+const num = (name: keyof typeof opt): number => {
+  const v = Number(opt[name]);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} must be a non-negative number, got ${opt[name]}`);
+  return v;
+};
+const n = num('n');
+const dim = num('dim');
+const k = num('k');
+const runs = Math.max(1, num('runs'));
+const duration = num('duration');
+const connections = num('connections');
+const COLLECTION = 'bench';
+const idOf = (i: number): string => `v${i}`;
+const packr = new Packr({ useRecords: false });
+const log = (msg: string): void => console.error(`[vs-chroma ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+const median = (xs: number[]): number => {
+  const s = [...xs].filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const f32bytes = (v: Float32Array): Uint8Array => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+
+/**
+ * Load-phase query vectors. Request c uses base query c mod Q with its first coordinate moved
+ * by (round + 1) × 1e-5: every request is a distinct vector (so hotvec's cache never answers
+ * it), and the answer is that of a query from the data's distribution. Round 0 (unmoved) is
+ * kept for the cache-hit phases.
+ */
+class QueryStream {
+  private readonly tails: string[];
+  private readonly heads: number[];
+  constructor(private readonly base: Float32Array) {
+    const q = base.length / dim;
+    this.heads = Array.from({ length: q }, (_, i) => base[i * dim]!);
+    this.tails = Array.from({ length: q }, (_, i) => Array.from(base.subarray(i * dim + 1, (i + 1) * dim)).join(','));
+  }
+
+  get size(): number {
+    return this.heads.length;
+  }
+
+  private shift(c: number): { i: number; head: number } {
+    const i = c % this.heads.length;
+    return { i, head: this.heads[i]! + (Math.floor(c / this.heads.length) + 1) * 1e-5 };
+  }
+
+  /** The c-th distinct vector as JSON. */
+  json(c: number): string {
+    const { i, head } = this.shift(c);
+    return `[${head},${this.tails[i]}]`;
+  }
+
+  /** The c-th distinct vector as float32. */
+  f32(c: number): Float32Array {
+    const { i, head } = this.shift(c);
+    const v = this.base.slice(i * dim, (i + 1) * dim);
+    v[0] = head;
+    return v;
+  }
+
+  /** Base query i, unmoved (the cache-hit phases repeat these). */
+  repeatJson(i: number): string {
+    return `[${this.heads[i % this.heads.length]},${this.tails[i % this.heads.length]}]`;
+  }
+}
+
+interface Phase extends LoadStats {
+  /** Server CPU seconds (all threads) per answered query, in ms. */
+  cpuMsPerQuery: number;
+}
+
+async function measured(pid: number, run: () => Promise<LoadStats>): Promise<Phase> {
+  const c0 = cpuSeconds(pid);
+  const stats = await run();
+  const cpu = cpuSeconds(pid) - c0;
+  return { ...stats, cpuMsPerQuery: (cpu * 1000) / Math.max(1, stats.ok) };
+}
+
+async function sequential(count: number, url: string, body: (i: number) => string): Promise<{ p50ms: number; p99ms: number }> {
+  const lat: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const b = body(i);
+    const t0 = performance.now();
+    const status = await postJson(url, b);
+    if (status !== 200) throw new Error(`sequential query ${i}: HTTP ${status}`);
+    lat.push(performance.now() - t0);
+  }
+  lat.sort((a, b) => a - b);
+  return { p50ms: lat[Math.floor(lat.length / 2)]!, p99ms: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))]! };
+}
+
+async function loadHotvec(hv: Hotvec, data: Float32Array): Promise<{ seconds: number; p50ms: number; p99ms: number }> {
+  const batch = num('batch');
+  const starts: number[] = [];
+  for (let i = 0; i < n; i += batch) starts.push(i);
+  const lat: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: num('upsert-concurrency') }, async () => {
+      while (next < starts.length) {
+        const start = starts[next++]!;
+        const end = Math.min(n, start + batch);
+        const ids = Array.from({ length: end - start }, (_, i) => idOf(start + i));
+        const s = performance.now();
+        const r = await fetch(`${hv.url}/v1/collections/${COLLECTION}/upsert`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/msgpack' },
+          body: packr.pack({ ids, embeddings: f32bytes(data.subarray(start * dim, end * dim)) }),
+        });
+        if (r.status !== 200) throw new Error(`hotvec upsert failed: ${r.status} ${await r.text()}`);
+        await r.arrayBuffer();
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
+  lat.sort((a, b) => a - b);
+  return { seconds: (performance.now() - t0) / 1000, p50ms: lat[Math.floor(lat.length / 2)]!, p99ms: lat[Math.floor(lat.length * 0.99)]! };
+}
+
+/** Waits until hotvec's managed Chroma holds every record (the write-behind is done); returns its pid. */
+async function waitHotvecFlushed(hv: Hotvec, timeoutMs: number): Promise<{ seconds: number; chromaPid: number }> {
+  const t0 = performance.now();
+  const line = hv.logs.find((l) => l.includes('managed Chroma started'));
+  const url = line ? (JSON.parse(line) as { url?: string }).url : undefined;
+  if (!url) throw new Error('hotvec did not log its managed Chroma URL');
+  const { chroma: chromaPid } = JSON.parse(await readFile(join(hv.dataDir, 'chroma', 'chroma.pid'), 'utf8')) as { chroma: number };
+  const col = await clientFor(url).getCollection({ name: `hotvec_${COLLECTION}` });
+  for (;;) {
+    const count = await col.count();
+    if (count >= n) break;
+    if (performance.now() - t0 > timeoutMs) throw new Error(`hotvec's Chroma holds ${count} of ${n} records after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  return { seconds: (performance.now() - t0) / 1000, chromaPid };
+}
+
+async function hotvecRecall(hv: Hotvec, queries: Float32Array): Promise<string[][]> {
+  const out: string[][] = [];
+  const nq = queries.length / dim;
+  for (let q = 0; q < nq; q += 100) {
+    const rows = queries.subarray(q * dim, Math.min(nq, q + 100) * dim);
+    const r = await fetch(`${hv.url}/v1/collections/${COLLECTION}/query`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/msgpack', accept: 'application/msgpack' },
+      body: packr.pack({ embeddings: f32bytes(rows), k }),
+    });
+    if (!r.ok) throw new Error(`hotvec recall query: HTTP ${r.status}`);
+    out.push(...(packr.unpack(new Uint8Array(await r.arrayBuffer())) as { ids: string[][] }).ids);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const machine = {
+    cores: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    // Other work on the machine skews every figure; the 1-minute load average says how much there was.
+    loadAverageAtStart: loadavg()[0]!,
+  };
+  log(`machine: ${JSON.stringify(machine)}; data ${n} × ${dim}, l2, k ${k}`);
+  const source = new ClusteredSource({ dim, clusters: num('clusters'), intrinsic: num('intrinsic'), seed: 1 });
+  const data = source.take(n);
+  const recallQueries = source.take(num('recall-queries'));
+  const stream = new QueryStream(source.take(num('load-queries')));
+
+  const chroma = await ChromaUnderTest.start();
+  let hv: Hotvec | undefined;
+  try {
+    // Chroma first, alone on the machine, so its load time is its own.
+    await chroma.create(COLLECTION);
+    log(`loading Chroma (${chroma.server.url}) through the JS client…`);
+    const chromaLoadSeconds = await chroma.load(data, dim, idOf, num('chroma-batch'), num('chroma-concurrency'));
+    if ((await chroma.count()) !== n) throw new Error('Chroma count differs from n after loading');
+    log(`Chroma: ${n} vectors in ${chromaLoadSeconds.toFixed(1)} s`);
+    await waitQuiet([chroma.pid], { timeoutMs: 300_000 });
+
+    hv = await startHotvec({ args: ['--workers', String(num('workers')), '--fsync', String(opt.fsync)] });
+    const created = await fetch(`${hv.url}/v1/collections`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: COLLECTION, dimension: dim }) });
+    if (created.status !== 201) throw new Error(`create collection: ${created.status} ${await created.text()}`);
+    log('loading hotvec (msgpack float32 upserts)…');
+    const hvLoad = await loadHotvec(hv, data);
+    log(`hotvec: ${n} vectors acknowledged (durable) in ${hvLoad.seconds.toFixed(1)} s; waiting for its write-behind into its Chroma…`);
+    const flushed = await waitHotvecFlushed(hv, num('flush-timeout') * 1000);
+    log(`hotvec's Chroma caught up ${flushed.seconds.toFixed(1)} s after the last acknowledgement`);
+    const pids = [hv.proc.pid!, flushed.chromaPid, chroma.pid];
+    if (!(await waitQuiet(pids, { timeoutMs: 300_000 }))) log('warning: processes still busy after 300 s; measuring anyway');
+
+    log(`exact answers for ${recallQueries.length / dim} queries (brute force)…`);
+    const truth = exactNeighbours(data, recallQueries, dim, k);
+    const recall = {
+      hotvec: recallAtK(await hotvecRecall(hv, recallQueries), truth, idOf),
+      chroma: recallAtK(await chroma.query(recallQueries, dim, k), truth, idOf),
+    };
+    log(`recall@${k}: hotvec ${recall.hotvec.toFixed(4)}, Chroma ${recall.chroma.toFixed(4)}`);
+
+    const hvQueryUrl = `${hv.url}/v1/collections/${COLLECTION}/query`;
+    const wsUrl = `${hv.url.replace('http', 'ws')}/v1/ws`;
+    let hvNext = 0; // every hotvec request of the whole benchmark gets its own vector
+    let chromaNext = 0;
+    const hvBody = (): ((i: number) => string) => {
+      const base = hvNext;
+      hvNext += 10_000_000;
+      return (i) => `{"embeddings":[${stream.json(base + i)}],"k":${k}}`;
+    };
+    const chromaBody = (): ((i: number) => string) => {
+      const base = chromaNext;
+      chromaNext += 10_000_000;
+      return (i) => ChromaUnderTest.queryBody(stream.json(base + i), k);
+    };
+    const hvHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: hvQueryUrl, body: hvBody(), connections, seconds });
+    const chromaHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: chroma.queryUrl, body: chromaBody(), connections, seconds });
+    const hvPaced = (rate: number): Promise<LoadStats> => pacedHttpLoad({ url: hvQueryUrl, body: hvBody(), rate, seconds: duration });
+    const chromaPaced = (rate: number): Promise<LoadStats> => pacedHttpLoad({ url: chroma.queryUrl, body: chromaBody(), rate, seconds: duration });
+    const hvWs = (seconds: number): Promise<LoadStats> => {
+      const base = hvNext;
+      hvNext += 10_000_000;
+      return wsLoad({
+        url: wsUrl,
+        sockets: num('ws-sockets'),
+        window: num('ws-window'),
+        seconds,
+        message: (i) => ({ op: 'query', collection: COLLECTION, embeddings: f32bytes(stream.f32(base + i)), k }),
+      });
+    };
+
+    log(`warm-up, ${opt.warmup} s each…`);
+    await hvHttp(num('warmup'));
+    await chromaHttp(num('warmup'));
+    await hvWs(num('warmup'));
+
+    const perRun: { hotvecHttp: Phase; chromaHttp: Phase; hotvecWs: Phase; hotvecHalfRate: Phase; chromaHalfRate: Phase }[] = [];
+    for (let r = 0; r < runs; r++) {
+      log(`run ${r + 1}/${runs}: ${duration} s per phase, ${connections} connections`);
+      const hotvecHttp = await measured(hv.proc.pid!, () => hvHttp(duration));
+      const chromaHttpPhase = await measured(chroma.pid, () => chromaHttp(duration));
+      const hotvecWs = await measured(hv.proc.pid!, () => hvWs(duration));
+      // Each server at half its own saturated rate of this run, evenly spaced arrivals.
+      const halfRate = Math.max(1, Math.floor(hotvecHttp.queriesPerSecond / 2));
+      const hotvecHalfRate = await measured(hv.proc.pid!, () => hvPaced(halfRate));
+      const chromaHalf = Math.max(1, Math.floor(chromaHttpPhase.queriesPerSecond / 2));
+      const chromaHalfRate = await measured(chroma.pid, () => chromaPaced(chromaHalf));
+      perRun.push({ hotvecHttp, chromaHttp: chromaHttpPhase, hotvecWs, hotvecHalfRate, chromaHalfRate });
+      log(
+        `  hotvec HTTP ${hotvecHttp.queriesPerSecond.toFixed(0)}/s p99 ${hotvecHttp.p99ms.toFixed(1)} ms | Chroma HTTP ${chromaHttpPhase.queriesPerSecond.toFixed(0)}/s p99 ${chromaHttpPhase.p99ms.toFixed(1)} ms | ` +
+          `ratio ${(hotvecHttp.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)} | hotvec WS ${hotvecWs.queriesPerSecond.toFixed(0)}/s | half rate p99: hotvec (${halfRate}/s) ${hotvecHalfRate.p99ms.toFixed(1)} ms, Chroma (${chromaHalf}/s) ${chromaHalfRate.p99ms.toFixed(1)} ms`,
+      );
+    }
+
+    log(`one sequential client, ${opt.sequential} queries each…`);
+    const seqCount = num('sequential');
+    const seqMiss = await sequential(seqCount, hvQueryUrl, hvBody());
+    const hitBody = `{"embeddings":[${stream.repeatJson(0)}],"k":${k}}`;
+    await postJson(hvQueryUrl, hitBody); // fills the cache
+    const seqHit = await sequential(seqCount, hvQueryUrl, () => hitBody);
+    const seqChroma = await sequential(seqCount, chroma.queryUrl, chromaBody());
+
+    log('saturated cache hits (100 repeating queries)…');
+    const hits = await measured(hv.proc.pid!, () => httpLoad({ url: hvQueryUrl, body: (i) => `{"embeddings":[${stream.repeatJson(i % 100)}],"k":${k}}`, connections, seconds: duration }));
+
+    const med = (pick: (r: (typeof perRun)[number]) => number): number => median(perRun.map(pick));
+    const summary = {
+      recall,
+      loadVectorsPerSecond: { hotvec: n / hvLoad.seconds, chroma: n / chromaLoadSeconds },
+      http: {
+        hotvec: { qps: med((r) => r.hotvecHttp.queriesPerSecond), p50ms: med((r) => r.hotvecHttp.p50ms), p95ms: med((r) => r.hotvecHttp.p95ms), p99ms: med((r) => r.hotvecHttp.p99ms), cpuMsPerQuery: med((r) => r.hotvecHttp.cpuMsPerQuery) },
+        chroma: { qps: med((r) => r.chromaHttp.queriesPerSecond), p50ms: med((r) => r.chromaHttp.p50ms), p95ms: med((r) => r.chromaHttp.p95ms), p99ms: med((r) => r.chromaHttp.p99ms), cpuMsPerQuery: med((r) => r.chromaHttp.cpuMsPerQuery) },
+        ratioQps: med((r) => r.hotvecHttp.queriesPerSecond / r.chromaHttp.queriesPerSecond),
+      },
+      websocketMsgpack: { qps: med((r) => r.hotvecWs.queriesPerSecond), p50ms: med((r) => r.hotvecWs.p50ms), p95ms: med((r) => r.hotvecWs.p95ms), p99ms: med((r) => r.hotvecWs.p99ms), cpuMsPerQuery: med((r) => r.hotvecWs.cpuMsPerQuery) },
+      halfRate: {
+        hotvec: { qps: med((r) => r.hotvecHalfRate.queriesPerSecond), p50ms: med((r) => r.hotvecHalfRate.p50ms), p99ms: med((r) => r.hotvecHalfRate.p99ms) },
+        chroma: { qps: med((r) => r.chromaHalfRate.queriesPerSecond), p50ms: med((r) => r.chromaHalfRate.p50ms), p99ms: med((r) => r.chromaHalfRate.p99ms) },
+      },
+      sequential: { hotvecMiss: seqMiss, hotvecCacheHit: seqHit, chroma: seqChroma },
+      cacheHitsSaturated: { qps: hits.queriesPerSecond, p50ms: hits.p50ms, p99ms: hits.p99ms, cpuMsPerQuery: hits.cpuMsPerQuery },
+    };
+    const f = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '—');
+    const s = summary;
+    const table: Record<string, { hotvec: string; chroma: string; 'hotvec/chroma': string }> = {
+      'load, vectors/s': { hotvec: f(s.loadVectorsPerSecond.hotvec, 0), chroma: f(s.loadVectorsPerSecond.chroma, 0), 'hotvec/chroma': f(s.loadVectorsPerSecond.hotvec / s.loadVectorsPerSecond.chroma, 1) },
+      [`recall@${k}`]: { hotvec: f(s.recall.hotvec, 4), chroma: f(s.recall.chroma, 4), 'hotvec/chroma': '' },
+      [`HTTP queries/s (${connections} conns)`]: { hotvec: f(s.http.hotvec.qps, 0), chroma: f(s.http.chroma.qps, 0), 'hotvec/chroma': f(s.http.ratioQps, 2) },
+      'HTTP p50 ms': { hotvec: f(s.http.hotvec.p50ms), chroma: f(s.http.chroma.p50ms), 'hotvec/chroma': f(s.http.hotvec.p50ms / s.http.chroma.p50ms, 2) },
+      'HTTP p95 ms': { hotvec: f(s.http.hotvec.p95ms), chroma: f(s.http.chroma.p95ms), 'hotvec/chroma': f(s.http.hotvec.p95ms / s.http.chroma.p95ms, 2) },
+      'HTTP p99 ms': { hotvec: f(s.http.hotvec.p99ms), chroma: f(s.http.chroma.p99ms), 'hotvec/chroma': f(s.http.hotvec.p99ms / s.http.chroma.p99ms, 2) },
+      'server CPU ms/query (HTTP)': { hotvec: f(s.http.hotvec.cpuMsPerQuery, 2), chroma: f(s.http.chroma.cpuMsPerQuery, 2), 'hotvec/chroma': f(s.http.hotvec.cpuMsPerQuery / s.http.chroma.cpuMsPerQuery, 2) },
+      'WS msgpack queries/s': { hotvec: f(s.websocketMsgpack.qps, 0), chroma: '', 'hotvec/chroma': f(s.websocketMsgpack.qps / s.http.chroma.qps, 2) },
+      'WS msgpack p50 / p95 / p99 ms': { hotvec: `${f(s.websocketMsgpack.p50ms)} / ${f(s.websocketMsgpack.p95ms)} / ${f(s.websocketMsgpack.p99ms)}`, chroma: '', 'hotvec/chroma': '' },
+      'HTTP at half its rate: p50 / p99 ms': { hotvec: `${f(s.halfRate.hotvec.p50ms)} / ${f(s.halfRate.hotvec.p99ms)}`, chroma: `${f(s.halfRate.chroma.p50ms)} / ${f(s.halfRate.chroma.p99ms)}`, 'hotvec/chroma': f(s.halfRate.hotvec.p99ms / s.halfRate.chroma.p99ms, 2) },
+      '1 client p50 / p99 ms': { hotvec: `${f(seqMiss.p50ms, 2)} / ${f(seqMiss.p99ms, 2)}`, chroma: `${f(seqChroma.p50ms, 2)} / ${f(seqChroma.p99ms, 2)}`, 'hotvec/chroma': f(seqMiss.p50ms / seqChroma.p50ms, 2) },
+      '1 client cache hit p50 / p99 ms': { hotvec: `${f(seqHit.p50ms, 2)} / ${f(seqHit.p99ms, 2)}`, chroma: '', 'hotvec/chroma': '' },
+      'cache hits queries/s (saturated)': { hotvec: f(hits.queriesPerSecond, 0), chroma: '', 'hotvec/chroma': '' },
+    };
+    console.log(`\nhotvec vs Chroma — ${n} × ${dim} l2, k ${k}, clustered synthetic; ${machine.cores} cores (${machine.cpu}), Node ${machine.node}; medians of ${runs} run(s) of ${duration} s; load average ${machine.loadAverageAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} now`);
+    console.table(table);
+
+    const report = {
+      machine: { ...machine, loadAverageAtEnd: loadavg()[0]! },
+      data: { n, dim, metric: 'l2', k, distribution: `clustered synthetic: ${opt.clusters} clusters, intrinsic dimension ${opt.intrinsic}`, recallQueries: recallQueries.length / dim, loadQueries: stream.size },
+      settings: { runs, durationSeconds: duration, connections, wsSockets: num('ws-sockets'), wsWindow: num('ws-window'), workers: num('workers'), fsync: opt.fsync, hotvecUpsertBatch: num('batch'), chromaBatch: num('chroma-batch') },
+      load: { hotvec: { ...hvLoad, vectorsPerSecond: n / hvLoad.seconds, writeBehindCatchUpSeconds: flushed.seconds }, chroma: { seconds: chromaLoadSeconds, vectorsPerSecond: n / chromaLoadSeconds } },
+      summary,
+      runs: perRun,
+    };
+    await mkdir('load-tests/results', { recursive: true });
+    const file = `load-tests/results/vs-chroma-${n}x${dim}.json`;
+    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`wrote ${file}`);
+  } finally {
+    closeClients();
+    if (hv) {
+      await hv.stop();
+      await removeDir(hv.dataDir);
+    }
+    await chroma.close();
+  }
+}
+
+await main();

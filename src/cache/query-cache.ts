@@ -1,0 +1,143 @@
+/**
+ * The hot-query cache: identical queries against an unchanged collection are answered on the
+ * main thread without touching the worker pool. Bounded in bytes (LRU), not in entries.
+ *
+ * Invalidation is exact. Every collection has a write version; `commit()` calls
+ * `invalidate()` for every write (upsert, delete, create, drop) before applying it, which moves
+ * the version to a value the collection never had and drops the collection's entries at once.
+ * A query captures the version when it looks up and fills the cache only if that version is
+ * still current when its answer is ready, so an answer computed across a write is never kept.
+ */
+import { LRUCache } from 'lru-cache';
+import type { QueryResult } from '../service/query.js';
+import { queryKey, type QueryKeyOptions } from './key.js';
+import { entryBytes, freezeResult, shareResult } from './result.js';
+
+export interface QueryCacheOptions {
+  /** Upper bound of the cached answers and their keys (estimated heap bytes); must be > 0. */
+  maxBytes: number;
+  /** Largest single entry; bigger answers are not kept. Default: a quarter of `maxBytes`. */
+  maxEntryBytes?: number;
+}
+
+export interface QueryCacheStats {
+  /** Queries answered from the cache. */
+  hits: number;
+  /** Queries that went to the pool (including ones too large to cache). */
+  misses: number;
+  /** Estimated bytes held now. */
+  bytes: number;
+  /** Answers held now. */
+  entries: number;
+}
+
+export interface QueryLookup {
+  collection: string;
+  vectors: Float32Array;
+  k: number;
+  include: Iterable<string>;
+  options?: QueryKeyOptions;
+}
+
+/** A lookup's outcome: the cached answer, or `fill` to call with the freshly computed one. */
+export interface CacheLookup {
+  hit?: QueryResult;
+  /** Keeps the answer if the collection was not written since the lookup; returns what to give the caller. */
+  fill(result: QueryResult): QueryResult;
+}
+
+interface Entry {
+  collection: string;
+  result: QueryResult;
+  bytes: number;
+}
+
+const passThrough = (result: QueryResult): QueryResult => result;
+
+export class QueryCache {
+  private readonly lru: LRUCache<string, Entry>;
+  private readonly maxEntryBytes: number;
+  /**
+   * Write version per collection name. Versions come from one clock that only moves forward,
+   * so a dropped and re-created collection never returns to a version it had before. Entries
+   * are kept after a drop for that reason (one number per collection name ever written).
+   */
+  private readonly versions = new Map<string, number>();
+  private clock = 0;
+  /** Keys held per collection, so a write can drop them eagerly. */
+  private readonly keysOf = new Map<string, Set<string>>();
+  private hits = 0;
+  private misses = 0;
+
+  constructor(options: QueryCacheOptions) {
+    if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 1) throw new RangeError(`maxBytes must be a positive integer, got ${options.maxBytes}`);
+    this.maxEntryBytes = options.maxEntryBytes ?? Math.max(1, Math.floor(options.maxBytes / 4));
+    this.lru = new LRUCache<string, Entry>({
+      maxSize: options.maxBytes,
+      maxEntrySize: this.maxEntryBytes,
+      sizeCalculation: (entry) => entry.bytes,
+      dispose: (entry, key) => {
+        const keys = this.keysOf.get(entry.collection);
+        keys?.delete(key);
+        if (keys?.size === 0) this.keysOf.delete(entry.collection);
+      },
+    });
+  }
+
+  /** The collection's current write version. */
+  version(collection: string): number {
+    return this.versions.get(collection) ?? 0;
+  }
+
+  /** Looks a query up; call on the main thread before the query is dispatched. */
+  lookup(q: QueryLookup): CacheLookup {
+    // Keys hold the vectors verbatim: a request whose vectors alone exceed an entry is not cacheable.
+    if (q.vectors.byteLength >= this.maxEntryBytes) {
+      this.misses++;
+      return { fill: passThrough };
+    }
+    const version = this.version(q.collection);
+    const key = queryKey({ collection: q.collection, version, vectors: q.vectors, k: q.k, include: q.include, ...(q.options ? { options: q.options } : {}) });
+    const entry = this.lru.get(key);
+    if (entry) {
+      this.hits++;
+      return { hit: shareResult(entry.result), fill: passThrough };
+    }
+    this.misses++;
+    return { fill: (result) => this.fill(q.collection, version, key, result) };
+  }
+
+  private fill(collection: string, version: number, key: string, result: QueryResult): QueryResult {
+    if (this.version(collection) !== version) return result; // written meanwhile: the answer may predate the write
+    const bytes = entryBytes(key, result);
+    if (bytes > this.maxEntryBytes) return result;
+    const frozen = freezeResult(result);
+    this.lru.set(key, { collection, result: frozen, bytes });
+    let keys = this.keysOf.get(collection);
+    if (!keys) this.keysOf.set(collection, (keys = new Set()));
+    keys.add(key);
+    return shareResult(frozen);
+  }
+
+  /** A write to `collection` is about to be applied: no answer computed before it may be served again. */
+  invalidate(collection: string): void {
+    this.versions.set(collection, ++this.clock);
+    const keys = this.keysOf.get(collection);
+    if (!keys) return;
+    this.keysOf.delete(collection);
+    for (const key of keys) this.lru.delete(key);
+  }
+
+  stats(): QueryCacheStats {
+    return { hits: this.hits, misses: this.misses, bytes: this.lru.calculatedSize, entries: this.lru.size };
+  }
+
+  /** Drops every answer (versions and counters stay). */
+  clear(): void {
+    this.lru.clear();
+    this.keysOf.clear();
+  }
+}
+
+/** The engine's cache for a `cacheBytes` setting: none when it is 0. */
+export const queryCacheFor = (cacheBytes: number): QueryCache | undefined => (cacheBytes > 0 ? new QueryCache({ maxBytes: cacheBytes }) : undefined);

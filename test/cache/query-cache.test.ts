@@ -1,0 +1,149 @@
+/**
+ * The hot-query cache on its own: what makes two lookups the same, the byte bound, exact
+ * invalidation (including an answer computed across a write), and answers callers cannot
+ * change.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { queryKey } from '../../src/cache/key.js';
+import { QueryCache } from '../../src/cache/query-cache.js';
+import { entryBytes } from '../../src/cache/result.js';
+import type { QueryResult } from '../../src/service/query.js';
+
+const vec = (...xs: number[]): Float32Array => Float32Array.from(xs);
+const answer = (...ids: string[]): QueryResult => ({ ids: [ids], distances: [ids.map((_, i) => i / 10)] });
+
+/** Looks up and, on a miss, fills with `result`; returns whether it was a hit. */
+function ask(cache: QueryCache, collection: string, vectors: Float32Array, result: QueryResult, k = 2, include: string[] = ['distances']): { hit: boolean; got: QueryResult } {
+  const l = cache.lookup({ collection, vectors, k, include });
+  if (l.hit) return { hit: true, got: l.hit };
+  return { hit: false, got: l.fill(result) };
+}
+
+test('an identical query is a hit; any difference in vector, k, include, options or collection is a miss', () => {
+  const cache = new QueryCache({ maxBytes: 1 << 20 });
+  const q = vec(1, 2, 3);
+  assert.equal(ask(cache, 'a', q, answer('x', 'y')).hit, false);
+  const again = ask(cache, 'a', vec(1, 2, 3), answer('other'));
+  assert.equal(again.hit, true);
+  assert.deepEqual(again.got, answer('x', 'y'));
+  assert.equal(ask(cache, 'a', vec(1, 2, 3.0000002), answer('z')).hit, false, 'one ulp apart');
+  assert.equal(ask(cache, 'a', q, answer('z'), 3).hit, false, 'other k');
+  assert.equal(ask(cache, 'a', q, answer('z'), 2, ['distances', 'documents']).hit, false, 'other include');
+  assert.equal(ask(cache, 'a', q, answer('z'), 2, ['documents', 'distances']).hit, true, 'include order does not matter');
+  assert.equal(ask(cache, 'b', q, answer('z')).hit, false, 'other collection');
+  const withEf = cache.lookup({ collection: 'a', vectors: q, k: 2, include: ['distances'], options: { ef: 64 } });
+  assert.equal(withEf.hit, undefined, 'a search option makes another key');
+  assert.deepEqual(cache.stats(), { hits: 2, misses: 6, bytes: cache.stats().bytes, entries: 5 });
+  assert.ok(cache.stats().bytes > 0);
+});
+
+test('key options: undefined ones are ignored, order does not matter, types are kept apart', () => {
+  const base = { collection: 'c', version: 3, vectors: vec(1, 2), k: 5, include: ['distances'] };
+  assert.equal(queryKey({ ...base, options: { ef: 64, exact: undefined } }), queryKey({ ...base, options: { ef: 64 } }));
+  assert.equal(queryKey({ ...base, options: { exact: true, ef: 64 } }), queryKey({ ...base, options: { ef: 64, exact: true } }));
+  assert.notEqual(queryKey({ ...base, options: { ef: '64' } }), queryKey({ ...base, options: { ef: 64 } }));
+  assert.notEqual(queryKey({ ...base, options: {} }), queryKey({ ...base, options: { exact: false } }));
+  assert.notEqual(queryKey({ ...base, version: 4 }), queryKey(base));
+  assert.notEqual(queryKey({ ...base, vectors: vec(-0, 2) }), queryKey({ ...base, vectors: vec(0, 2) }), 'bytes, not values');
+});
+
+test('the cache stays within its byte bound and evicts the least recently used answers', () => {
+  const probe = answer('id-0000', 'id-0001');
+  const one = entryBytes(queryKey({ collection: 'c', version: 0, vectors: vec(0, 0, 0, 0), k: 2, include: ['distances'] }), probe);
+  const bound = one * 10 + Math.floor(one / 2);
+  const cache = new QueryCache({ maxBytes: bound });
+  for (let i = 0; i < 10; i++) ask(cache, 'c', vec(i, 0, 0, 0), answer(`id-${String(i).padStart(4, '0')}`, 'id-0001'));
+  assert.equal(cache.stats().entries, 10);
+  assert.equal(ask(cache, 'c', vec(0, 0, 0, 0), probe).hit, true, 'touch the oldest: it becomes the most recent');
+  for (let i = 10; i < 40; i++) {
+    ask(cache, 'c', vec(i, 0, 0, 0), answer(`id-${String(i).padStart(4, '0')}`, 'id-0001'));
+    assert.ok(cache.stats().bytes <= bound, `bytes ${cache.stats().bytes} within the bound after ${i}`);
+  }
+  assert.equal(cache.stats().entries, 10);
+  assert.equal(ask(cache, 'c', vec(1, 0, 0, 0), probe).hit, false, 'an old entry was evicted');
+  assert.equal(ask(cache, 'c', vec(39, 0, 0, 0), probe).hit, true, 'the newest is still there');
+});
+
+test('answers larger than an entry may be are not kept, and the bound holds', () => {
+  const cache = new QueryCache({ maxBytes: 4096, maxEntryBytes: 1024 });
+  const big: QueryResult = { ids: [Array.from({ length: 100 }, (_, i) => `a-long-identifier-${i}`)] };
+  ask(cache, 'c', vec(1), big);
+  assert.equal(cache.stats().entries, 0);
+  // Vectors alone over the entry bound: not even a key is built.
+  const l = cache.lookup({ collection: 'c', vectors: new Float32Array(300), k: 1, include: [] });
+  assert.equal(l.fill(answer('x')).ids[0]![0], 'x');
+  assert.deepEqual(cache.stats(), { hits: 0, misses: 2, bytes: 0, entries: 0 });
+});
+
+test('invalidate drops the collection’s entries at once and leaves other collections alone', () => {
+  const cache = new QueryCache({ maxBytes: 1 << 20 });
+  for (let i = 0; i < 5; i++) ask(cache, 'a', vec(i), answer(`a${i}`));
+  for (let i = 0; i < 3; i++) ask(cache, 'b', vec(i), answer(`b${i}`));
+  const before = cache.stats();
+  assert.equal(before.entries, 8);
+  const v = cache.version('a');
+  cache.invalidate('a');
+  assert.ok(cache.version('a') > v);
+  const after = cache.stats();
+  assert.equal(after.entries, 3, 'a’s five entries are gone, not just unreachable');
+  assert.ok(after.bytes < before.bytes);
+  assert.equal(ask(cache, 'a', vec(0), answer('new')).hit, false);
+  assert.equal(ask(cache, 'b', vec(0), answer('x')).hit, true);
+});
+
+test('an answer computed across a write is handed to its caller but never cached', () => {
+  const cache = new QueryCache({ maxBytes: 1 << 20 });
+  const inFlight = cache.lookup({ collection: 'a', vectors: vec(1, 2), k: 2, include: ['distances'] });
+  cache.invalidate('a'); // a write lands while the query runs
+  const stale = answer('old');
+  assert.deepEqual(inFlight.fill(stale), stale);
+  assert.equal(cache.stats().entries, 0);
+  assert.equal(ask(cache, 'a', vec(1, 2), answer('new')).hit, false);
+  assert.deepEqual(ask(cache, 'a', vec(1, 2), answer('unused')).got, answer('new'));
+});
+
+test('drop then re-create with the same name never revives an old version', () => {
+  const cache = new QueryCache({ maxBytes: 1 << 20 });
+  const versions = new Set([cache.version('a')]);
+  // Each of these is one commit on "a": create, upsert, drop, create again, upsert.
+  for (let i = 0; i < 5; i++) {
+    const l = cache.lookup({ collection: 'a', vectors: vec(1), k: 1, include: [] });
+    cache.invalidate('a');
+    assert.ok(!versions.has(cache.version('a')), `version ${cache.version('a')} is new`);
+    versions.add(cache.version('a'));
+    l.fill(answer(`stale${i}`));
+  }
+  assert.equal(cache.stats().entries, 0);
+});
+
+test('callers cannot change what the cache serves next', () => {
+  const cache = new QueryCache({ maxBytes: 1 << 20 });
+  const storeMeta = { lang: 'en' };
+  const emb = vec(0.5, 0.25);
+  const fresh: QueryResult = { ids: [['x']], distances: [[0.1]], metadatas: [[storeMeta]], documents: [['doc']], embeddings: [[emb]] };
+  const first = ask(cache, 'c', vec(1), fresh, 1, ['distances', 'metadatas', 'documents', 'embeddings']).got;
+  const second = ask(cache, 'c', vec(1), fresh, 1, ['distances', 'metadatas', 'documents', 'embeddings']);
+  assert.equal(second.hit, true);
+  for (const r of [first, second.got]) {
+    assert.throws(() => r.ids[0]!.push('y'), TypeError);
+    assert.throws(() => {
+      r.distances![0]![0] = 9;
+    }, TypeError);
+    assert.throws(() => {
+      (r.metadatas![0]![0] as Record<string, string>).lang = 'de';
+    }, TypeError);
+    assert.throws(() => {
+      r.ids = [];
+    }, TypeError);
+    r.embeddings![0]![0]![0] = 42; // typed arrays cannot be frozen: each caller gets its own copy
+  }
+  assert.equal(Object.isFrozen(storeMeta), false, 'the store’s own metadata object is not frozen');
+  emb[0] = 7; // the store's copy changing later does not reach the cache either
+  const third = ask(cache, 'c', vec(1), fresh, 1, ['distances', 'metadatas', 'documents', 'embeddings']);
+  assert.equal(third.hit, true);
+  assert.deepEqual(third.got.ids, [['x']]);
+  assert.deepEqual(third.got.distances, [[0.1]]);
+  assert.deepEqual(third.got.metadatas, [[{ lang: 'en' }]]);
+  assert.deepEqual([...third.got.embeddings![0]![0]!], [0.5, 0.25]);
+});
