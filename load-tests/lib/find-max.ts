@@ -2,7 +2,8 @@
  * `--find-max`: the highest offered rate (open model) at which the SLA still holds. The rate
  * climbs geometrically (`start`, ×`factor` …) with short steps until a step fails, then
  * bisects between the last passing and the first failing rate. If the first step already
- * fails, the rate falls by the same factor until one passes.
+ * fails, the rate falls by the same factor until one passes, but not below a tenth of the start
+ * (a latency floor above the target fails at every rate, and the steps would only measure noise).
  */
 
 export interface RateSearchOptions {
@@ -55,7 +56,7 @@ export class RateSearch {
     if (lo === undefined) {
       // Everything failed so far: come down.
       const down = Math.floor(hi / this.o.factor);
-      return down >= 1 && down < hi ? down : undefined;
+      return down >= Math.max(1, this.o.start / 10) && down < hi ? down : undefined;
     }
     if (this.bisectionsLeft <= 0) return undefined;
     const mid = Math.round((lo + hi) / 2);

@@ -81,14 +81,16 @@ Load
   --query-pool N            cycle through N distinct queries (exercises the hot-query cache);
                             0 = every query distinct (default 0)
   --drain-timeout S         longest wait for answers after the last send (default 10)
-  --warmup S                unmeasured load first, at the same rate (default 0; note that the
-                            server's own windows do count it)
+  --warmup S                unmeasured load first, at the same rate (default 0, or 5 with
+                            --find-max: the engine's first queries are slow); the server's own
+                            windows do count it
 
 SLA gate (exit status 1 when it fails)
   --sla-p99-ms MS  --sla-p95-ms MS  --sla-error-ratio R   (default ${DEFAULT_SLA.p99Ms}, ${DEFAULT_SLA.p95Ms}, ${DEFAULT_SLA.errorRatio})
 
 Find the highest rate that meets the SLA
-  --find-max                step the rate up from --find-max-start by --find-max-factor, then bisect
+  --find-max                step the rate up from --find-max-start by --find-max-factor, then bisect;
+                            if the start fails, step down, to a tenth of the start at most
   --find-max-start N (default 200)  --find-max-factor F (default 1.5)
   --find-max-bisections N (default 4)  --find-max-limit N (default 100000)
   --step-duration S         seconds per step (default 5)
@@ -205,7 +207,7 @@ export function parseOptions(argv: string[]): LoadTestOptions | undefined {
     seed: number('seed', s('seed'), 1, { integer: true }),
     setup: values['no-setup'] !== true,
     drainTimeoutS: number('drain-timeout', s('drain-timeout'), 10, { min: 0 }),
-    warmupS: number('warmup', s('warmup'), 0, { min: 0 }),
+    warmupS: number('warmup', s('warmup'), findMax ? 5 : 0, { min: 0 }),
     jsonFile: s('json'),
     chartFile,
     sla: {

@@ -4,7 +4,7 @@
  * timeout; what is still outstanding then counts as failed), and summarises.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { Driver, Transport } from './driver.js';
+import type { ActiveRun, Driver, Transport } from './driver.js';
 import { httpDriver } from './http-driver.js';
 import { LatencyRecorder, type OpName, type OpStats, type Percentiles, type TimelinePoint } from './latency.js';
 import type { Workload } from './scenarios.js';
@@ -72,16 +72,22 @@ export async function runLoad(workload: Workload, o: RunOptions): Promise<RunRes
   const cpu = process.cpuUsage();
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
-  const run = await DRIVERS[o.transport]({
-    url: o.url,
-    workload,
-    recorder,
-    rate: o.rate,
-    startMs,
-    durationMs: o.durationS * 1000,
-    connections: o.connections,
-    inflight: o.inflight,
-  });
+  let run: ActiveRun;
+  try {
+    run = await DRIVERS[o.transport]({
+      url: o.url,
+      workload,
+      recorder,
+      rate: o.rate,
+      startMs,
+      durationMs: o.durationS * 1000,
+      connections: o.connections,
+      inflight: o.inflight,
+    });
+  } catch (err) {
+    loopDelay.disable();
+    throw err;
+  }
 
   let lastFinished = 0;
   const ticker = setInterval(() => {

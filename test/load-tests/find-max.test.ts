@@ -32,9 +32,9 @@ describe('rate search', () => {
     const capped = await findMax({ start: 100, factor: 2, bisections: 3, maxRate: 500 }, capacity(10_000));
     assert.equal(capped.best, 500);
     assert.ok(capped.steps.every((s) => s.rate <= 500));
-    const none = await findMax({ start: 8, factor: 2, bisections: 3, maxRate: 500 }, capacity(0));
+    const none = await findMax({ start: 100, factor: 2, bisections: 3, maxRate: 500 }, capacity(0));
     assert.equal(none.best, undefined);
-    assert.deepEqual(none.steps.map((s) => s.rate), [8, 4, 2, 1]);
+    assert.deepEqual(none.steps.map((s) => s.rate), [100, 50, 25, 12], 'down to a tenth of the start, no further');
   });
 });
 
@@ -60,7 +60,7 @@ describe('--find-max against the real engine', () => {
     const json = `${dir}/max.json`;
     const run = await runCli([
       '--url', hv.url, '--n', '500', '--dim', '16', '--find-max', '--find-max-start', '40', '--find-max-factor', '2',
-      '--find-max-limit', '150', '--step-duration', '1', '--sla-p99-ms', '60000', '--sla-p95-ms', '60000', '--sla-error-ratio', '0.5',
+      '--find-max-limit', '150', '--step-duration', '1', '--warmup', '0', '--sla-p99-ms', '60000', '--sla-p95-ms', '60000', '--sla-error-ratio', '0.5',
       '--json', json, '--chart', `${dir}/max.svg`, '--quiet',
     ]);
     assert.equal(run.code, 0, explain(run));
@@ -72,7 +72,7 @@ describe('--find-max against the real engine', () => {
   });
 
   test('an impossible SLA finds no rate and exits 1', async () => {
-    const run = await runCli(['--url', hv.url, '--n', '500', '--dim', '16', '--find-max', '--find-max-start', '4', '--find-max-factor', '2', '--step-duration', '1', '--sla-p99-ms', '0.001', '--quiet']);
+    const run = await runCli(['--url', hv.url, '--n', '500', '--dim', '16', '--find-max', '--find-max-start', '4', '--find-max-factor', '2', '--step-duration', '1', '--warmup', '0', '--sla-p99-ms', '0.001', '--quiet']);
     assert.equal(run.code, 1, explain(run));
     assert.match(run.stdout, /no rate met the SLA/);
   });
