@@ -1,7 +1,8 @@
 /**
  * Baseline numbers for the end-to-end engine: acknowledged (durable) upserts/s, then query
  * latency from one sequential client and saturated query throughput under autocannon (HTTP,
- * JSON). Starts the real engine with a managed Chroma in a temporary data folder.
+ * JSON). Starts the real engine with a managed Chroma in a temporary data folder, with the
+ * hot-query cache off (the queries repeat; this measures the scan, not the cache).
  *
  *   npm run build && node dist/load-tests/baseline.js [--n 20000] [--dim 128] [--duration 10]
  *     [--connections 16] [--batch 500] [--upsert-concurrency 4] [--workers N] [--fsync always]
@@ -12,7 +13,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Packr } from 'msgpackr';
-import { removeDir, rng, startHotvec } from '../test/helpers/hotvec.js';
+import { removeDir, startHotvec } from '../test/helpers/hotvec.js';
+import { clusteredVectors, rowsAsBin } from './lib/dataset.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,23 +34,13 @@ const dim = Number(values.dim);
 const batch = Number(values.batch);
 const packr = new Packr({ useRecords: false });
 
-function clustered(count: number, seed: number): Float32Array {
-  // Gaussian-ish clusters: 64 centres, points spread around them.
-  const r = rng(seed);
-  const centres = Array.from({ length: 64 }, () => Float32Array.from({ length: dim }, () => r() * 2 - 1));
-  const out = new Float32Array(count * dim);
-  for (let i = 0; i < count; i++) {
-    const c = centres[Math.floor(r() * centres.length)]!;
-    for (let j = 0; j < dim; j++) out[i * dim + j] = c[j]! + (r() + r() + r() - 1.5) * 0.2;
-  }
-  return out;
-}
+const clustered = (count: number, seed: number): Float32Array => clusteredVectors(count, dim, seed);
 
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 async function main(): Promise<void> {
   const hv = await startHotvec({
-    args: ['--workers', String(values.workers), '--fsync', String(values.fsync)],
+    args: ['--workers', String(values.workers), '--fsync', String(values.fsync), '--cache-bytes', '0'],
     ...(values['chroma-url'] ? { chromaUrl: values['chroma-url'] } : {}),
   });
   try {
@@ -68,12 +60,11 @@ async function main(): Promise<void> {
           const start = batches[next++]!;
           const end = Math.min(n, start + batch);
           const ids = Array.from({ length: end - start }, (_, i) => `v${start + i}`);
-          const e = data.subarray(start * dim, end * dim);
           const s = performance.now();
           const r = await fetch(`${hv.url}/v1/collections/${coll}/upsert`, {
             method: 'POST',
             headers: { 'content-type': 'application/msgpack' },
-            body: packr.pack({ ids, embeddings: new Uint8Array(e.buffer, e.byteOffset, e.byteLength) }),
+            body: packr.pack({ ids, embeddings: rowsAsBin(data, dim, start, end) }),
           });
           if (r.status !== 200) throw new Error(`upsert failed: ${r.status} ${await r.text()}`);
           await r.arrayBuffer();
