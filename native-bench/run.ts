@@ -8,6 +8,9 @@ import { formatTable, writeResults, type BenchModule } from './report.js';
 const BENCHES: ReadonlyArray<{ name: string; load: () => Promise<BenchModule> }> = [
   { name: 'kernels', load: () => import('./kernels.js') },
   { name: 'metrics', load: () => import('./metrics.js') },
+  { name: 'hnsw', load: () => import('./hnsw.js') },
+  { name: 'dispatch', load: () => import('./dispatch.js') },
+  { name: 'codec', load: () => import('./codec.js') },
 ];
 
 const wanted = process.argv.slice(2);
