@@ -21,7 +21,7 @@ export const configSchema = z.object({
   host: z.string().min(1).default('127.0.0.1'),
   /** TCP port of the HTTP/WebSocket server; 0 picks a free port. */
   port: int(0, 65535).default(8080),
-  /** Folder for the WAL, the checkpoint and the managed Chroma's data. */
+  /** Folder for the WAL, the checkpoint, segment graphs, the local snapshot and the managed Chroma's data. */
   dataDir: z.string().min(1).default('./data'),
   /** Query worker threads. */
   workers: int(1, 256).default(availableParallelism()),
@@ -53,6 +53,28 @@ export const configSchema = z.object({
   maxIndexBytes: int(64 * MiB, MAX_ARENA_BYTES).default(MAX_ARENA_BYTES),
   /** Queries queued for the pool beyond which new ones get 503 OVERLOADED. */
   maxQueue: int(1, 1_000_000).default(4096),
+  /** Records a growing segment takes before it is frozen and sealed into an HNSW graph. */
+  segmentRecords: int(1024, 16_777_216).default(16384),
+  /** A growing segment idle (no writes to its collection) this long is sealed early (ms). */
+  sealIdleMs: int(10, 3_600_000).default(2000),
+  /** Fewest live records worth sealing when idle; smaller growing segments stay exact scans. */
+  sealMinRecords: int(1, 16_777_216).default(1024),
+  /** Sealed segments per collection beyond which the smallest are merged. */
+  maxSegments: int(1, 1024).default(8),
+  /** A sealed segment with at least this fraction of tombstones is compacted. */
+  compactDeadRatio: z.coerce.number().min(0.01).max(1).default(0.3),
+  /** Threads the graph builder may use to insert into an HNSW graph. */
+  buildThreads: int(1, 256).default(Math.max(1, availableParallelism() - 1)),
+  /** How often a local snapshot of the index is written while writes happen (ms); also after every graph build and at shutdown. */
+  snapshotIntervalMs: int(1000, 86_400_000).default(60_000),
+  /** Default HNSW connectivity M of new collections (Chroma's max_neighbors default). */
+  hnswM: int(2, 256).default(16),
+  /** Default HNSW ef_construction of new collections. */
+  hnswEfConstruction: int(1, 4096).default(100),
+  /** Default HNSW ef_search of new collections (a query may pass its own `ef`). */
+  hnswEfSearch: int(1, 4096).default(100),
+  /** Default scalar type of vectors inside HNSW graphs of new collections: f32, f16 or i8 (i8: cosine collections only, others get f16); exact f32 re-ranking either way. */
+  hnswStorage: z.enum(['f32', 'f16', 'i8']).default('f32'),
   /** Hot-query cache: most bytes of cached answers (estimated heap size); 0 disables the cache. */
   cacheBytes: int(0, 64 * 1024 * MiB).default(64 * MiB),
   /** Write-behind: most records in one Chroma call. */

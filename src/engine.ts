@@ -10,6 +10,8 @@ import { join, resolve } from 'node:path';
 import { queryCacheFor } from './cache/query-cache.js';
 import type { Config } from './config.js';
 import { toHotvecError, type HotvecError } from './errors.js';
+import { GraphBuilder } from './graph/builder.js';
+import { Indexer, type IndexerEvents } from './graph/indexer.js';
 import type { AlertEvent } from './metrics/alerts.js';
 import { Metrics } from './metrics/metrics.js';
 import { readCheckpoint, writeCheckpoint } from './persist/checkpoint.js';
@@ -18,6 +20,8 @@ import { DataLock } from './persist/data-lock.js';
 import { WriteBehindFlusher } from './persist/flusher.js';
 import { ManagedChroma } from './persist/managed-chroma.js';
 import { recover, type RecoveryProgress, type RecoveryReport } from './persist/recovery.js';
+import { Snapshots } from './persist/snapshot.js';
+import { SnapshotScheduler, type SnapshotSchedulerEvents } from './persist/snapshot-scheduler.js';
 import { Wal } from './persist/wal.js';
 import { QueryPool, scratchSlotsFor } from './pool/pool.js';
 import { registerObservabilityRoutes } from './server/observability-routes.js';
@@ -39,6 +43,10 @@ export interface EngineEvents {
   warning: [string];
   /** Long start-up steps (fetching the Chroma runtime, waiting for Chroma). */
   progress: [string];
+  /** A segment was sealed into an HNSW graph, or segments were merged. */
+  'index-built': IndexerEvents['built'];
+  /** A local snapshot of the index was written (restarts load it instead of reading Chroma). */
+  'snapshot-written': SnapshotSchedulerEvents['written'];
   /** An SLA objective changed status (ok / warning / breach). */
   'sla-alert': [AlertEvent];
   /** An alert could not be POSTed to --sla-webhook-url (after its retries), or was dropped. */
@@ -55,6 +63,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   private flusher?: WriteBehindFlusher;
   private index?: VectorIndex;
   private pool?: QueryPool;
+  private builder?: GraphBuilder;
+  private indexer?: Indexer;
+  private snapshots?: SnapshotScheduler;
   private server?: Server;
   private closing?: Promise<void>;
   chromaUrl = '';
@@ -142,7 +153,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       confirmedSeq: checkpoint.chromaSeq,
       onCheckpoint: async (seq) => {
         await writeCheckpoint(this.dataDir, { chromaSeq: seq });
-        await wal.truncateBefore(seq + 1);
+        // Records after the local snapshot's seq are needed to restart from it.
+        await wal.truncateBefore(Math.min(seq, this.snapshots?.seq ?? Infinity) + 1);
       },
     });
     this.flusher.on('retry', (r: { error: unknown; attempt: number; delayMs: number }) => this.emit('flush-retry', r));
@@ -151,7 +163,13 @@ export class Engine extends EventEmitter<EngineEvents> {
     wal.on('sync', this.metrics.observeWalSync);
     this.flusher.on('retry', this.metrics.observeFlushRetry);
 
-    this.index = new VectorIndex({ maxBytes: cfg.maxIndexBytes, maxDimension: cfg.maxDimension, scratchSlots: scratchSlotsFor(cfg.workers) });
+    this.index = new VectorIndex({
+      maxBytes: cfg.maxIndexBytes,
+      maxDimension: cfg.maxDimension,
+      scratchSlots: scratchSlotsFor(cfg.workers),
+      segmentRecords: cfg.segmentRecords,
+      defaults: { m: cfg.hnswM, efConstruction: cfg.hnswEfConstruction, efSearch: cfg.hnswEfSearch, storage: cfg.hnswStorage },
+    });
     this.pool = new QueryPool({
       memory: this.index.arena.memory,
       scratch: this.index.arena.scratch,
@@ -160,6 +178,27 @@ export class Engine extends EventEmitter<EngineEvents> {
       onTask: this.metrics.observePoolTask,
       onWorkerError: (err) => this.emit('service-error', toHotvecError(err)),
     });
+    const snapshots = new Snapshots(this.dataDir);
+    const segmentsDir = snapshots.segmentsDir;
+    this.builder = new GraphBuilder(this.index.arena.memory);
+    const indexer = (this.indexer = new Indexer({
+      index: this.index,
+      builder: this.builder,
+      dir: segmentsDir,
+      sealIdleMs: cfg.sealIdleMs,
+      sealMinRecords: cfg.sealMinRecords,
+      maxSegments: cfg.maxSegments,
+      compactDeadRatio: cfg.compactDeadRatio,
+      buildThreads: cfg.buildThreads,
+    }));
+    indexer.on('built', (e) => this.emit('index-built', e));
+    indexer.on('error', (err) => this.emit('warning', `building an HNSW graph failed (retried in 5 s): ${err.message}`));
+    this.index.onFrozen = () => setImmediate(() => indexer.kick());
+    const pool = this.pool;
+    // Files of retired segments are deleted by the next snapshot, once no manifest names them.
+    this.index.onRetired = (segments) => {
+      for (const seg of segments) if (seg.graph) pool.forgetGraph(seg.graph.path);
+    };
 
     const ctx: ServiceContext = {
       config: cfg,
@@ -168,11 +207,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       wal: this.wal,
       flusher: this.flusher,
       cache: queryCacheFor(cfg.cacheBytes),
+      indexer,
       ready: () => this.state === 'ok',
     };
     const flusher = this.flusher;
     const index = this.index;
-    const pool = this.pool;
     this.metrics.attach({
       writeBehind: () => ({ ...flusher.lag(), state: flusher.state }),
       index: () => ({ sharedBytes: index.arena.sharedBytes, usedBytes: index.arena.usedBytes }),
@@ -207,9 +246,19 @@ export class Engine extends EventEmitter<EngineEvents> {
       wal: this.wal,
       flusher: this.flusher,
       checkpointSeq: checkpoint.chromaSeq,
+      snapshots,
       onProgress: (p) => this.emit('recovery-progress', p),
+      onWarning: (w) => this.emit('warning', w),
     });
     this.emit('recovered', report);
+    const scheduler = (this.snapshots = new SnapshotScheduler(snapshots, this.index, this.wal, report.snapshot?.seq, async (seq) => {
+      await wal.truncateBefore(Math.min(seq, this.flusher?.confirmedSeq ?? 0) + 1);
+    }));
+    scheduler.on('written', (w) => this.emit('snapshot-written', w));
+    scheduler.on('error', (err) => this.emit('warning', `writing the local snapshot failed: ${err.message}`));
+    indexer.on('built', () => scheduler.request());
+    indexer.start();
+    scheduler.start(cfg.snapshotIntervalMs);
     if (this.state === 'recovering') this.setState('ok');
   }
 
@@ -230,7 +279,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.server?.stopListening();
     if (this.server && !(await this.server.drain(left()))) this.emit('warning', 'in-flight requests did not finish before the shutdown timeout');
     this.server?.closeSockets();
+    await this.indexer?.close();
+    await this.builder?.close();
     await this.pool?.close();
+    // A last snapshot makes the next start fast (bounded by what is left of the timeout).
+    if (this.snapshots) {
+      const done = await Promise.race([this.snapshots.close().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), left()).unref())]);
+      if (!done) this.emit('warning', 'the final local snapshot did not finish before the shutdown timeout; the next start replays more of the WAL');
+    }
     if (this.flusher) {
       const flushed = await this.flusher.flush(left());
       if (!flushed) this.emit('warning', `write-behind queue not fully flushed to Chroma before the shutdown timeout (${JSON.stringify(this.flusher.lag())}); it stays in the WAL and is flushed on next start`);

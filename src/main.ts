@@ -32,6 +32,12 @@ async function main(): Promise<number> {
   engine.on('flush-retry', (r) => log.warn({ attempt: r.attempt, delayMs: r.delayMs, err: r.error }, 'write-behind to Chroma failed; retrying'));
   engine.on('flusher-state', (s) => log.info({ state: s }, `write-behind ${s}`));
   engine.on('warning', (w) => log.warn(w));
+  engine.on('index-built', (b) =>
+    log.info(
+      { collection: b.collection, kind: b.kind, segments: b.segments, nodes: b.result.nodes, seconds: Number(b.result.seconds.toFixed(2)), bytes: b.result.bytes },
+      b.kind === 'seal' ? 'segment sealed into an HNSW graph' : `${b.segments} segment(s) merged`,
+    ),
+  );
   engine.on('progress', (m) => log.info(m));
   engine.on('sla-alert', (a) => {
     const fields = { objective: a.objective, from: a.from, to: a.to, current: a.current, target: a.target, unit: a.unit, firing: a.firing, overall: a.overall };

@@ -16,6 +16,7 @@
  * accepts. Writes carry no client-side timeout on purpose: an abandoned delete that the
  * server still runs after our retry's add would remove records.
  */
+import { indexSettingsSchema, type IndexSettings } from '../vector-index/settings.js';
 import { endianness } from 'node:os';
 import { ChromaClient, type Collection } from 'chromadb';
 import { HotvecError } from '../errors.js';
@@ -44,6 +45,8 @@ export interface ChromaCollectionInfo {
   dimension: number;
   metric: Metric;
   count: number;
+  /** hotvec's HNSW settings given at create time (kept in the Chroma collection's metadata). */
+  index?: Partial<IndexSettings>;
 }
 
 export interface ChromaBatch {
@@ -132,9 +135,14 @@ export class ChromaTier {
    * with the same parameters is kept with its records (a replayed create); one with other
    * parameters is left over from an earlier life of the name and is replaced.
    */
-  async createCollection(name: string, params: { dimension: number; metric: Metric }): Promise<void> {
+  async createCollection(name: string, params: { dimension: number; metric: Metric; index?: Partial<IndexSettings> }): Promise<void> {
     const chromaName = this.#chromaName(name);
-    const metadata = { hotvec_name: name, hotvec_dimension: params.dimension, hotvec_metric: params.metric };
+    const metadata = {
+      hotvec_name: name,
+      hotvec_dimension: params.dimension,
+      hotvec_metric: params.metric,
+      ...(params.index ? { hotvec_index: JSON.stringify(params.index) } : {}),
+    };
     const spec = { name: chromaName, embeddingFunction: null, metadata, configuration: { hnsw: { space: params.metric } } };
     await this.#call(`creating collection ${name}`, async () => {
       let col = await this.#client.getOrCreateCollection(spec);
@@ -235,7 +243,8 @@ export class ChromaTier {
       const ref = refOf(col, name);
       if (!ref) continue;
       this.#refs.set(name, ref);
-      found.push({ name, dimension: ref.dimension, metric: ref.metric, count: await this.#count(name, ref.id) });
+      const index = indexSettingsOf(col);
+      found.push({ name, dimension: ref.dimension, metric: ref.metric, count: await this.#count(name, ref.id), ...(index ? { index } : {}) });
     }
     return found;
   }
@@ -381,6 +390,17 @@ function refOf(col: Collection, name: string): CollectionRef | undefined {
   if (m.hotvec_name !== name || typeof dimension !== 'number' || !Number.isInteger(dimension) || dimension < 1) return undefined;
   if (!METRICS.includes(metric)) return undefined;
   return { id: col.id, dimension, metric };
+}
+
+function indexSettingsOf(col: Collection): Partial<IndexSettings> | undefined {
+  const raw = col.metadata?.hotvec_index;
+  if (typeof raw !== 'string') return undefined;
+  try {
+    const parsed = indexSettingsSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isNotFound(err: unknown): boolean {

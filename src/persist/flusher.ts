@@ -19,7 +19,7 @@
 import { EventEmitter } from 'node:events';
 import { HotvecError } from '../errors.js';
 import type { ChromaBatch, ChromaTier } from './chroma-tier.js';
-import type { DeleteOp, Metadata, Metric, UpsertOp, WriteOp } from './ops.js';
+import type { CreateOp, DeleteOp, Metadata, Metric, UpsertOp, WriteOp } from './ops.js';
 
 /** The part of ChromaTier the flusher writes through. */
 export type FlusherTier = Pick<ChromaTier, 'createCollection' | 'dropCollection' | 'applyBatch'>;
@@ -69,7 +69,7 @@ export interface RetryEvent {
 const DEFAULTS = Object.freeze({ maxBatchRecords: 1000, intervalMs: 100, initialMs: 100, maxMs: 5000, downAfterFailures: 5, confirmedSeq: 0 });
 
 type Call =
-  | { t: 'create'; collection: string; dimension: number; metric: Metric }
+  | { t: 'create'; collection: string; dimension: number; metric: Metric; index?: CreateOp['index'] }
   | { t: 'drop'; collection: string }
   | { t: 'apply'; collection: string; ops: (UpsertOp | DeleteOp)[] };
 
@@ -383,7 +383,7 @@ export class WriteBehindFlusher extends EventEmitter {
       if (op.t === 'create' || op.t === 'drop') {
         open.delete(op.collection);
         calls.push(op.t === 'create'
-          ? { t: 'create', collection: op.collection, dimension: op.dimension, metric: op.metric }
+          ? { t: 'create', collection: op.collection, dimension: op.dimension, metric: op.metric, ...(op.index ? { index: op.index } : {}) }
           : { t: 'drop', collection: op.collection });
         continue;
       }
@@ -402,7 +402,7 @@ export class WriteBehindFlusher extends EventEmitter {
   async #execute(call: Call): Promise<void> {
     switch (call.t) {
       case 'create':
-        return this.#tier.createCollection(call.collection, { dimension: call.dimension, metric: call.metric });
+        return this.#tier.createCollection(call.collection, { dimension: call.dimension, metric: call.metric, ...(call.index ? { index: call.index } : {}) });
       case 'drop':
         return this.#tier.dropCollection(call.collection);
       case 'apply': {

@@ -4,6 +4,7 @@
  * Ops on one collection are applied everywhere in `seq` order.
  */
 import { pack, unpack } from 'msgpackr';
+import type { IndexSettings } from '../vector-index/settings.js';
 
 export type Metric = 'l2' | 'cosine' | 'ip';
 /** Flat metadata, as Chroma accepts it. */
@@ -15,6 +16,8 @@ export interface CreateOp {
   collection: string;
   dimension: number;
   metric: Metric;
+  /** HNSW settings given at create time (engine defaults fill the rest). Absent in older WAL records. */
+  index?: Partial<IndexSettings>;
 }
 
 export interface DropOp {

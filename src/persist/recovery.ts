@@ -1,8 +1,10 @@
 /**
  * Rebuilds the in-memory index at start:
- *   1. hydrate every hotvec collection from Chroma (the system of record), then
- *   2. replay the WAL records after the checkpoint (everything Chroma has not confirmed),
- *      applying each to the index and queueing it again for Chroma.
+ *   1. from the local snapshot when there is a usable one (sealed segments and their graphs
+ *      load from the data folder; nothing is rebuilt), else by hydrating every hotvec
+ *      collection from Chroma (the system of record); then
+ *   2. replay the WAL: records after the base state's seq are applied to the index, and
+ *      records after the Chroma checkpoint are queued again for Chroma.
  * Ops are whole-record upserts and deletes applied in seq order, so replaying an op that
  * Chroma already had (confirmed but not yet checkpointed) ends in the same state.
  */
@@ -10,10 +12,11 @@ import type { VectorIndex } from '../vector-index/vector-index.js';
 import type { ChromaTier } from './chroma-tier.js';
 import type { WriteBehindFlusher } from './flusher.js';
 import { decodeOp } from './ops.js';
+import type { RestoreReport, Snapshots } from './snapshot.js';
 import type { Wal } from './wal.js';
 
 export interface RecoveryProgress {
-  phase: 'hydrate' | 'replay';
+  phase: 'snapshot' | 'hydrate' | 'replay';
   collection?: string;
   records: number;
 }
@@ -23,6 +26,8 @@ export interface RecoveryReport {
   hydratedRecords: number;
   replayedOps: number;
   seconds: number;
+  /** Set when the base state came from the local snapshot rather than from Chroma. */
+  snapshot?: RestoreReport;
 }
 
 export interface RecoveryInput {
@@ -31,17 +36,51 @@ export interface RecoveryInput {
   wal: Wal;
   flusher: WriteBehindFlusher;
   checkpointSeq: number;
+  /** Local snapshots; without them the base state always comes from Chroma. */
+  snapshots?: Snapshots;
   pageSize?: number;
   onProgress?: (p: RecoveryProgress) => void;
+  /** A snapshot was found but not used (the reason); recovery then hydrates from Chroma. */
+  onWarning?: (message: string) => void;
+}
+
+/** Restores the local snapshot if it is usable with this WAL; undefined when it is not. */
+async function fromSnapshot(input: RecoveryInput): Promise<RestoreReport | undefined> {
+  const { snapshots, wal, index } = input;
+  if (!snapshots) return undefined;
+  const read = await snapshots.read();
+  if (!read) return undefined;
+  if ('warning' in read) {
+    input.onWarning?.(`${read.warning}; hydrating from Chroma instead`);
+    return undefined;
+  }
+  const seq = read.body.seq;
+  if (seq > wal.lastSeq) {
+    input.onWarning?.(`the local snapshot is at seq ${seq}, past the WAL's last seq ${wal.lastSeq} (the WAL was replaced?); hydrating from Chroma instead`);
+    return undefined;
+  }
+  if (wal.firstSeq > Math.min(seq, input.checkpointSeq) + 1) {
+    input.onWarning?.(`the WAL starts at seq ${wal.firstSeq}, after the local snapshot's seq ${seq}; hydrating from Chroma instead`);
+    return undefined;
+  }
+  input.onProgress?.({ phase: 'snapshot', records: 0 });
+  try {
+    return await snapshots.restore(index, read.body);
+  } catch (err) {
+    for (const c of index.list()) index.apply({ t: 'drop', seq: 0, collection: c.name });
+    input.onWarning?.(`the local snapshot could not be loaded (${(err as Error).message}); hydrating from Chroma instead`);
+    return undefined;
+  }
 }
 
 export async function recover(input: RecoveryInput): Promise<RecoveryReport> {
   const started = performance.now();
   const { index, tier, wal, flusher } = input;
   let hydrated = 0;
-  const collections = await tier.listCollections();
+  const snapshot = await fromSnapshot(input);
+  const collections = snapshot ? [] : await tier.listCollections();
   for (const c of collections) {
-    index.apply({ t: 'create', seq: 0, collection: c.name, dimension: c.dimension, metric: c.metric });
+    index.apply({ t: 'create', seq: 0, collection: c.name, dimension: c.dimension, metric: c.metric, ...(c.index ? { index: c.index } : {}) });
     for await (const page of tier.scan(c.name, input.pageSize ?? 1000)) {
       if (page.ids.length === 0) continue;
       index.apply({
@@ -58,13 +97,20 @@ export async function recover(input: RecoveryInput): Promise<RecoveryReport> {
     }
   }
   let replayed = 0;
-  for await (const rec of wal.replay(input.checkpointSeq)) {
+  const applyAfter = snapshot ? snapshot.seq : input.checkpointSeq;
+  for await (const rec of wal.replay(Math.min(applyAfter, input.checkpointSeq))) {
     const op = decodeOp(rec.seq, rec.payload);
-    index.apply(op);
-    flusher.enqueue(op);
+    if (op.seq > applyAfter) index.apply(op);
+    if (op.seq > input.checkpointSeq) flusher.enqueue(op);
     replayed++;
     if (replayed % 1000 === 0) input.onProgress?.({ phase: 'replay', records: replayed });
   }
   flusher.markDurable(wal.durableSeq);
-  return { collections: collections.length, hydratedRecords: hydrated, replayedOps: replayed, seconds: (performance.now() - started) / 1000 };
+  return {
+    collections: snapshot ? snapshot.collections : collections.length,
+    hydratedRecords: hydrated,
+    replayedOps: replayed,
+    seconds: (performance.now() - started) / 1000,
+    ...(snapshot ? { snapshot } : {}),
+  };
 }

@@ -199,6 +199,11 @@ export class Wal extends EventEmitter {
     return this.assignedSeq;
   }
 
+  /** The first seq the WAL still holds a segment for (records before it were truncated). */
+  get firstSeq(): number {
+    return this.segments[0]?.firstSeq ?? this.assignedSeq + 1;
+  }
+
   /** Every seq up to this one is durable under the WAL's policy (synced for `always`, written for `everysec`). */
   get durableSeq(): number {
     return this.fsync === 'always' ? this.syncedSeq : this.writtenSeq;

@@ -3,7 +3,8 @@
  * cross: workers read them from the shared arena; only query vectors go in (transferred)
  * and one result buffer comes back (transferred).
  */
-import type { ScanTarget } from '../vector-index/scan.js';
+import type { CollectionTarget } from '../vector-index/collection.js';
+import type { SearchOptions } from '../vector-index/scan.js';
 import type { ScratchLayout } from '../vector-index/layout.js';
 
 /** `workerData` of every pool worker (cloned per worker; the memory is shared, not copied). */
@@ -15,30 +16,39 @@ export interface WorkerInit {
 }
 
 export interface SearchTask {
-  target: ScanTarget;
+  target: CollectionTarget;
   /** nq × dimension, a fresh buffer that is transferred to the worker. */
   queries: Float32Array;
   k: number;
+  options: SearchOptions;
+}
+
+/** Name of the BroadcastChannel on which the main thread tells workers a graph file was retired. */
+export const GRAPH_CHANNEL = 'hotvec:graphs';
+export interface GraphRetired {
+  forget: string;
 }
 
 /**
- * The worker's answer: one transferred buffer holding nq × k Int32 slots, then nq × k
- * Float32 distances, then one Float64: the seconds the worker spent on the task (the main
- * thread subtracts it from the round trip to get the time the task waited in the queue).
+ * The worker's answer: one transferred buffer holding nq × k Float64 refs (segment index ×
+ * 2^32 + slot), then one Float64: the seconds the worker spent on the task (the main thread
+ * subtracts it from the round trip to get the time the task waited in the queue), then
+ * nq × k Float32 distances.
  *
- *   0            4n           8n        8n+8
- *   ├─ slots ────┼─ distances ┼─ runSec ┤
+ *   0            8n         8n+8        12n+8
+ *   ├─ refs ─────┼─ runSec ─┼─ distances ┤
  */
 export type SearchReply = ArrayBuffer;
 
-export function packSearchReply(slots: Int32Array, distances: Float32Array, runSeconds: number): ArrayBuffer {
-  const out = new ArrayBuffer(slots.byteLength + distances.byteLength + 8);
-  new Int32Array(out, 0, slots.length).set(slots);
-  new Float32Array(out, slots.byteLength, distances.length).set(distances);
-  new Float64Array(out, slots.byteLength + distances.byteLength, 1)[0] = runSeconds;
+export function packSearchReply(refs: Float64Array, distances: Float32Array, runSeconds: number): ArrayBuffer {
+  const n = refs.length;
+  const out = new ArrayBuffer(n * 12 + 8);
+  new Float64Array(out, 0, n).set(refs);
+  new Float64Array(out, n * 8, 1)[0] = runSeconds;
+  new Float32Array(out, n * 8 + 8, n).set(distances);
   return out;
 }
 
-export function splitSearchReply(reply: SearchReply, n: number): { slots: Int32Array; distances: Float32Array; runSeconds: number } {
-  return { slots: new Int32Array(reply, 0, n), distances: new Float32Array(reply, n * 4, n), runSeconds: new Float64Array(reply, n * 8, 1)[0]! };
+export function splitSearchReply(reply: SearchReply, n: number): { refs: Float64Array; distances: Float32Array; runSeconds: number } {
+  return { refs: new Float64Array(reply, 0, n), runSeconds: new Float64Array(reply, n * 8, 1)[0]!, distances: new Float32Array(reply, n * 8 + 8, n) };
 }

@@ -1,12 +1,22 @@
 /**
  * The query worker pool (Piscina). Every worker receives the shared arena once at start;
- * a task carries only chunk offsets and the query vectors.
+ * a task carries only chunk offsets, graph file paths and the query vectors. A batch of
+ * queries is split into one task per worker so a batch uses every core.
  */
+import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { HotvecError } from '../errors.js';
-import type { ScanTarget } from '../vector-index/scan.js';
+import type { CollectionTarget } from '../vector-index/collection.js';
 import type { ScratchLayout } from '../vector-index/layout.js';
-import { splitSearchReply, type SearchReply, type SearchTask, type WorkerInit } from './messages.js';
+import type { SearchOptions } from '../vector-index/scan.js';
+import { GRAPH_CHANNEL, splitSearchReply, type GraphRetired, type SearchReply, type SearchTask, type WorkerInit } from './messages.js';
+
+export interface SearchAnswer {
+  refs: Float64Array;
+  distances: Float32Array;
+  /** Worker seconds over all the tasks the search was split into. */
+  runSeconds: number;
+}
 
 export interface QueryPoolOptions {
   memory: WebAssembly.Memory;
@@ -34,11 +44,15 @@ export class QueryPool {
   private readonly piscina: Piscina<SearchTask, SearchReply>;
   private readonly maxQueue: number;
   private readonly onTask: ((waitSeconds: number, runSeconds: number) => void) | undefined;
+  private readonly workers: number;
+  private readonly channel = new BroadcastChannel(GRAPH_CHANNEL);
   private closed = false;
 
   constructor(options: QueryPoolOptions) {
     const init: WorkerInit = { memory: options.memory, scratch: options.scratch, kernel: options.kernel ?? 'wasm' };
     this.maxQueue = options.maxQueue;
+    this.workers = options.workers;
+    (this.channel as unknown as { unref(): void }).unref();
     this.onTask = options.onTask;
     this.piscina = new Piscina({
       filename: new URL('./worker.js', import.meta.url).href,
@@ -51,18 +65,49 @@ export class QueryPool {
     this.piscina.on('error', (err: Error) => options.onWorkerError?.(err));
   }
 
-  async search(target: ScanTarget, queries: Float32Array, k: number): Promise<{ slots: Int32Array; distances: Float32Array; runSeconds: number }> {
+  async search(target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions = {}): Promise<SearchAnswer> {
     if (this.closed) throw new HotvecError('NOT_READY', 'the query pool is shutting down');
     if (this.piscina.queueSize >= this.maxQueue) {
       throw new HotvecError('OVERLOADED', `too many queries waiting (${this.piscina.queueSize}); retry later`);
     }
+    const dim = target.dimension;
+    const nq = queries.length / dim;
+    const parts = Math.min(this.workers, nq);
+    if (parts <= 1) return this.run(target, queries, k, options);
+    // Split the batch: each part gets a fresh buffer of its own, transferred to its worker.
+    const per = Math.ceil(nq / parts);
+    const runs: Promise<SearchAnswer>[] = [];
+    for (let from = 0; from < nq; from += per) {
+      runs.push(this.run(target, queries.slice(from * dim, Math.min(nq, from + per) * dim), k, options));
+    }
+    const answers = await Promise.all(runs);
+    const refs = new Float64Array(nq * k);
+    const distances = new Float32Array(nq * k);
+    let at = 0;
+    let runSeconds = 0;
+    for (const a of answers) {
+      refs.set(a.refs, at);
+      distances.set(a.distances, at);
+      at += a.refs.length;
+      runSeconds += a.runSeconds;
+    }
+    return { refs, distances, runSeconds };
+  }
+
+  private async run(target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions): Promise<SearchAnswer> {
     const n = (queries.length / target.dimension) * k; // read before the transfer empties `queries`
-    const task: SearchTask = { target, queries, k };
+    const task: SearchTask = { target, queries, k, options };
     const started = performance.now();
     const reply = await this.piscina.run(task, { transferList: [queries.buffer as ArrayBuffer] });
     const result = splitSearchReply(reply, n);
     if (this.onTask) this.onTask(Math.max(0, (performance.now() - started) / 1000 - result.runSeconds), result.runSeconds);
     return result;
+  }
+
+  /** Tells every worker to drop its views of a retired graph file (no task refers to it any more). */
+  forgetGraph(path: string): void {
+    const message: GraphRetired = { forget: path };
+    this.channel.postMessage(message);
   }
 
   get queueSize(): number {
@@ -82,11 +127,13 @@ export class QueryPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.channel.close();
     await this.piscina.close();
   }
 
   async destroy(): Promise<void> {
     this.closed = true;
+    this.channel.close();
     await this.piscina.destroy();
   }
 }

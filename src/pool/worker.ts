@@ -1,12 +1,15 @@
 /**
  * Pool worker entry: claims a scratch slot in the shared arena once, then answers search
- * tasks with the distance kernel over the shared vectors.
+ * tasks over the shared vectors (distance kernel for exact scans, memory-mapped HNSW views
+ * for sealed segments). Retired graph files are announced on a BroadcastChannel.
  */
+import { BroadcastChannel } from 'node:worker_threads';
 import { move, workerData } from 'piscina';
+import { GraphViews } from '../graph/views.js';
 import { createScalarKernels, createWasmKernels } from '../kernels/index.js';
 import { HeaderWord, SCRATCH_CLAIM_WORDS } from '../vector-index/layout.js';
 import { Scanner } from '../vector-index/scan.js';
-import { packSearchReply, type SearchReply, type SearchTask, type WorkerInit } from './messages.js';
+import { GRAPH_CHANNEL, packSearchReply, type GraphRetired, type SearchReply, type SearchTask, type WorkerInit } from './messages.js';
 
 const init = workerData as WorkerInit;
 
@@ -24,13 +27,21 @@ function claimScratchSlot(memory: WebAssembly.Memory, slots: number): number {
 const slot = claimScratchSlot(init.memory, init.scratch.slots);
 const base = init.scratch.base + slot * init.scratch.stride;
 const kernels = init.kernel === 'scalar' ? createScalarKernels(init.memory) : createWasmKernels(init.memory);
-const scanner = new Scanner(init.memory, kernels, {
-  queryOffset: base + init.scratch.queryOffset,
-  distancesOffset: base + init.scratch.distancesOffset,
-});
+const graphs = new GraphViews();
+const scanner = new Scanner(
+  init.memory,
+  kernels,
+  { queryOffset: base + init.scratch.queryOffset, distancesOffset: base + init.scratch.distancesOffset },
+  graphs,
+);
+
+const channel = new BroadcastChannel(GRAPH_CHANNEL);
+channel.onmessage = (event: unknown) => graphs.forget((event as { data: GraphRetired }).data.forget);
+// The channel must not keep an idle worker alive at shutdown.
+(channel as unknown as { unref(): void }).unref();
 
 export default function search(task: SearchTask): SearchReply {
   const started = performance.now();
-  const { slots, distances } = scanner.search(task.target, task.queries, task.k);
-  return move(packSearchReply(slots, distances, (performance.now() - started) / 1000)) as SearchReply;
+  const { refs, distances } = scanner.search(task.target, task.queries, task.k, task.options);
+  return move(packSearchReply(refs, distances, (performance.now() - started) / 1000)) as SearchReply;
 }

@@ -1,7 +1,9 @@
 /** Collection-level operations: create, list, describe, drop, count. */
 import { z } from 'zod';
 import { HotvecError } from '../errors.js';
+import type { IndexingStatus } from '../graph/indexer.js';
 import type { CollectionStore } from '../vector-index/collection.js';
+import { indexSettingsSchema, type IndexSettings } from '../vector-index/settings.js';
 import { assertReady, commit, type ServiceContext } from './context.js';
 import { collectionName, parseBody } from './validate.js';
 
@@ -10,9 +12,17 @@ export interface CollectionDescription {
   dimension: number;
   metric: 'l2' | 'cosine' | 'ip';
   count: number;
+  index: IndexSettings;
 }
 
-const describe = (c: CollectionStore): CollectionDescription => ({ name: c.name, dimension: c.dimension, metric: c.metric, count: c.count });
+/** GET of one collection adds its background indexing state. */
+export interface CollectionDetail extends CollectionDescription {
+  /** True while a segment is being sealed or merged, or one is due. */
+  indexing: boolean;
+  segments: IndexingStatus['segments'];
+}
+
+const describe = (c: CollectionStore): CollectionDescription => ({ name: c.name, dimension: c.dimension, metric: c.metric, count: c.count, index: { ...c.settings } });
 
 export async function createCollection(ctx: ServiceContext, body: unknown): Promise<CollectionDescription> {
   assertReady(ctx);
@@ -21,12 +31,18 @@ export async function createCollection(ctx: ServiceContext, body: unknown): Prom
       name: z.unknown(),
       dimension: z.number().int().min(1).max(ctx.config.maxDimension),
       metric: z.enum(['l2', 'cosine', 'ip']).default('l2'),
+      index: indexSettingsSchema.optional(),
     }),
     body,
   );
   const name = collectionName(req.name);
   if (ctx.index.get(name)) throw new HotvecError('COLLECTION_EXISTS', `collection "${name}" already exists`);
-  await commit(ctx, { t: 'create', collection: name, dimension: req.dimension, metric: req.metric });
+  if (req.index?.storage === 'i8' && req.metric !== 'cosine') {
+    // usearch normalises vectors to unit length when it quantises to i8: only cosine survives that.
+    throw new HotvecError('INVALID_ARGUMENT', `"index.storage" i8 needs metric cosine (i8 graphs compare directions only); use f16 or f32 for ${req.metric}`);
+  }
+  const index = req.index ? Object.fromEntries(Object.entries(req.index).filter(([, v]) => v !== undefined)) : undefined;
+  await commit(ctx, { t: 'create', collection: name, dimension: req.dimension, metric: req.metric, ...(index ? { index } : {}) });
   return describe(ctx.index.require(name));
 }
 
@@ -35,9 +51,11 @@ export function listCollections(ctx: ServiceContext): { collections: CollectionD
   return { collections: ctx.index.list().map(describe) };
 }
 
-export function getCollection(ctx: ServiceContext, name: string): CollectionDescription {
+export function getCollection(ctx: ServiceContext, name: string): CollectionDetail {
   assertReady(ctx);
-  return describe(ctx.index.require(collectionName(name)));
+  const store = ctx.index.require(collectionName(name));
+  const status = ctx.indexer?.status(store) ?? { indexing: false, segments: [] };
+  return { ...describe(store), indexing: status.indexing, segments: status.segments };
 }
 
 export async function deleteCollection(ctx: ServiceContext, name: string): Promise<{ name: string; deleted: true }> {

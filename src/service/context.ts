@@ -4,6 +4,7 @@
  */
 import type { QueryCache } from '../cache/query-cache.js';
 import type { Config } from '../config.js';
+import type { Indexer } from '../graph/indexer.js';
 import { HotvecError } from '../errors.js';
 import type { WriteBehindFlusher } from '../persist/flusher.js';
 import { encodeOp, type NewOp, type WriteOp } from '../persist/ops.js';
@@ -19,6 +20,8 @@ export interface ServiceContext {
   readonly flusher: WriteBehindFlusher;
   /** The hot-query cache; absent when disabled (`cacheBytes` 0). */
   readonly cache?: QueryCache;
+  /** Background sealing and merging of segments; absent in tests that do without graphs. */
+  readonly indexer?: Indexer;
   /** False while recovering or stopping: every operation but health answers NOT_READY. */
   ready(): boolean;
 }

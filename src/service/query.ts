@@ -1,9 +1,12 @@
 /**
- * k-NN query: the scan runs in a pool worker over the shared arena; this thread maps the
- * returned slots to ids and attaches what `include` asks for.
+ * k-NN query: the search runs in pool workers over the shared arena and the sealed
+ * segments' graphs; this thread maps the returned refs to ids and attaches what `include`
+ * asks for. `ef` (HNSW search expansion) and `exact` (scan everything) are per query.
  */
 import { HotvecError } from '../errors.js';
 import type { Metadata } from '../persist/ops.js';
+import type { SearchOptions } from '../vector-index/scan.js';
+import type { Segment } from '../vector-index/segment.js';
 import { assertReady, type ServiceContext } from './context.js';
 import { QUERY_INCLUDE, collectionName, embeddings, include, invalidIfNotObject } from './validate.js';
 
@@ -14,6 +17,9 @@ export interface QueryResult {
   metadatas?: (Metadata | null)[][];
   documents?: (string | null)[][];
 }
+
+/** Largest per-query HNSW expansion accepted. */
+export const MAX_EF = 4096;
 
 export async function query(ctx: ServiceContext, name: string, body: unknown): Promise<QueryResult> {
   assertReady(ctx);
@@ -26,13 +32,25 @@ export async function query(ctx: ServiceContext, name: string, body: unknown): P
     throw new HotvecError('INVALID_ARGUMENT', `"k" must be an integer from 1 to ${ctx.config.maxK}, got ${JSON.stringify(k)}`);
   }
   const inc = include(req.include, QUERY_INCLUDE, ['distances']);
+  const options: SearchOptions = {};
+  if (req.ef !== undefined) {
+    if (typeof req.ef !== 'number' || !Number.isInteger(req.ef) || req.ef < 1 || req.ef > MAX_EF) {
+      throw new HotvecError('INVALID_ARGUMENT', `"ef" must be an integer from 1 to ${MAX_EF}, got ${JSON.stringify(req.ef)}`);
+    }
+    options.ef = req.ef;
+  }
+  if (req.exact !== undefined) {
+    if (typeof req.exact !== 'boolean') throw new HotvecError('INVALID_ARGUMENT', `"exact" must be true or false, got ${JSON.stringify(req.exact)}`);
+    if (req.exact) options.exact = true;
+  }
   const nq = vectors.length / dim;
   // Before the dispatch: the pool transfers (empties) `vectors`, and a hit skips the pool entirely.
-  const cached = ctx.cache?.lookup({ collection: store.name, vectors, k, include: inc });
+  const cached = ctx.cache?.lookup({ collection: store.name, vectors, k, include: inc, options: { ef: options.ef, exact: options.exact } });
   if (cached?.hit) return cached.hit;
   const epoch = ctx.index.reclaimer.enter();
   try {
-    const { slots, distances } = await ctx.pool.search(store.scanTarget(), vectors, k);
+    const view = store.searchView();
+    const { refs, distances } = await ctx.pool.search(view.target, vectors, k, options);
     if (ctx.index.get(store.name) !== store) throw new HotvecError('COLLECTION_NOT_FOUND', `collection "${store.name}" was deleted during the query`);
     const out: QueryResult = { ids: [] };
     if (inc.has('distances')) out.distances = [];
@@ -41,24 +59,24 @@ export async function query(ctx: ServiceContext, name: string, body: unknown): P
     if (inc.has('documents')) out.documents = [];
     for (let q = 0; q < nq; q++) {
       const rowIds: string[] = [];
-      const rowSlots: number[] = [];
+      const rowRecs: { seg: Segment; slot: number }[] = [];
       const rowDist: number[] = [];
       const seen = new Set<string>();
       for (let i = q * k; i < (q + 1) * k; i++) {
-        const slot = slots[i]!;
-        if (slot < 0) break;
-        const id = store.idAt(slot);
-        // Deleted after the scan, or the old copy of an id overwritten during it.
-        if (id === undefined || seen.has(id)) continue;
-        seen.add(id);
-        rowIds.push(id);
-        rowSlots.push(slot);
+        const ref = refs[i]!;
+        if (ref < 0) break;
+        const hit = store.resolve(view, ref);
+        // Deleted after the search, or the old copy of an id overwritten during it.
+        if (hit === undefined || seen.has(hit.id)) continue;
+        seen.add(hit.id);
+        rowIds.push(hit.id);
+        rowRecs.push(hit);
         rowDist.push(distances[i]!);
       }
       out.ids.push(rowIds);
       out.distances?.push(rowDist);
       if (out.embeddings || out.metadatas || out.documents) {
-        const recs = rowSlots.map((s) => store.recordAt(s));
+        const recs = rowRecs.map((r) => store.recordAt(r.seg, r.slot));
         out.embeddings?.push(recs.map((r) => r.embedding));
         out.metadatas?.push(recs.map((r) => r.metadata));
         out.documents?.push(recs.map((r) => r.document));

@@ -1,19 +1,26 @@
 /**
- * One collection's records (main thread): the id map, metadata and documents in JS, the
- * vectors in shared chunks of the arena. Only this class writes those chunks; it publishes
- * new slots with Atomics so workers scanning concurrently never see half a write.
- * Overwrites and deletes tombstone the old slot; the slot is reused once no task can read it.
+ * One collection's records (main thread): the id → (segment, slot) map over a list of
+ * segments (oldest first; the last may be the growing one). Only this class writes the
+ * segments' shared chunks; it publishes new slots with Atomics so workers searching
+ * concurrently never see half a write.
+ *
+ * Every record write gets a fresh version. A search result (segment, slot) is still valid
+ * when the id's current location holds the same version: that is true after compaction
+ * moved the record, and false once it was deleted or overwritten.
  */
+import { HotvecError } from '../errors.js';
 import type { Metadata, Metric } from '../persist/ops.js';
 import type { Arena } from './arena.js';
-import { CHUNK_SLOTS, DESCRIPTOR_BYTES, DescriptorWord, SlotState, chunkLayout, type ChunkLayout } from './layout.js';
+import { CHUNK_SLOTS, SlotState, chunkLayout, type ChunkLayout } from './layout.js';
 import type { Reclaimer } from './reclaimer.js';
-import type { ScanTarget } from './scan.js';
+import { Segment, type SegmentGraph, type SegmentTarget } from './segment.js';
+import type { IndexSettings } from './settings.js';
 
 export interface CollectionInfo {
   readonly name: string;
   readonly dimension: number;
   readonly metric: Metric;
+  readonly settings: IndexSettings;
 }
 
 export interface RecordView {
@@ -23,56 +30,114 @@ export interface RecordView {
   document: string | null;
 }
 
+/** What a worker needs to search a collection. */
+export interface CollectionTarget {
+  dimension: number;
+  metric: Metric;
+  settings: IndexSettings;
+  segments: SegmentTarget[];
+}
+
+/** A target plus the segments its results refer to (result ref = segment index × 2^32 + slot). */
+export interface SearchView {
+  target: CollectionTarget;
+  segments: Segment[];
+}
+
+export const REF_SEGMENT = 2 ** 32;
+
+interface Loc {
+  seg: Segment;
+  slot: number;
+}
+
+export interface SegmentPolicy {
+  /** Slots of a growing segment before it is frozen for sealing. */
+  segmentRecords: number;
+}
+
 export class CollectionStore implements CollectionInfo {
   readonly name: string;
   readonly dimension: number;
   readonly metric: Metric;
-  readonly descriptorOffset: number;
-  private readonly layout: ChunkLayout;
-  private readonly chunks: number[] = [];
-  private readonly idToSlot = new Map<string, number>();
-  private readonly slotToId: (string | undefined)[] = [];
-  private readonly metadatas: (Metadata | null | undefined)[] = [];
-  private readonly documents: (string | null | undefined)[] = [];
-  private readonly freeSlots: number[] = [];
-  /** Slots handed out so far (published count). */
-  private appended = 0;
+  readonly settings: IndexSettings;
+  readonly layout: ChunkLayout;
+  /** Oldest first; sealed and frozen segments, then the growing one (if any). */
+  private segments: Segment[] = [];
+  private readonly idToLoc = new Map<string, Loc>();
+  private spare: number[] = [];
+  private nextSerial = 1;
+  private nextVersion = 1;
   private dropped = false;
+  /** Bumped by every write; the indexer reads it to tell an idle collection. */
+  writes = 0;
+  lastWriteAt = 0;
 
   constructor(
     info: CollectionInfo,
+    /** Unique per incarnation of the collection (a re-created one gets a new one): names its graph folder. */
+    readonly uid: string,
     private readonly arena: Arena,
     private readonly reclaimer: Reclaimer,
+    private readonly policy: SegmentPolicy,
+    /** Called when a segment was frozen and waits for its graph. */
+    private readonly onFrozen: (c: CollectionStore) => void = () => {},
   ) {
     this.name = info.name;
     this.dimension = info.dimension;
     this.metric = info.metric;
+    this.settings = info.settings;
     this.layout = chunkLayout(info.dimension);
-    this.descriptorOffset = arena.alloc(DESCRIPTOR_BYTES);
   }
 
   /** Live records. */
   get count(): number {
-    return this.idToSlot.size;
+    return this.idToLoc.size;
+  }
+
+  get isDropped(): boolean {
+    return this.dropped;
   }
 
   /** Bytes of shared memory held by this collection. */
   get sharedBytes(): number {
-    return this.chunks.length * this.layout.bytes + DESCRIPTOR_BYTES;
+    let n = this.spare.length * this.layout.bytes;
+    for (const s of this.segments) n += s.sharedBytes;
+    return n;
   }
 
   has(id: string): boolean {
-    return this.idToSlot.has(id);
+    return this.idToLoc.has(id);
   }
 
-  /** A frozen description for a scan task; chunks added later are not in it. */
-  scanTarget(): ScanTarget {
-    return { descriptorOffset: this.descriptorOffset, chunks: this.chunks.slice(), dimension: this.dimension, metric: this.metric };
+  list(): readonly Segment[] {
+    return this.segments;
   }
 
-  /** The id now stored at `slot`, or undefined when it was deleted or overwritten since. */
-  idAt(slot: number): string | undefined {
-    return this.slotToId[slot];
+  get growing(): Segment | undefined {
+    const last = this.segments.at(-1);
+    return last?.phase === 'growing' ? last : undefined;
+  }
+
+  /** A frozen description for a search task; segments added later are not in it. */
+  searchView(): SearchView {
+    const segments = this.segments.slice();
+    return {
+      target: { dimension: this.dimension, metric: this.metric, settings: this.settings, segments: segments.map((s) => s.target()) },
+      segments,
+    };
+  }
+
+  /** The id a search result refers to, or undefined when that record was deleted or overwritten since. */
+  resolve(view: SearchView, ref: number): Loc & { id: string } | undefined {
+    const seg = view.segments[Math.floor(ref / REF_SEGMENT)];
+    if (!seg) return undefined;
+    const slot = ref % REF_SEGMENT;
+    const id = seg.ids[slot];
+    if (id === undefined) return undefined;
+    const loc = this.idToLoc.get(id);
+    if (!loc || loc.seg.versions[loc.slot] !== seg.versions[slot]) return undefined;
+    return { id, seg: loc.seg, slot: loc.slot };
   }
 
   /**
@@ -83,129 +148,208 @@ export class CollectionStore implements CollectionInfo {
     this.assertOpen();
     this.reserve(ids.length);
     const dim = this.dimension;
-    const buf = this.arena.buffer;
-    const f32 = new Float32Array(buf);
-    const u8 = new Uint8Array(buf);
-    const i32 = new Int32Array(buf);
-    const freed: number[] = [];
-    let appendedBefore = this.appended;
+    let seg = this.writableSegment();
     for (let r = 0; r < ids.length; r++) {
       const id = ids[r]!;
-      const reuse = this.freeSlots.pop();
-      const slot = reuse ?? this.appended++;
-      const { chunk, index } = this.locate(slot);
-      const vec = embeddings.subarray(r * dim, (r + 1) * dim);
-      f32.set(vec, (chunk + this.layout.vectorsOffset + index * dim * 4) >> 2);
-      let s = 0;
-      for (let j = 0; j < dim; j++) s += vec[j]! * vec[j]!;
-      f32[(chunk + this.layout.invNormOffset + index * 4) >> 2] = s > 0 ? 1 / Math.sqrt(s) : 0;
-      this.metadatas[slot] = metadatas?.[r] ?? null;
-      this.documents[slot] = documents?.[r] ?? null;
-      this.slotToId[slot] = id;
-      if (reuse !== undefined) {
-        // A reused slot is below the published count: its state flip is the publication.
-        Atomics.store(u8, chunk + this.layout.stateOffset + index, SlotState.LIVE);
-      } else {
-        u8[chunk + this.layout.stateOffset + index] = SlotState.LIVE;
+      if (seg.room === 0) {
+        seg.publish();
+        this.freeze(seg);
+        seg = this.writableSegment();
       }
-      const old = this.idToSlot.get(id);
-      this.idToSlot.set(id, slot);
-      if (old !== undefined) {
-        if (this.appended > appendedBefore) {
-          // Publish the new slot before tombstoning the old one: a concurrent scan may
-          // briefly see both (callers drop duplicate ids), never neither.
-          Atomics.store(i32, (this.descriptorOffset >> 2) + DescriptorWord.COUNT, this.appended);
-          appendedBefore = this.appended;
-        }
-        this.tombstone(old, u8);
-        freed.push(old);
+      while (seg.chunksNeeded(1) > 0) seg.addChunk(this.spare.pop()!);
+      const slot = seg.append(id, embeddings.subarray(r * dim, (r + 1) * dim), metadatas?.[r] ?? null, documents?.[r] ?? null, this.nextVersion++);
+      const old = this.idToLoc.get(id);
+      this.idToLoc.set(id, { seg, slot });
+      if (old) {
+        // Publish the new copy before tombstoning the old one: a concurrent search may
+        // briefly see both (callers drop duplicate ids), never neither.
+        seg.publish();
+        old.seg.kill(old.slot);
       }
     }
-    Atomics.store(i32, (this.descriptorOffset >> 2) + DescriptorWord.COUNT, this.appended);
-    this.retireSlots(freed);
+    seg.publish();
+    this.touch();
   }
 
   /** Deletes ids that exist; returns how many were deleted. */
   delete(ids: readonly string[]): number {
     this.assertOpen();
-    const u8 = new Uint8Array(this.arena.buffer);
-    const freed: number[] = [];
+    let n = 0;
     for (const id of ids) {
-      const slot = this.idToSlot.get(id);
-      if (slot === undefined) continue;
-      this.idToSlot.delete(id);
-      this.tombstone(slot, u8);
-      freed.push(slot);
+      const loc = this.idToLoc.get(id);
+      if (!loc) continue;
+      this.idToLoc.delete(id);
+      loc.seg.kill(loc.slot);
+      n++;
     }
-    this.retireSlots(freed);
-    return freed.length;
+    if (n > 0) this.touch();
+    return n;
   }
 
   /** Records for the ids that exist, in request order. Embeddings are copies. */
   get(ids: readonly string[]): RecordView[] {
     const out: RecordView[] = [];
     for (const id of ids) {
-      const slot = this.idToSlot.get(id);
-      if (slot !== undefined) out.push(this.recordAt(slot));
+      const loc = this.idToLoc.get(id);
+      if (loc) out.push(this.recordAt(loc.seg, loc.slot));
     }
     return out;
   }
 
-  recordAt(slot: number): RecordView {
-    const { chunk, index } = this.locate(slot);
-    const start = (chunk + this.layout.vectorsOffset + index * this.dimension * 4) >> 2;
-    const embedding = new Float32Array(this.arena.buffer).slice(start, start + this.dimension);
-    return { id: this.slotToId[slot]!, embedding, metadata: this.metadatas[slot] ?? null, document: this.documents[slot] ?? null };
-  }
-
-  /** Frees the shared memory once no task can read it. The store is unusable afterwards. */
-  drop(): void {
-    if (this.dropped) return;
-    this.dropped = true;
-    const chunks = this.chunks.splice(0);
-    const bytes = this.layout.bytes;
-    const descriptor = this.descriptorOffset;
-    this.idToSlot.clear();
-    this.reclaimer.retire(() => {
-      for (const c of chunks) this.arena.release(c, bytes);
-      this.arena.release(descriptor, DESCRIPTOR_BYTES);
-    });
-  }
-
-  private tombstone(slot: number, u8: Uint8Array): void {
-    const { chunk, index } = this.locate(slot);
-    Atomics.store(u8, chunk + this.layout.stateOffset + index, SlotState.DEAD);
-    this.slotToId[slot] = undefined;
-    this.metadatas[slot] = undefined;
-    this.documents[slot] = undefined;
-  }
-
-  private retireSlots(slots: number[]): void {
-    if (slots.length === 0) return;
-    this.reclaimer.retire(() => {
-      if (!this.dropped) this.freeSlots.push(...slots);
-    });
+  recordAt(seg: Segment, slot: number): RecordView {
+    return { id: seg.ids[slot]!, embedding: seg.vector(slot), metadata: seg.metadatas[slot] ?? null, document: seg.documents[slot] ?? null };
   }
 
   /** Allocates the chunks a batch of n new records may need, all or nothing (before the WAL sees the write). */
   reserve(n: number): void {
-    const needSlots = this.appended + Math.max(0, n - this.freeSlots.length);
-    const needChunks = Math.ceil(needSlots / CHUNK_SLOTS);
+    const g = this.growing;
+    let need = 0;
+    let left = n;
+    if (g) {
+      const here = Math.min(left, g.room);
+      need += g.chunksNeeded(here);
+      left -= here;
+    }
+    need += Math.ceil(left / CHUNK_SLOTS);
     const added: number[] = [];
     try {
-      while (this.chunks.length + added.length < needChunks) added.push(this.arena.alloc(this.layout.bytes));
+      while (this.spare.length + added.length < need) added.push(this.arena.alloc(this.layout.bytes));
     } catch (err) {
       for (const c of added) this.arena.release(c, this.layout.bytes);
       throw err;
     }
-    this.chunks.push(...added);
+    this.spare.push(...added);
   }
 
-  private locate(slot: number): { chunk: number; index: number } {
-    return { chunk: this.chunks[Math.floor(slot / CHUNK_SLOTS)]!, index: slot % CHUNK_SLOTS };
+  /** Freezes the growing segment (the indexer does this when a collection went idle). */
+  freezeGrowing(): Segment | undefined {
+    const g = this.growing;
+    if (g && g.count > 0) this.freeze(g);
+    return g;
+  }
+
+  /** Attaches a built graph to a frozen segment: searches use it from the next task on. */
+  seal(seg: Segment, graph: SegmentGraph): boolean {
+    if (this.dropped || seg.phase !== 'frozen' || !this.segments.includes(seg)) return false;
+    seg.graph = graph;
+    seg.phase = 'sealed';
+    return true;
+  }
+
+  /**
+   * A new, empty segment for a merge; the caller copies the records in (see compaction)
+   * and installs it with `replace`. Throws INDEX_FULL when the arena cannot hold it.
+   */
+  newSegment(capacity: number, serial = this.nextSerial): Segment {
+    this.nextSerial = Math.max(this.nextSerial, serial + 1);
+    const seg = new Segment(serial, this.layout, Math.max(CHUNK_SLOTS, Math.ceil(capacity / CHUNK_SLOTS) * CHUNK_SLOTS), this.arena);
+    try {
+      for (let i = seg.chunksNeeded(capacity); i > 0; i--) seg.addChunk(this.arena.alloc(this.layout.bytes));
+    } catch (err) {
+      this.reclaimer.retire(() => seg.release());
+      throw err;
+    }
+    return seg;
+  }
+
+  /**
+   * Adds a sealed segment restored from a snapshot (its chunks already hold the vectors):
+   * records by slot, the slot states at the snapshot, and its graph. Returns the live records.
+   */
+  adoptSealed(
+    seg: Segment,
+    records: { ids: string[]; metadatas: (Metadata | null)[]; documents: (string | null)[]; states: Uint8Array; count: number },
+    graph: SegmentGraph,
+  ): number {
+    const u8 = new Uint8Array(this.arena.buffer);
+    for (let slot = 0; slot < records.count; slot++) {
+      const live = records.states[slot] === SlotState.LIVE;
+      u8[seg.stateOffset(slot)] = live ? SlotState.LIVE : SlotState.DEAD;
+      seg.ids[slot] = records.ids[slot];
+      seg.versions[slot] = this.nextVersion++;
+      seg.metadatas[slot] = live ? records.metadatas[slot] ?? null : undefined;
+      seg.documents[slot] = live ? records.documents[slot] ?? null : undefined;
+      if (live) {
+        seg.live++;
+        this.idToLoc.set(records.ids[slot]!, { seg, slot });
+      }
+    }
+    seg.count = records.count;
+    seg.graph = graph;
+    seg.phase = 'sealed';
+    seg.publish();
+    const g = this.growing;
+    this.segments.splice(g ? this.segments.length - 1 : this.segments.length, 0, seg);
+    return seg.live;
+  }
+
+  /**
+   * Installs a merged segment in place of its sources. `sources[i]` names where merged slot i
+   * came from; a record deleted or overwritten while the merge was built is tombstoned in the
+   * merged segment instead of being moved. The sources are released once no task reads them.
+   */
+  replace(sourceSegments: readonly Segment[], merged: Segment, sources: ReadonlyArray<Loc>): boolean {
+    if (this.dropped || !sourceSegments.every((s) => this.segments.includes(s))) {
+      this.reclaimer.retire(() => merged.release());
+      return false;
+    }
+    for (let i = 0; i < sources.length; i++) {
+      const src = sources[i]!;
+      const id = merged.ids[i]!;
+      const loc = this.idToLoc.get(id);
+      if (loc && loc.seg === src.seg && loc.slot === src.slot) this.idToLoc.set(id, { seg: merged, slot: i });
+      else merged.kill(i);
+    }
+    merged.publish();
+    const first = this.segments.indexOf(sourceSegments[0]!);
+    this.segments = this.segments.filter((s) => !sourceSegments.includes(s));
+    this.segments.splice(Math.min(first, this.segments.length), 0, merged);
+    this.retire(sourceSegments);
+    return true;
+  }
+
+  /** Frees all shared memory once no task can read it. The store is unusable afterwards. */
+  drop(): void {
+    if (this.dropped) return;
+    this.dropped = true;
+    this.idToLoc.clear();
+    this.retire(this.segments.splice(0));
+    const spare = this.spare.splice(0);
+    this.reclaimer.retire(() => {
+      for (const c of spare) this.arena.release(c, this.layout.bytes);
+    });
+  }
+
+  /** Segments that were removed; listeners (the graph file janitor) learn of them here. */
+  onRetired: (segments: readonly Segment[]) => void = () => {};
+
+  private retire(segments: readonly Segment[]): void {
+    if (segments.length === 0) return;
+    this.reclaimer.retire(() => {
+      for (const s of segments) s.release();
+      this.onRetired(segments);
+    });
+  }
+
+  private writableSegment(): Segment {
+    const g = this.growing;
+    if (g && g.room > 0) return g;
+    const seg = new Segment(this.nextSerial++, this.layout, Math.ceil(this.policy.segmentRecords / CHUNK_SLOTS) * CHUNK_SLOTS, this.arena);
+    this.segments.push(seg);
+    return seg;
+  }
+
+  private freeze(seg: Segment): void {
+    seg.phase = 'frozen';
+    this.onFrozen(this);
+  }
+
+  private touch(): void {
+    this.writes++;
+    this.lastWriteAt = performance.now();
   }
 
   private assertOpen(): void {
-    if (this.dropped) throw new Error(`collection ${this.name} was dropped`);
+    if (this.dropped) throw new HotvecError('INTERNAL', `collection ${this.name} was dropped`);
   }
 }

@@ -1,25 +1,33 @@
 /**
- * Exact k-NN over one collection's chunks in the shared arena (runs in a worker; also
- * callable on the main thread in tests). Reads the published count with Atomics (acquire),
- * snapshots each chunk's slot states before reading its vectors, and keeps the top k.
+ * k-NN over one collection's segments (runs in a worker; also callable on the main thread in
+ * tests). Growing and frozen segments — and every segment when the query asks `exact` — are
+ * scanned exactly with the distance kernel; sealed segments are searched through their HNSW
+ * graph and the candidates re-ranked with the exact float32 vectors from the arena, so every
+ * distance returned is exact and comparable across segments. One top-k merges them all.
+ *
+ * Reads the published count with Atomics (acquire) and snapshots each chunk's slot states
+ * before reading its vectors; graph candidates are checked against their state byte, which is
+ * how tombstones in sealed segments are honoured.
  */
 import type { DistanceKernels } from '../kernels/types.js';
-import type { Metric } from '../persist/ops.js';
-import { CHUNK_SLOTS, DescriptorWord, SlotState, chunkLayout } from './layout.js';
+import type { GraphViews } from '../graph/views.js';
+import type { CollectionTarget } from './collection.js';
+import { REF_SEGMENT } from './collection.js';
+import { CHUNK_SLOTS, DescriptorWord, SlotState, chunkLayout, type ChunkLayout } from './layout.js';
+import type { SegmentTarget } from './segment.js';
 import { TopK } from './topk.js';
 
-/** What a worker needs to scan a collection: offsets only, no vectors. */
-export interface ScanTarget {
-  descriptorOffset: number;
-  chunks: number[];
-  dimension: number;
-  metric: Metric;
+export interface SearchOptions {
+  /** HNSW search expansion; the collection's efSearch when absent. */
+  ef?: number;
+  /** Scan every segment exactly, ignoring the graphs. */
+  exact?: boolean;
 }
 
 export interface ScanResult {
-  /** nq × k slots, ascending distance per query, -1 where fewer than k matched. */
-  slots: Int32Array;
-  /** nq × k distances (NaN where slot is -1). */
+  /** nq × k refs (segment index × 2^32 + slot), ascending distance per query, -1 where fewer than k matched. */
+  refs: Float64Array;
+  /** nq × k distances (NaN where ref is -1). */
   distances: Float32Array;
 }
 
@@ -40,6 +48,8 @@ export class Scanner {
     private readonly memory: WebAssembly.Memory,
     private readonly kernels: DistanceKernels,
     private readonly scratch: Scratch,
+    /** Needed only for sealed segments. */
+    private readonly graphs?: GraphViews,
   ) {}
 
   /** Views must follow the memory when another thread grew it. */
@@ -53,50 +63,115 @@ export class Scanner {
     }
   }
 
-  search(target: ScanTarget, queries: Float32Array, k: number): ScanResult {
+  search(target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions = {}): ScanResult {
     this.views();
-    const { dimension: dim, metric, chunks } = target;
+    const { dimension: dim, metric } = target;
     const nq = queries.length / dim;
-    const published = Atomics.load(this.i32, (target.descriptorOffset >> 2) + DescriptorWord.COUNT);
-    const count = Math.min(published, chunks.length * CHUNK_SLOTS);
     const layout = chunkLayout(dim);
-    const slots = new Int32Array(nq * k);
+    const refs = new Float64Array(nq * k);
     const distances = new Float32Array(nq * k);
-    const { f32, u8, states, topk, kernels } = this;
     const qOff = this.scratch.queryOffset;
-    const outOff = this.scratch.distancesOffset;
-    const outIdx = outOff >> 2;
+    const ef = options.ef ?? target.settings.efSearch;
 
     for (let q = 0; q < nq; q++) {
       const query = queries.subarray(q * dim, (q + 1) * dim);
-      f32.set(query, qOff >> 2);
+      this.f32.set(query, qOff >> 2);
       let qInv = 0;
       if (metric === 'cosine') {
         let s = 0;
         for (let j = 0; j < dim; j++) s += query[j]! * query[j]!;
         qInv = s > 0 ? 1 / Math.sqrt(s) : 0;
       }
-      topk.reset(k);
-      for (let c = 0; c * CHUNK_SLOTS < count; c++) {
-        const base = chunks[c]!;
-        const n = Math.min(CHUNK_SLOTS, count - c * CHUNK_SLOTS);
-        const stateAt = base + layout.stateOffset;
-        let live = 0;
-        for (let i = 0; i < n; i++) live += states[i] = Atomics.load(u8, stateAt + i);
-        if (live === 0) continue;
-        if (metric === 'l2') kernels.l2sq(qOff, base + layout.vectorsOffset, dim, n, outOff);
-        else kernels.dot(qOff, base + layout.vectorsOffset, dim, n, outOff);
-        const invAt = (base + layout.invNormOffset) >> 2;
-        const slot0 = c * CHUNK_SLOTS;
-        for (let i = 0; i < n; i++) {
-          if (states[i] !== SlotState.LIVE) continue;
-          const raw = f32[outIdx + i]!;
-          const d = metric === 'l2' ? raw : metric === 'ip' ? 1 - raw : 1 - raw * qInv * f32[invAt + i]!;
-          if (d < topk.threshold) topk.push(d, slot0 + i);
-        }
-      }
-      topk.drainSorted(slots, distances, q * k);
+      this.topk.reset(k);
+      target.segments.forEach((seg, i) => {
+        const base = i * REF_SEGMENT;
+        if (seg.graph && !options.exact) this.searchGraph(target, seg, layout, query, qInv, k, ef, base);
+        else this.scanExact(target, seg, layout, qInv, base);
+      });
+      this.topk.drainSorted(refs, distances, q * k);
     }
-    return { slots, distances };
+    return { refs, distances };
+  }
+
+  /** Exact distance of the query in scratch to n contiguous rows, per the metric. */
+  private distance(metric: CollectionTarget['metric'], raw: number, qInv: number, invNorm: number): number {
+    return metric === 'l2' ? raw : metric === 'ip' ? 1 - raw : 1 - raw * qInv * invNorm;
+  }
+
+  private scanExact(target: CollectionTarget, seg: SegmentTarget, layout: ChunkLayout, qInv: number, refBase: number): void {
+    const { f32, u8, states, topk, kernels } = this;
+    const { dimension: dim, metric } = target;
+    const published = Atomics.load(this.i32, (seg.descriptorOffset >> 2) + DescriptorWord.COUNT);
+    const count = Math.min(published, seg.chunks.length * CHUNK_SLOTS);
+    const qOff = this.scratch.queryOffset;
+    const outOff = this.scratch.distancesOffset;
+    const outIdx = outOff >> 2;
+    for (let c = 0; c * CHUNK_SLOTS < count; c++) {
+      const base = seg.chunks[c]!;
+      const n = Math.min(CHUNK_SLOTS, count - c * CHUNK_SLOTS);
+      const stateAt = base + layout.stateOffset;
+      let live = 0;
+      for (let i = 0; i < n; i++) live += states[i] = Atomics.load(u8, stateAt + i);
+      if (live === 0) continue;
+      if (metric === 'l2') kernels.l2sq(qOff, base + layout.vectorsOffset, dim, n, outOff);
+      else kernels.dot(qOff, base + layout.vectorsOffset, dim, n, outOff);
+      const invAt = (base + layout.invNormOffset) >> 2;
+      const slot0 = refBase + c * CHUNK_SLOTS;
+      for (let i = 0; i < n; i++) {
+        if (states[i] !== SlotState.LIVE) continue;
+        const d = this.distance(metric, f32[outIdx + i]!, qInv, f32[invAt + i]!);
+        if (d < topk.threshold) topk.push(d, slot0 + i);
+      }
+    }
+  }
+
+  private liveAt(seg: SegmentTarget, layout: ChunkLayout, slot: number): boolean {
+    const chunk = seg.chunks[Math.floor(slot / CHUNK_SLOTS)]!;
+    return Atomics.load(this.u8, chunk + layout.stateOffset + (slot % CHUNK_SLOTS)) === SlotState.LIVE;
+  }
+
+  /**
+   * HNSW candidates, filtered by state and re-ranked exactly. Asks the graph for more than k
+   * when the segment has dead nodes (or stores vectors lossily), and again for more when too
+   * few live candidates came back.
+   */
+  private searchGraph(
+    target: CollectionTarget,
+    seg: SegmentTarget,
+    layout: ChunkLayout,
+    query: Float32Array,
+    qInv: number,
+    k: number,
+    ef: number,
+    refBase: number,
+  ): void {
+    if (!this.graphs) throw new Error('this scanner has no graph views: sealed segments cannot be searched');
+    const graph = seg.graph!;
+    const { f32, topk, kernels } = this;
+    const { dimension: dim, metric, settings } = target;
+    const qOff = this.scratch.queryOffset;
+    const outOff = this.scratch.distancesOffset;
+    const liveFraction = Math.max(0.05, (graph.nodes - graph.dead) / Math.max(1, graph.nodes));
+    let want = Math.min(graph.nodes, Math.ceil(k / liveFraction) + (settings.storage === 'f32' ? 0 : k));
+    for (;;) {
+      const hits = this.graphs.search(graph.path, dim, metric, settings, Math.max(ef, want), query, want);
+      let found = 0;
+      for (let i = 0; i < hits.count; i++) if (this.liveAt(seg, layout, Number(hits.keys[i]!))) found++;
+      if (found >= k || want >= graph.nodes || hits.count < want) {
+        for (let i = 0; i < hits.count; i++) {
+          const slot = Number(hits.keys[i]!);
+          if (!this.liveAt(seg, layout, slot)) continue;
+          const chunk = seg.chunks[Math.floor(slot / CHUNK_SLOTS)]!;
+          const index = slot % CHUNK_SLOTS;
+          const rowOff = chunk + layout.vectorsOffset + index * dim * 4;
+          if (metric === 'l2') kernels.l2sq(qOff, rowOff, dim, 1, outOff);
+          else kernels.dot(qOff, rowOff, dim, 1, outOff);
+          const d = this.distance(metric, f32[outOff >> 2]!, qInv, f32[((chunk + layout.invNormOffset) >> 2) + index]!);
+          if (d < topk.threshold) topk.push(d, refBase + slot);
+        }
+        return;
+      }
+      want = Math.min(graph.nodes, want * 4);
+    }
   }
 }

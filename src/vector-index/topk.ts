@@ -1,22 +1,22 @@
 /**
- * Bounded max-heap keeping the k smallest (distance, slot) pairs. Preallocated and reused
+ * Bounded max-heap keeping the k smallest (distance, ref) pairs (a ref is any integer below 2^53). Preallocated and reused
  * across queries on one thread: no allocation per candidate.
  */
 export class TopK {
   private dist: Float64Array;
-  private slot: Int32Array;
+  private slot: Float64Array;
   private size = 0;
   private k = 0;
 
   constructor(capacity = 16) {
     this.dist = new Float64Array(capacity);
-    this.slot = new Int32Array(capacity);
+    this.slot = new Float64Array(capacity);
   }
 
   reset(k: number): void {
     if (k > this.dist.length) {
       this.dist = new Float64Array(k);
-      this.slot = new Int32Array(k);
+      this.slot = new Float64Array(k);
     }
     this.k = k;
     this.size = 0;
@@ -61,7 +61,7 @@ export class TopK {
   }
 
   /** Writes the kept pairs in ascending distance into out arrays at `at`, pads with slot -1. */
-  drainSorted(outSlots: Int32Array, outDist: Float32Array, at: number): void {
+  drainSorted(outSlots: Float64Array | Int32Array, outDist: Float32Array, at: number): void {
     const n = this.size;
     const order = Array.from({ length: n }, (_, i) => i);
     order.sort((a, b) => this.dist[a]! - this.dist[b]! || this.slot[a]! - this.slot[b]!);

@@ -3,19 +3,35 @@
  * `apply` is the only way writes get in, so recovery (WAL replay, Chroma hydration) and live
  * writes go through exactly the same code.
  */
+import { randomBytes } from 'node:crypto';
 import { HotvecError } from '../errors.js';
 import type { WriteOp } from '../persist/ops.js';
 import { Arena, type ArenaOptions } from './arena.js';
-import { CollectionStore, type CollectionInfo } from './collection.js';
+import { CollectionStore, type CollectionInfo, type SegmentPolicy } from './collection.js';
 import { Reclaimer } from './reclaimer.js';
+import type { Segment } from './segment.js';
+import { resolveSettings, type IndexSettings } from './settings.js';
+
+export interface VectorIndexOptions extends ArenaOptions, Partial<SegmentPolicy> {
+  /** Settings for collections created without their own (Chroma's HNSW defaults when absent). */
+  defaults?: IndexSettings;
+}
 
 export class VectorIndex {
   readonly arena: Arena;
   readonly reclaimer = new Reclaimer();
   private readonly collections = new Map<string, CollectionStore>();
+  private readonly policy: SegmentPolicy;
+  private readonly defaults: IndexSettings;
+  /** Called when a collection froze a segment (the indexer seals it). */
+  onFrozen: (c: CollectionStore) => void = () => {};
+  /** Called once segments are retired and no task can read them (graph views and files go). */
+  onRetired: (segments: readonly Segment[]) => void = () => {};
 
-  constructor(options: ArenaOptions) {
+  constructor(options: VectorIndexOptions) {
     this.arena = new Arena(options);
+    this.policy = { segmentRecords: options.segmentRecords ?? 16384 };
+    this.defaults = resolveSettings(options.defaults);
   }
 
   get(name: string): CollectionStore | undefined {
@@ -37,9 +53,11 @@ export class VectorIndex {
   apply(op: WriteOp): void {
     switch (op.t) {
       case 'create': {
-        this.collections.get(op.collection)?.drop();
-        const info: CollectionInfo = { name: op.collection, dimension: op.dimension, metric: op.metric };
-        this.collections.set(op.collection, new CollectionStore(info, this.arena, this.reclaimer));
+        const settings = resolveSettings(op.index, this.defaults);
+        // An engine-wide i8 default applies to cosine collections only (i8 graphs keep directions, not lengths).
+        if (settings.storage === 'i8' && op.metric !== 'cosine') settings.storage = 'f16';
+        const info: CollectionInfo = { name: op.collection, dimension: op.dimension, metric: op.metric, settings };
+        this.add(info);
         return;
       }
       case 'drop':
@@ -53,6 +71,15 @@ export class VectorIndex {
         this.collections.get(op.collection)?.delete(op.ids);
         return;
     }
+  }
+
+  /** Creates (or re-creates) a collection; `uid` names its graph folder (fresh unless restoring). */
+  add(info: CollectionInfo, uid = `${info.name}.${randomBytes(6).toString('hex')}`): CollectionStore {
+    this.collections.get(info.name)?.drop();
+    const store = new CollectionStore(info, uid, this.arena, this.reclaimer, this.policy, (c) => this.onFrozen(c));
+    store.onRetired = (segments) => this.onRetired(segments);
+    this.collections.set(info.name, store);
+    return store;
   }
 
   /** Total records over all collections. */

@@ -27,9 +27,9 @@ describe('collections', () => {
   test('create, describe, list, count, drop', async () => {
     const created = await call(hv.url, 'POST', '/v1/collections', { name: 'books', dimension: 4, metric: 'cosine' });
     assert.equal(created.status, 201);
-    assert.deepEqual(created.body, { name: 'books', dimension: 4, metric: 'cosine', count: 0 });
+    assert.deepEqual(created.body, { name: 'books', dimension: 4, metric: 'cosine', count: 0, index: { m: 16, efConstruction: 100, efSearch: 100, storage: 'f32' } });
     assert.equal((await call(hv.url, 'POST', '/v1/collections', { name: 'books', dimension: 4 })).status, 409);
-    assert.deepEqual((await call(hv.url, 'GET', '/v1/collections/books')).body, { name: 'books', dimension: 4, metric: 'cosine', count: 0 });
+    assert.deepEqual((await call(hv.url, 'GET', '/v1/collections/books')).body, { name: 'books', dimension: 4, metric: 'cosine', count: 0, index: { m: 16, efConstruction: 100, efSearch: 100, storage: 'f32' }, indexing: false, segments: [] });
     const list = await call<{ collections: { name: string }[] }>(hv.url, 'GET', '/v1/collections');
     assert.ok(list.body.collections.some((c) => c.name === 'books'));
     const l2 = await call(hv.url, 'POST', '/v1/collections', { name: 'defaults', dimension: 2 });
@@ -56,7 +56,8 @@ describe('records', () => {
         assert.equal(r.status, 200, JSON.stringify(r.body));
       }
       const data = new Map(ids.map((id, i) => [id, vectors[i]!]));
-      const res = await call<{ ids: string[][]; distances: number[][] }>(hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: queries, k: 10 });
+      // `exact: true` scans every segment, sealed or not (the collection may be sealed into a graph once idle).
+      const res = await call<{ ids: string[][]; distances: number[][] }>(hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: queries, k: 10, exact: true });
       assert.equal(res.status, 200);
       assert.equal(res.body.ids.length, queries.length);
       queries.forEach((q, i) => {

@@ -103,7 +103,8 @@ test('kill -9 after acknowledged writes: restart finds every one, and no deleted
   await h.kill9();
   const h2 = await start(dataDir);
   assertSameState(await readAll(h2, 'durable', [...everId]), model, 'after kill -9 and restart');
-  assert.deepEqual((await call(h2.url, 'GET', '/v1/collections/durable')).body, { name: 'durable', dimension: DIM, metric: 'ip', count: model.size });
+  const { name, dimension, metric, count } = (await call(h2.url, 'GET', '/v1/collections/durable')).body as Record<string, unknown>;
+  assert.deepEqual({ name, dimension, metric, count }, { name: 'durable', dimension: DIM, metric: 'ip', count: model.size });
 
   // Writes racing the kill: whatever was acknowledged must survive.
   const acked: string[] = [];
@@ -163,7 +164,8 @@ test('an empty data folder hydrates from Chroma', async () => {
   const fresh = await tempDir();
   dirs.push(fresh);
   const h = await start(fresh);
-  assert.deepEqual((await call(h.url, 'GET', '/v1/collections/durable')).body, { name: 'durable', dimension: DIM, metric: 'ip', count: model.size });
+  const { name, dimension, metric, count } = (await call(h.url, 'GET', '/v1/collections/durable')).body as Record<string, unknown>;
+  assert.deepEqual({ name, dimension, metric, count }, { name: 'durable', dimension: DIM, metric: 'ip', count: model.size });
   assertSameState(await readAll(h, 'durable', [...everId, ...model.keys()]), model, 'hydrated');
   const cosBack = await readAll(h, 'durable-cos', cosModel.map((_, i) => `c${i}`));
   assert.equal(cosBack.size, cosModel.length);

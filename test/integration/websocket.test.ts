@@ -50,7 +50,7 @@ test('many requests in flight on one socket are each answered under their id (JS
   const dim = 8;
   ws.send(JSON.stringify({ id: 'create', op: 'create_collection', name: 'wsc', dimension: dim }));
   await waitFor(1);
-  assert.deepEqual(answers.get('create')?.result, { name: 'wsc', dimension: dim, metric: 'l2', count: 0 });
+  assert.deepEqual(answers.get('create')?.result, { name: 'wsc', dimension: dim, metric: 'l2', count: 0, index: { m: 16, efConstruction: 100, efSearch: 100, storage: 'f32' } });
   const vectors = randomVectors(200, dim, 3);
   // 20 upserts and 20 queries sent back to back, without waiting.
   for (let i = 0; i < 20; i++) {

@@ -20,12 +20,13 @@ async function query(name: string, q: number[][], k: number): Promise<{ ids: str
   const store = index.require(name);
   const epoch = index.reclaimer.enter();
   try {
-    const r = await pool.search(store.scanTarget(), new Float32Array(q.flat()), k);
+    const view = store.searchView();
+    const r = await pool.search(view.target, new Float32Array(q.flat()), k);
     return q.map((_, i) => {
       const ids: string[] = [];
       const distances: number[] = [];
-      for (let j = i * k; j < (i + 1) * k && r.slots[j]! >= 0; j++) {
-        ids.push(store.idAt(r.slots[j]!)!);
+      for (let j = i * k; j < (i + 1) * k && r.refs[j]! >= 0; j++) {
+        ids.push(store.resolve(view, r.refs[j]!)!.id);
         distances.push(r.distances[j]!);
       }
       return { ids, distances };
@@ -70,7 +71,7 @@ test('overload: a full queue answers OVERLOADED instead of queueing without boun
   const small = new QueryPool({ memory: index.arena.memory, scratch: index.arena.scratch, workers: 1, maxQueue: 1 });
   try {
     const store = index.require('p');
-    const q = () => small.search(store.scanTarget(), new Float32Array(64), 10);
+    const q = () => small.search(store.searchView().target, new Float32Array(64), 10);
     const results = await Promise.allSettled(Array.from({ length: 20 }, q));
     const rejected = results.filter((r) => r.status === 'rejected');
     assert.ok(rejected.length > 0, 'some were refused');

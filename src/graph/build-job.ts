@@ -1,0 +1,32 @@
+/**
+ * What the main thread asks the graph builder thread to do, and its answer. Vectors never
+ * cross: the builder reads them from the shared arena by byte offset.
+ */
+import type { Metric } from '../persist/ops.js';
+import type { ChunkLayout } from '../vector-index/layout.js';
+import type { IndexSettings } from '../vector-index/settings.js';
+
+export interface BuildJob {
+  dimension: number;
+  metric: Metric;
+  settings: IndexSettings;
+  /** Arena byte offset of each node's float32 vector. */
+  vectorOffsets: Float64Array;
+  /** The graph key of each node: the slot it has in the segment being sealed or built. */
+  keys: Float64Array;
+  /**
+   * For a merge: first copy node i (vector and inverse norm) into slot i of these chunks of
+   * the new segment and mark it LIVE. The new segment is not visible to any search yet.
+   */
+  copy?: { invNormOffsets: Float64Array; chunks: number[]; layout: ChunkLayout };
+  /** Where to save the graph (written to a temp name, fsynced, then renamed). */
+  path: string;
+  /** Threads usearch may use to insert. */
+  threads: number;
+}
+
+export interface BuildResult {
+  nodes: number;
+  seconds: number;
+  bytes: number;
+}

@@ -1,0 +1,197 @@
+/**
+ * Background indexing policy (main thread). One job at a time goes to the builder thread:
+ *   1. seal  — a frozen segment (full, or frozen here after the collection was idle for
+ *              `sealIdleMs` with at least `sealMinRecords` records) gets its HNSW graph;
+ *   2. merge — compaction: when a collection has more than `maxSegments` sealed segments, or
+ *              more than one and it has been idle, or one sealed segment is mostly tombstones
+ *              (`compactDeadRatio`), their live records are copied into one new segment whose
+ *              graph is built from scratch; it replaces them in one step.
+ * Writes and queries never wait for any of this: a frozen segment is scanned exactly until its
+ * graph is installed, and a merge's sources stay searchable until the merged segment replaces them.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CollectionStore } from '../vector-index/collection.js';
+import type { Segment } from '../vector-index/segment.js';
+import type { VectorIndex } from '../vector-index/vector-index.js';
+import type { BuildResult } from './build-job.js';
+import type { GraphBuilder } from './builder.js';
+
+export interface IndexerOptions {
+  index: VectorIndex;
+  builder: GraphBuilder;
+  /** Folder holding one sub-folder of graph files per collection. */
+  dir: string;
+  sealIdleMs: number;
+  sealMinRecords: number;
+  maxSegments: number;
+  compactDeadRatio: number;
+  buildThreads: number;
+}
+
+export interface IndexerEvents {
+  built: [{ collection: string; kind: 'seal' | 'merge'; segments: number; result: BuildResult }];
+  error: [Error];
+}
+
+export interface IndexingStatus {
+  /** True while a job runs or is due for this collection. */
+  indexing: boolean;
+  segments: { serial: number; phase: Segment['phase']; records: number; live: number }[];
+}
+
+export class Indexer extends EventEmitter<IndexerEvents> {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | null = null;
+  private working: string | null = null;
+  private closed = false;
+  private backoffUntil = 0;
+  private waiters: (() => void)[] = [];
+
+  constructor(private readonly o: IndexerOptions) {
+    super();
+  }
+
+  /** Folder of a collection incarnation's graph files. */
+  dirOf(store: CollectionStore): string {
+    return join(this.o.dir, store.uid);
+  }
+
+  start(intervalMs = 200): void {
+    this.timer = setInterval(() => this.kick(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Looks for work now (a segment was frozen). */
+  kick(): void {
+    if (this.closed || this.running || performance.now() < this.backoffUntil) return;
+    const job = this.nextJob();
+    if (!job) {
+      for (const w of this.waiters.splice(0)) w();
+      return;
+    }
+    this.working = job.store.name;
+    this.running = job.run().then(
+      () => {},
+      (err: unknown) => {
+        // A failed build (disk full, say) is retried, but not in a tight loop.
+        this.backoffUntil = performance.now() + 5000;
+        this.emit('error', err instanceof Error ? err : new Error(String(err)));
+      },
+    ).finally(() => {
+      this.running = null;
+      this.working = null;
+      if (!this.closed) setImmediate(() => this.kick());
+    });
+  }
+
+  /** Resolves once nothing is left to seal or merge (tests and benchmarks wait on this). */
+  settled(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      this.kick();
+    });
+  }
+
+  status(store: CollectionStore): IndexingStatus {
+    return {
+      indexing: this.working === store.name || this.jobFor(store, true) !== null,
+      segments: store.list().map((s) => ({ serial: s.serial, phase: s.phase, records: s.count, live: s.live })),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private nextJob(): { store: CollectionStore; run: () => Promise<void> } | null {
+    for (const store of this.o.index.list()) {
+      const job = this.jobFor(store, false);
+      if (job) return { store, run: job };
+    }
+    return null;
+  }
+
+  /** The next job for a collection, or null. `dryRun` only tells whether there is one. */
+  private jobFor(store: CollectionStore, dryRun: boolean): (() => Promise<void>) | null {
+    const segments = store.list();
+    const frozen = segments.find((s) => s.phase === 'frozen');
+    if (frozen) return () => this.seal(store, frozen);
+    const idle = performance.now() - store.lastWriteAt >= this.o.sealIdleMs;
+    const g = store.growing;
+    if (g && idle && g.live >= this.o.sealMinRecords) {
+      if (dryRun) return () => Promise.resolve();
+      const seg = store.freezeGrowing()!;
+      return () => this.seal(store, seg);
+    }
+    const sealed = segments.filter((s) => s.phase === 'sealed');
+    const mostlyDead = sealed.find((s) => s.count > 0 && 1 - s.live / s.count >= this.o.compactDeadRatio);
+    if (sealed.length > this.o.maxSegments) {
+      // Merge the smallest ones first: the cost is the records copied and re-inserted.
+      const smallest = [...sealed].sort((a, b) => a.live - b.live).slice(0, sealed.length - this.o.maxSegments + 1);
+      return () => this.merge(store, smallest);
+    }
+    if (sealed.length > 1 && idle) return () => this.merge(store, sealed);
+    if (mostlyDead) return () => this.merge(store, [mostlyDead]);
+    return null;
+  }
+
+  private async seal(store: CollectionStore, seg: Segment): Promise<void> {
+    const slots = seg.liveSlots();
+    const dir = this.dirOf(store);
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, `${seg.serial}.usearch`);
+    const vectorOffsets = Float64Array.from(slots, (s) => seg.vectorOffset(s));
+    const result = await this.o.builder.build({
+      dimension: store.dimension,
+      metric: store.metric,
+      settings: store.settings,
+      vectorOffsets,
+      keys: Float64Array.from(slots),
+      path,
+      threads: this.o.buildThreads,
+    });
+    if (!store.seal(seg, { path, nodes: result.nodes })) {
+      await rm(path, { force: true });
+      return;
+    }
+    this.emit('built', { collection: store.name, kind: 'seal', segments: 1, result });
+  }
+
+  private async merge(store: CollectionStore, sources: Segment[]): Promise<void> {
+    const locs: { seg: Segment; slot: number }[] = [];
+    for (const seg of sources) for (const slot of seg.liveSlots()) locs.push({ seg, slot });
+    const merged = store.newSegment(locs.length);
+    for (let i = 0; i < locs.length; i++) {
+      const { seg, slot } = locs[i]!;
+      merged.ids[i] = seg.ids[slot];
+      merged.versions[i] = seg.versions[slot]!;
+      merged.metadatas[i] = seg.metadatas[slot] ?? null;
+      merged.documents[i] = seg.documents[slot] ?? null;
+    }
+    merged.count = merged.live = locs.length;
+    merged.phase = 'sealed';
+    const dir = this.dirOf(store);
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, `${merged.serial}.usearch`);
+    const result = await this.o.builder.build({
+      dimension: store.dimension,
+      metric: store.metric,
+      settings: store.settings,
+      vectorOffsets: Float64Array.from(locs, (l) => l.seg.vectorOffset(l.slot)),
+      keys: Float64Array.from(locs, (_, i) => i),
+      copy: { invNormOffsets: Float64Array.from(locs, (l) => l.seg.invNormOffset(l.slot)), chunks: merged.chunks.slice(), layout: store.layout },
+      path,
+      threads: this.o.buildThreads,
+    });
+    merged.graph = { path, nodes: result.nodes };
+    if (!store.replace(sources, merged, locs)) {
+      await rm(path, { force: true });
+      return;
+    }
+    this.emit('built', { collection: store.name, kind: 'merge', segments: sources.length, result });
+  }
+}

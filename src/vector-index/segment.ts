@@ -1,0 +1,169 @@
+/**
+ * One segment of a collection: an append-only run of arena chunks (vectors | invNorm | state,
+ * see layout.ts) plus the ids, versions, metadata and documents of its slots (main thread).
+ *
+ * A segment lives through three phases:
+ *   growing → takes appends; workers scan it exactly (published COUNT, Atomics).
+ *   frozen  → full or idle; no more appends; still scanned exactly while its HNSW graph builds.
+ *   sealed  → a usearch HNSW file over its slots exists; workers search the graph (memory-mapped
+ *             with `view()`) and re-rank the candidates exactly from the arena.
+ * Slots are never reused: a delete or overwrite flips the slot's state byte to DEAD (every
+ * phase honours it); compaction copies the live slots into a new segment and retires this one.
+ */
+import type { Metadata } from '../persist/ops.js';
+import type { Arena } from './arena.js';
+import { CHUNK_SLOTS, DESCRIPTOR_BYTES, DescriptorWord, SlotState, type ChunkLayout } from './layout.js';
+
+export type SegmentPhase = 'growing' | 'frozen' | 'sealed';
+
+/** The HNSW graph of a sealed segment. */
+export interface SegmentGraph {
+  /** Absolute path of the usearch index file. */
+  readonly path: string;
+  /** Slots that are nodes of the graph (the segment's live slots when it was built). */
+  readonly nodes: number;
+}
+
+/** What a worker needs to search one segment: offsets and a file path, never vectors. */
+export interface SegmentTarget {
+  descriptorOffset: number;
+  chunks: number[];
+  /** Present once sealed; absent means scan exactly. */
+  graph?: { path: string; nodes: number; dead: number };
+}
+
+export class Segment {
+  readonly chunks: number[] = [];
+  readonly descriptorOffset: number;
+  readonly ids: (string | undefined)[] = [];
+  readonly versions: number[] = [];
+  readonly metadatas: (Metadata | null | undefined)[] = [];
+  readonly documents: (string | null | undefined)[] = [];
+  phase: SegmentPhase = 'growing';
+  graph: SegmentGraph | null = null;
+  /** Slots appended (and published). */
+  count = 0;
+  /** Slots still LIVE. */
+  live = 0;
+  private released = false;
+
+  constructor(
+    /** Unique within its collection; names the segment's files. */
+    readonly serial: number,
+    readonly layout: ChunkLayout,
+    /** Slots this segment may hold (a multiple of CHUNK_SLOTS). */
+    readonly capacity: number,
+    private readonly arena: Arena,
+  ) {
+    this.descriptorOffset = arena.alloc(DESCRIPTOR_BYTES);
+  }
+
+  get dimension(): number {
+    return this.layout.dimension;
+  }
+
+  get room(): number {
+    return this.phase === 'growing' ? this.capacity - this.count : 0;
+  }
+
+  /** Chunks still needed to append n more slots. */
+  chunksNeeded(n: number): number {
+    return Math.max(0, Math.ceil((this.count + n) / CHUNK_SLOTS) - this.chunks.length);
+  }
+
+  /** Gives the segment a chunk allocated (zeroed) by the caller. */
+  addChunk(offset: number): void {
+    this.chunks.push(offset);
+  }
+
+  /** Byte offset of a slot's vector. */
+  vectorOffset(slot: number): number {
+    return this.chunks[Math.floor(slot / CHUNK_SLOTS)]! + this.layout.vectorsOffset + (slot % CHUNK_SLOTS) * this.layout.dimension * 4;
+  }
+
+  stateOffset(slot: number): number {
+    return this.chunks[Math.floor(slot / CHUNK_SLOTS)]! + this.layout.stateOffset + (slot % CHUNK_SLOTS);
+  }
+
+  /**
+   * Writes one record into the next slot (its chunk must be there) without publishing it;
+   * `publish()` makes appended slots visible to workers.
+   */
+  append(id: string, vector: Float32Array, metadata: Metadata | null, document: string | null, version: number, invNorm?: number): number {
+    const slot = this.count++;
+    const buf = this.arena.buffer;
+    const dim = this.layout.dimension;
+    const f32 = new Float32Array(buf);
+    f32.set(vector, this.vectorOffset(slot) >> 2);
+    let inv = invNorm;
+    if (inv === undefined) {
+      let s = 0;
+      for (let j = 0; j < dim; j++) s += vector[j]! * vector[j]!;
+      inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+    }
+    f32[this.invNormOffset(slot) >> 2] = inv;
+    new Uint8Array(buf)[this.stateOffset(slot)] = SlotState.LIVE;
+    this.ids[slot] = id;
+    this.versions[slot] = version;
+    this.metadatas[slot] = metadata;
+    this.documents[slot] = document;
+    this.live++;
+    return slot;
+  }
+
+  /** Publishes every appended slot (release): a worker that loads COUNT sees them whole. */
+  publish(): void {
+    Atomics.store(new Int32Array(this.arena.buffer), (this.descriptorOffset >> 2) + DescriptorWord.COUNT, this.count);
+  }
+
+  /** Tombstones a slot: every later search skips it. */
+  kill(slot: number): void {
+    Atomics.store(new Uint8Array(this.arena.buffer), this.stateOffset(slot), SlotState.DEAD);
+    this.metadatas[slot] = undefined;
+    this.documents[slot] = undefined;
+    this.live--;
+  }
+
+  isLive(slot: number): boolean {
+    return new Uint8Array(this.arena.buffer)[this.stateOffset(slot)] === SlotState.LIVE;
+  }
+
+  /** A copy of the slot's vector. */
+  vector(slot: number): Float32Array {
+    const at = this.vectorOffset(slot) >> 2;
+    return new Float32Array(this.arena.buffer).slice(at, at + this.layout.dimension);
+  }
+
+  invNormOffset(slot: number): number {
+    return this.chunks[Math.floor(slot / CHUNK_SLOTS)]! + this.layout.invNormOffset + (slot % CHUNK_SLOTS) * 4;
+  }
+
+  /** The live slots, in order. */
+  liveSlots(): Int32Array {
+    const out = new Int32Array(this.live);
+    const u8 = new Uint8Array(this.arena.buffer);
+    let n = 0;
+    for (let s = 0; s < this.count && n < out.length; s++) if (u8[this.stateOffset(s)] === SlotState.LIVE) out[n++] = s;
+    return n === out.length ? out : out.subarray(0, n);
+  }
+
+  target(): SegmentTarget {
+    const t: SegmentTarget = { descriptorOffset: this.descriptorOffset, chunks: this.chunks.slice() };
+    if (this.graph) t.graph = { path: this.graph.path, nodes: this.graph.nodes, dead: this.graph.nodes - this.live };
+    return t;
+  }
+
+  /** Bytes of shared memory held. */
+  get sharedBytes(): number {
+    return this.chunks.length * this.layout.bytes + DESCRIPTOR_BYTES;
+  }
+
+  /** Returns the chunks to the arena. Call only once no task can read them (reclaimer). */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const c of this.chunks) this.arena.release(c, this.layout.bytes);
+    this.arena.release(this.descriptorOffset, DESCRIPTOR_BYTES);
+    this.chunks.length = 0;
+  }
+}
