@@ -2,19 +2,23 @@
  * hotvec beside Chroma, in one run, on one machine, with one dataset and one load generator.
  *
  *   npm run bench:vs-chroma -- [--n 20000] [--dim 784] [--runs 3] [--duration 10] [--connections 16]
+ *                              [--ef 100] [--m 16] [--ef-construction 100] [--storage f32|f16]
  *
  * 1. Generates a clustered synthetic dataset (n × dim, l2) and query sets from the same
  *    distribution.
  * 2. Loads it into a real Chroma server (its own temporary folder, through the chromadb JS
  *    client, timed), then into hotvec (started with its managed Chroma in another temporary
  *    folder; msgpack float32 upserts, acknowledged = durable, timed), and waits until hotvec's
- *    write-behind has reached its Chroma and every process is idle.
- * 3. Measures recall@10 of both against brute-force exact answers.
+ *    write-behind has reached its Chroma, its segments are sealed into HNSW graphs and merged,
+ *    and every process is idle. While hotvec loads, one client queries it all along.
+ * 3. Measures recall@10 of both against brute-force exact answers, hotvec's memory against its
+ *    raw vectors plus graph, and the bare usearch search over hotvec's own graph files.
  * 4. Per run: the same autocannon HTTP load (JSON, every request a distinct query vector) on
  *    hotvec and on Chroma, hotvec over WebSocket msgpack, and each server at half its own
  *    saturated rate (evenly spaced requests); the CPU time of each server process per query.
  *    Medians over the runs are reported.
  * 5. One sequential client (cache misses, cache hits, Chroma) and saturated cache hits.
+ * 6. A graceful restart of hotvec on its data folder, timed until it answers again.
  *
  * Prints a side-by-side table and writes load-tests/results/vs-chroma-<n>x<dim>.json.
  */
@@ -27,6 +31,7 @@ import { removeDir, startHotvec, type Hotvec } from '../test/helpers/hotvec.js';
 import { ChromaUnderTest, clientFor } from './vs-chroma/chroma.js';
 import { ClusteredSource, exactNeighbours, recallAtK } from './vs-chroma/data.js';
 import { closeClients, httpLoad, pacedHttpLoad, postJson, wsLoad, type LoadStats } from './vs-chroma/load.js';
+import { bareUsearchCpuMs, graphFiles, graphOnlyBytes, memoryOf, timedRestart, waitIndexed } from './vs-chroma/hotvec.js';
 import { cpuSeconds, waitQuiet } from './vs-chroma/proc.js';
 
 const { values: opt } = parseArgs({
@@ -52,6 +57,10 @@ const { values: opt } = parseArgs({
     'chroma-batch': { type: 'string', default: '1000' },
     'chroma-concurrency': { type: 'string', default: '1' },
     'flush-timeout': { type: 'string', default: '1800' },
+    ef: { type: 'string', default: '100' },
+    m: { type: 'string', default: '16' },
+    'ef-construction': { type: 'string', default: '100' },
+    storage: { type: 'string', default: 'f32' },
   },
 });
 const num = (name: keyof typeof opt): number => {
@@ -145,6 +154,21 @@ async function sequential(count: number, url: string, body: (i: number) => strin
   return { p50ms: lat[Math.floor(lat.length / 2)]!, p99ms: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))]! };
 }
 
+/** One client querying all along while `during` runs (queries served during the load). */
+async function queryMeanwhile(url: string, body: (i: number) => string, during: Promise<unknown>): Promise<{ queries: number; p50ms: number; p99ms: number }> {
+  let done = false;
+  void during.finally(() => (done = true));
+  const lat: number[] = [];
+  for (let i = 0; !done; i++) {
+    const t0 = performance.now();
+    const status = await postJson(url, body(i));
+    if (status !== 200) throw new Error(`query during the load: HTTP ${status}`);
+    lat.push(performance.now() - t0);
+  }
+  lat.sort((a, b) => a - b);
+  return { queries: lat.length, p50ms: lat[Math.floor(lat.length / 2)] ?? Number.NaN, p99ms: lat[Math.floor(lat.length * 0.99)] ?? Number.NaN };
+}
+
 async function loadHotvec(hv: Hotvec, data: Float32Array): Promise<{ seconds: number; p50ms: number; p99ms: number }> {
   const batch = num('batch');
   const starts: number[] = [];
@@ -233,16 +257,33 @@ async function main(): Promise<void> {
     log(`Chroma: ${n} vectors in ${chromaLoadSeconds.toFixed(1)} s`);
     await waitQuiet([chroma.pid], { timeoutMs: 300_000 });
 
-    hv = await startHotvec({ args: ['--workers', String(num('workers')), '--fsync', String(opt.fsync)] });
-    const created = await fetch(`${hv.url}/v1/collections`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: COLLECTION, dimension: dim }) });
+    const hvArgs = ['--workers', String(num('workers')), '--fsync', String(opt.fsync)];
+    hv = await startHotvec({ args: hvArgs });
+    const index = { m: num('m'), efConstruction: num('ef-construction'), efSearch: num('ef'), storage: opt.storage };
+    const created = await fetch(`${hv.url}/v1/collections`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: COLLECTION, dimension: dim, index }) });
     if (created.status !== 201) throw new Error(`create collection: ${created.status} ${await created.text()}`);
-    log('loading hotvec (msgpack float32 upserts)…');
-    const hvLoad = await loadHotvec(hv, data);
-    log(`hotvec: ${n} vectors acknowledged (durable) in ${hvLoad.seconds.toFixed(1)} s; waiting for its write-behind into its Chroma…`);
+    log(`loading hotvec (msgpack float32 upserts; HNSW ${JSON.stringify(index)}), one client querying meanwhile…`);
+    const loading = loadHotvec(hv, data);
+    const meanwhileStream = stream;
+    const [hvLoad, duringLoad] = await Promise.all([
+      loading,
+      queryMeanwhile(`${hv.url}/v1/collections/${COLLECTION}/query`, (i) => `{"embeddings":[${meanwhileStream.json(90_000_000 + i)}],"k":${k}}`, loading),
+    ]);
+    log(`hotvec: ${n} vectors acknowledged (durable) in ${hvLoad.seconds.toFixed(1)} s (${duringLoad.queries} queries answered meanwhile, p50 ${duringLoad.p50ms.toFixed(1)} ms); waiting for its write-behind into its Chroma…`);
     const flushed = await waitHotvecFlushed(hv, num('flush-timeout') * 1000);
     log(`hotvec's Chroma caught up ${flushed.seconds.toFixed(1)} s after the last acknowledgement`);
+    const indexed = await waitIndexed(hv.url, COLLECTION, 1_800_000);
+    log(`hotvec's graphs were in ${indexed.seconds.toFixed(1)} s after that: segments ${JSON.stringify(indexed.detail.segments)}`);
     const pids = [hv.proc.pid!, flushed.chromaPid, chroma.pid];
     if (!(await waitQuiet(pids, { timeoutMs: 300_000 }))) log('warning: processes still busy after 300 s; measuring anyway');
+    const files = await graphFiles(hv.dataDir, indexed.detail.segments);
+    const sealedNodes = indexed.detail.segments.filter((sg) => sg.phase === 'sealed').reduce((a, sg) => a + sg.records, 0);
+    const graph = await graphOnlyBytes(files, sealedNodes, dim, indexed.detail.index.storage);
+    const memory = await memoryOf(hv.proc.pid!);
+    const rawBytes = n * dim * 4;
+    log(`hotvec memory: RSS ${(memory.rss / 2 ** 20).toFixed(0)} MiB, PSS ${(memory.pss / 2 ** 20).toFixed(0)} MiB; raw vectors ${(rawBytes / 2 ** 20).toFixed(0)} MiB, graph ${(graph.graphBytes / 2 ** 20).toFixed(0)} MiB`);
+    const bare = bareUsearchCpuMs(files, dim, indexed.detail.index, num('ef'), Array.from({ length: 1000 }, (_, i) => stream.f32(80_000_000 + i)), k);
+    log(`bare usearch over the same ${files.length} graph file(s), ef ${opt.ef}, one thread: ${bare.queriesPerSecond.toFixed(0)} queries/s, ${bare.cpuMsPerQuery.toFixed(3)} CPU ms/query`);
 
     log(`exact answers for ${recallQueries.length / dim} queries (brute force)…`);
     const truth = exactNeighbours(data, recallQueries, dim, k);
@@ -316,9 +357,19 @@ async function main(): Promise<void> {
     log('saturated cache hits (100 repeating queries)…');
     const hits = await measured(hv.proc.pid!, () => httpLoad({ url: hvQueryUrl, body: (i) => `{"embeddings":[${stream.repeatJson(i % 100)}],"k":${k}}`, connections, seconds: duration }));
 
+    log('graceful restart on the same data folder…');
+    const restart = await timedRestart(hv, hvArgs);
+    hv = restart.hotvec;
+    log(`hotvec answered again ${restart.readySeconds.toFixed(2)} s after the restart began`);
+
     const med = (pick: (r: (typeof perRun)[number]) => number): number => median(perRun.map(pick));
     const summary = {
       recall,
+      hnsw: { ...indexed.detail.index, ef: num('ef'), segments: indexed.detail.segments, indexingSecondsAfterFlush: indexed.seconds },
+      queriesDuringLoad: duringLoad,
+      cpuVsBareUsearch: { bareCpuMsPerQuery: bare.cpuMsPerQuery, bareQueriesPerSecond: bare.queriesPerSecond, ratio: med((r) => r.hotvecHttp.cpuMsPerQuery) / bare.cpuMsPerQuery },
+      memory: { ...memory, rawVectorBytes: rawBytes, graphFileBytes: graph.fileBytes, graphOnlyBytes: graph.graphBytes, rssOverRawPlusGraph: memory.rss / (rawBytes + graph.graphBytes) },
+      restart: { readySeconds: restart.readySeconds, recovery: restart.recovery },
       loadVectorsPerSecond: { hotvec: n / hvLoad.seconds, chroma: n / chromaLoadSeconds },
       http: {
         hotvec: { qps: med((r) => r.hotvecHttp.queriesPerSecond), p50ms: med((r) => r.hotvecHttp.p50ms), p95ms: med((r) => r.hotvecHttp.p95ms), p99ms: med((r) => r.hotvecHttp.p99ms), cpuMsPerQuery: med((r) => r.hotvecHttp.cpuMsPerQuery) },
@@ -349,6 +400,11 @@ async function main(): Promise<void> {
       '1 client p50 / p99 ms': { hotvec: `${f(seqMiss.p50ms, 2)} / ${f(seqMiss.p99ms, 2)}`, chroma: `${f(seqChroma.p50ms, 2)} / ${f(seqChroma.p99ms, 2)}`, 'hotvec/chroma': f(seqMiss.p50ms / seqChroma.p50ms, 2) },
       '1 client cache hit p50 / p99 ms': { hotvec: `${f(seqHit.p50ms, 2)} / ${f(seqHit.p99ms, 2)}`, chroma: '', 'hotvec/chroma': '' },
       'cache hits queries/s (saturated)': { hotvec: f(hits.queriesPerSecond, 0), chroma: '', 'hotvec/chroma': '' },
+      'bare usearch CPU ms/query (same graph, ef)': { hotvec: f(bare.cpuMsPerQuery, 3), chroma: '', 'hotvec/chroma': '' },
+      'hotvec CPU per query / bare usearch': { hotvec: f(s.cpuVsBareUsearch.ratio, 2), chroma: '', 'hotvec/chroma': '' },
+      'queries answered during the load (p50 / p99 ms)': { hotvec: `${duringLoad.queries} (${f(duringLoad.p50ms)} / ${f(duringLoad.p99ms)})`, chroma: '', 'hotvec/chroma': '' },
+      'memory RSS MiB (raw vectors + graph MiB)': { hotvec: `${f(memory.rss / 2 ** 20, 0)} (${f(rawBytes / 2 ** 20, 0)} + ${f(graph.graphBytes / 2 ** 20, 0)})`, chroma: '', 'hotvec/chroma': '' },
+      'restart until answering, s': { hotvec: f(restart.readySeconds, 2), chroma: '', 'hotvec/chroma': '' },
     };
     console.log(`\nhotvec vs Chroma — ${n} × ${dim} l2, k ${k}, clustered synthetic; ${machine.cores} cores (${machine.cpu}), Node ${machine.node}; medians of ${runs} run(s) of ${duration} s; load average ${machine.loadAverageAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} now`);
     console.table(table);

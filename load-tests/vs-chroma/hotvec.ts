@@ -1,0 +1,100 @@
+/**
+ * hotvec-side measurements of the benchmark that need its data folder or its process: waiting
+ * for background indexing, the bare usearch search over hotvec's own graph files (the CPU
+ * floor hotvec's per-query CPU is compared with), memory against raw vectors + graph, and a
+ * timed restart from the data folder.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { newIndex } from '../../src/graph/usearch.js';
+import { startHotvec, type Hotvec } from '../../test/helpers/hotvec.js';
+
+export interface SegmentInfo {
+  serial: number;
+  phase: string;
+  records: number;
+  live: number;
+}
+
+interface Detail {
+  indexing: boolean;
+  count: number;
+  index: { m: number; efConstruction: number; efSearch: number; storage: 'f32' | 'f16' | 'i8' };
+  segments: SegmentInfo[];
+}
+
+export async function describe(url: string, collection: string): Promise<Detail> {
+  const r = await fetch(`${url}/v1/collections/${collection}`);
+  if (!r.ok) throw new Error(`GET collection: HTTP ${r.status}`);
+  return (await r.json()) as Detail;
+}
+
+/** Waits until hotvec has sealed and merged everything it will (no job for a few polls). */
+export async function waitIndexed(url: string, collection: string, timeoutMs: number, onPoll?: (d: Detail) => void): Promise<{ seconds: number; detail: Detail }> {
+  const t0 = performance.now();
+  let quiet = 0;
+  for (;;) {
+    const d = await describe(url, collection);
+    onPoll?.(d);
+    quiet = !d.indexing && !d.segments.some((s) => s.phase === 'frozen') ? quiet + 1 : 0;
+    if (quiet >= 5) return { seconds: (performance.now() - t0) / 1000, detail: d };
+    if (performance.now() - t0 > timeoutMs) throw new Error(`hotvec still indexing after ${timeoutMs} ms: ${JSON.stringify(d.segments)}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** Paths of the sealed segments' graph files (the collection's live ones). */
+export async function graphFiles(dataDir: string, segments: SegmentInfo[]): Promise<string[]> {
+  const root = join(dataDir, 'segments');
+  const out: string[] = [];
+  const wanted = new Set(segments.filter((s) => s.phase === 'sealed').map((s) => `${s.serial}.usearch`));
+  for (const uid of await readdir(root)) {
+    for (const name of await readdir(join(root, uid))) if (wanted.has(name)) out.push(join(root, uid, name));
+  }
+  if (out.length !== wanted.size) throw new Error(`found ${out.length} of ${wanted.size} graph files under ${root}`);
+  return out;
+}
+
+/**
+ * CPU milliseconds per query of usearch alone, in this process, one thread, over the same graph
+ * files hotvec searches (every segment, as hotvec does), with the same ef and k.
+ */
+export function bareUsearchCpuMs(files: string[], dim: number, settings: Detail['index'], ef: number, queries: Float32Array[], k: number): { cpuMsPerQuery: number; queriesPerSecond: number } {
+  const views = files.map((f) => {
+    const v = newIndex(dim, 'l2', settings, ef);
+    v.view(f);
+    return v;
+  });
+  for (const q of queries.slice(0, 50)) for (const v of views) v.search(q, k, 1); // warm the page cache and branch predictors
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (const q of queries) for (const v of views) v.search(q, k, 1);
+  const cpu = process.cpuUsage(c0);
+  const wall = (performance.now() - t0) / 1000;
+  return { cpuMsPerQuery: (cpu.user + cpu.system) / 1000 / queries.length, queriesPerSecond: queries.length / wall };
+}
+
+/** Resident memory of a process from /proc (Linux): RSS and PSS in bytes. */
+export async function memoryOf(pid: number): Promise<{ rss: number; pss: number }> {
+  const text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) * 1024;
+  return { rss: kb('Rss'), pss: kb('Pss') };
+}
+
+/** Bytes of the graph structure alone: file size minus the vectors usearch stores in it. */
+export async function graphOnlyBytes(files: string[], nodes: number, dim: number, storage: 'f32' | 'f16' | 'i8'): Promise<{ fileBytes: number; graphBytes: number }> {
+  let fileBytes = 0;
+  for (const f of files) fileBytes += (await stat(f)).size;
+  const scalar = storage === 'f32' ? 4 : storage === 'f16' ? 2 : 1;
+  return { fileBytes, graphBytes: Math.max(0, fileBytes - nodes * dim * scalar) };
+}
+
+/** Stops hotvec gracefully and starts it again on the same data folder: seconds until it answers queries. */
+export async function timedRestart(hv: Hotvec, args: string[]): Promise<{ hotvec: Hotvec; readySeconds: number; recovery: unknown }> {
+  await hv.stop();
+  const t0 = performance.now();
+  const next = await startHotvec({ dataDir: hv.dataDir, args });
+  const readySeconds = (performance.now() - t0) / 1000;
+  const line = next.logs.find((l) => l.includes('"recovery done"'));
+  return { hotvec: next, readySeconds, recovery: line ? JSON.parse(line) : null };
+}
