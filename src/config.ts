@@ -51,7 +51,7 @@ export const configSchema = z.object({
   maxDimension: int(1, 65_536).default(4096),
   /** Upper bound of the shared vector arena (bytes); at most 4 GiB (32-bit WebAssembly memory). */
   maxIndexBytes: int(64 * MiB, MAX_ARENA_BYTES).default(MAX_ARENA_BYTES),
-  /** Queries queued for the pool beyond which new ones get 503 OVERLOADED. */
+  /** Query vectors in progress (waiting for or running in the pool) beyond which new queries get 503 OVERLOADED. */
   maxQueue: int(1, 1_000_000).default(4096),
   /** Records a growing segment takes before it is frozen and sealed into an HNSW graph. */
   segmentRecords: int(1024, 16_777_216).default(16384),

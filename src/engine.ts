@@ -146,6 +146,9 @@ export class Engine extends EventEmitter<EngineEvents> {
       await writeCheckpoint(this.dataDir, { chromaSeq: checkpoint.chromaSeq });
     }
     const wal = this.wal;
+    const snapshots = new Snapshots(this.dataDir);
+    // Until this run writes its own snapshot, the one on disk bounds WAL truncation.
+    const diskSnapshotSeq = (await snapshots.manifestSeq()) ?? Infinity;
     this.flusher = new WriteBehindFlusher({
       tier: this.tier,
       maxBatchRecords: cfg.flushBatchRecords,
@@ -154,7 +157,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       onCheckpoint: async (seq) => {
         await writeCheckpoint(this.dataDir, { chromaSeq: seq });
         // Records after the local snapshot's seq are needed to restart from it.
-        await wal.truncateBefore(Math.min(seq, this.snapshots?.seq ?? Infinity) + 1);
+        await wal.truncateBefore(Math.min(seq, this.snapshots ? (this.snapshots.seq ?? Infinity) : diskSnapshotSeq) + 1);
       },
     });
     this.flusher.on('retry', (r: { error: unknown; attempt: number; delayMs: number }) => this.emit('flush-retry', r));
@@ -178,7 +181,6 @@ export class Engine extends EventEmitter<EngineEvents> {
       onTask: this.metrics.observePoolTask,
       onWorkerError: (err) => this.emit('service-error', toHotvecError(err)),
     });
-    const snapshots = new Snapshots(this.dataDir);
     const segmentsDir = snapshots.segmentsDir;
     this.builder = new GraphBuilder(this.index.arena.memory);
     const indexer = (this.indexer = new Indexer({
@@ -253,7 +255,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.emit('recovered', report);
     const scheduler = (this.snapshots = new SnapshotScheduler(snapshots, this.index, this.wal, report.snapshot?.seq, async (seq) => {
       await wal.truncateBefore(Math.min(seq, this.flusher?.confirmedSeq ?? 0) + 1);
-    }));
+    }, () => indexer.inProgress));
     scheduler.on('written', (w) => this.emit('snapshot-written', w));
     scheduler.on('error', (err) => this.emit('warning', `writing the local snapshot failed: ${err.message}`));
     indexer.on('built', () => scheduler.request());

@@ -47,6 +47,8 @@ export class Indexer extends EventEmitter<IndexerEvents> {
   private working: string | null = null;
   private closed = false;
   private backoffUntil = 0;
+  /** The segment file a running job writes (uid, serial): snapshot garbage collection must spare it. */
+  private writing: { uid: string; serial: number } | null = null;
   private waiters: (() => void)[] = [];
 
   constructor(private readonly o: IndexerOptions) {
@@ -75,6 +77,7 @@ export class Indexer extends EventEmitter<IndexerEvents> {
     this.running = job.run().then(
       () => {},
       (err: unknown) => {
+        if (this.closed) return; // the builder was stopped under a running job
         // A failed build (disk full, say) is retried, but not in a tight loop.
         this.backoffUntil = performance.now() + 5000;
         this.emit('error', err instanceof Error ? err : new Error(String(err)));
@@ -82,6 +85,7 @@ export class Indexer extends EventEmitter<IndexerEvents> {
     ).finally(() => {
       this.running = null;
       this.working = null;
+      this.writing = null;
       if (!this.closed) setImmediate(() => this.kick());
     });
   }
@@ -92,6 +96,11 @@ export class Indexer extends EventEmitter<IndexerEvents> {
       this.waiters.push(resolve);
       this.kick();
     });
+  }
+
+  /** The (uid, serial) whose graph file a running job is writing, if any. */
+  get inProgress(): { uid: string; serial: number } | null {
+    return this.writing;
   }
 
   status(store: CollectionStore): IndexingStatus {
@@ -144,6 +153,7 @@ export class Indexer extends EventEmitter<IndexerEvents> {
     const dir = this.dirOf(store);
     await mkdir(dir, { recursive: true });
     const path = join(dir, `${seg.serial}.usearch`);
+    this.writing = { uid: store.uid, serial: seg.serial };
     const vectorOffsets = Float64Array.from(slots, (s) => seg.vectorOffset(s));
     const result = await this.o.builder.build({
       dimension: store.dimension,
@@ -177,6 +187,7 @@ export class Indexer extends EventEmitter<IndexerEvents> {
     const dir = this.dirOf(store);
     await mkdir(dir, { recursive: true });
     const path = join(dir, `${merged.serial}.usearch`);
+    this.writing = { uid: store.uid, serial: merged.serial };
     const result = await this.o.builder.build({
       dimension: store.dimension,
       metric: store.metric,

@@ -29,6 +29,8 @@ export class SnapshotScheduler extends EventEmitter<SnapshotSchedulerEvents> {
     restoredSeq: number | undefined,
     /** Called after each snapshot, with its seq (the engine truncates the WAL). */
     private readonly onWritten: (seq: number) => Promise<void>,
+    /** A segment file being written right now (by the graph builder), which must not be collected. */
+    private readonly inProgress: () => { uid: string; serial: number } | null = () => null,
   ) {
     super();
     this.seq = restoredSeq;
@@ -83,6 +85,9 @@ export class SnapshotScheduler extends EventEmitter<SnapshotSchedulerEvents> {
     const keep = new Map<string, Set<number>>();
     for (const c of this.index.list()) keep.set(c.uid, new Set(c.list().map((s) => s.serial)));
     await this.durable(seq);
+    // Read late: a build that started meanwhile writes a file no segment names yet.
+    const building = this.inProgress();
+    if (building) keep.set(building.uid, (keep.get(building.uid) ?? new Set()).add(building.serial));
     const { bytes } = await this.snapshots.write(this.index, capture, keep);
     this.seq = seq;
     this.writesAtLast = writes;

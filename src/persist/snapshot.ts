@@ -239,6 +239,16 @@ export class Snapshots {
     }
   }
 
+  /** The seq the manifest on disk names (the WAL must keep what follows it), or undefined. */
+  async manifestSeq(): Promise<number | undefined> {
+    try {
+      const m = JSON.parse(await readFile(join(this.dir, MANIFEST), 'utf8')) as Partial<Manifest>;
+      return typeof m.seq === 'number' ? m.seq : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The current snapshot, null when there is none, or a warning when it cannot be trusted. */
   async read(): Promise<{ body: SnapBody } | { warning: string } | null> {
     let text: string;

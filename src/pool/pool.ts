@@ -1,7 +1,7 @@
 /**
  * The query worker pool (Piscina). Every worker receives the shared arena once at start;
- * a task carries only chunk offsets, graph file paths and the query vectors. A batch of
- * queries is split into one task per worker so a batch uses every core.
+ * a task carries only chunk offsets, graph file paths and the query vectors. Queries are
+ * coalesced per event-loop turn and split into at most one task per worker (coalescer.ts).
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -9,6 +9,7 @@ import { HotvecError } from '../errors.js';
 import type { CollectionTarget } from '../vector-index/collection.js';
 import type { ScratchLayout } from '../vector-index/layout.js';
 import type { SearchOptions } from '../vector-index/scan.js';
+import { QueryCoalescer } from './coalescer.js';
 import { GRAPH_CHANNEL, splitSearchReply, type GraphRetired, type SearchReply, type SearchTask, type WorkerInit } from './messages.js';
 
 export interface SearchAnswer {
@@ -22,7 +23,7 @@ export interface QueryPoolOptions {
   memory: WebAssembly.Memory;
   scratch: ScratchLayout;
   workers: number;
-  /** Queued tasks beyond which `search` fails fast with OVERLOADED. */
+  /** Query vectors in progress (waiting, queued or running) beyond which `search` fails fast with OVERLOADED. */
   maxQueue: number;
   kernel?: WorkerInit['kernel'];
   /**
@@ -46,7 +47,13 @@ export class QueryPool {
   private readonly onTask: ((waitSeconds: number, runSeconds: number) => void) | undefined;
   private readonly workers: number;
   private readonly channel = new BroadcastChannel(GRAPH_CHANNEL);
+  private readonly coalescer = new QueryCoalescer(
+    (target, queries, k, options) => this.run(target, queries, k, options),
+    () => this.workers,
+  );
   private closed = false;
+  /** Query vectors submitted and not yet answered (waiting to be coalesced, queued or running). */
+  private outstanding = 0;
 
   constructor(options: QueryPoolOptions) {
     const init: WorkerInit = { memory: options.memory, scratch: options.scratch, kernel: options.kernel ?? 'wasm' };
@@ -65,33 +72,23 @@ export class QueryPool {
     this.piscina.on('error', (err: Error) => options.onWorkerError?.(err));
   }
 
+  /**
+   * Searches `queries` (nq × dimension) over a collection view. Queries submitted in the same
+   * event-loop turn for the same view and options travel together (see coalescer.ts), split
+   * into at most one task per worker.
+   */
   async search(target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions = {}): Promise<SearchAnswer> {
     if (this.closed) throw new HotvecError('NOT_READY', 'the query pool is shutting down');
-    if (this.piscina.queueSize >= this.maxQueue) {
-      throw new HotvecError('OVERLOADED', `too many queries waiting (${this.piscina.queueSize}); retry later`);
+    if (this.outstanding >= this.maxQueue) {
+      throw new HotvecError('OVERLOADED', `too many queries in progress (${this.outstanding}); retry later`);
     }
-    const dim = target.dimension;
-    const nq = queries.length / dim;
-    const parts = Math.min(this.workers, nq);
-    if (parts <= 1) return this.run(target, queries, k, options);
-    // Split the batch: each part gets a fresh buffer of its own, transferred to its worker.
-    const per = Math.ceil(nq / parts);
-    const runs: Promise<SearchAnswer>[] = [];
-    for (let from = 0; from < nq; from += per) {
-      runs.push(this.run(target, queries.slice(from * dim, Math.min(nq, from + per) * dim), k, options));
+    const rows = queries.length / target.dimension;
+    this.outstanding += rows;
+    try {
+      return await this.coalescer.submit(target, queries, k, options);
+    } finally {
+      this.outstanding -= rows;
     }
-    const answers = await Promise.all(runs);
-    const refs = new Float64Array(nq * k);
-    const distances = new Float32Array(nq * k);
-    let at = 0;
-    let runSeconds = 0;
-    for (const a of answers) {
-      refs.set(a.refs, at);
-      distances.set(a.distances, at);
-      at += a.refs.length;
-      runSeconds += a.runSeconds;
-    }
-    return { refs, distances, runSeconds };
   }
 
   private async run(target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions): Promise<SearchAnswer> {

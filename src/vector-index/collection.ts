@@ -69,6 +69,7 @@ export class CollectionStore implements CollectionInfo {
   private nextSerial = 1;
   private nextVersion = 1;
   private dropped = false;
+  private view: SearchView | null = null;
   /** Bumped by every write; the indexer reads it to tell an idle collection. */
   writes = 0;
   lastWriteAt = 0;
@@ -119,13 +120,19 @@ export class CollectionStore implements CollectionInfo {
     return last?.phase === 'growing' ? last : undefined;
   }
 
-  /** A frozen description for a search task; segments added later are not in it. */
+  /**
+   * A frozen description for search tasks; segments added later are not in it. The same object
+   * is handed out until the next write or segment change, so concurrent queries share it (and
+   * the pool can send them to the workers together).
+   */
   searchView(): SearchView {
+    if (this.view) return this.view;
     const segments = this.segments.slice();
-    return {
+    this.view = {
       target: { dimension: this.dimension, metric: this.metric, settings: this.settings, segments: segments.map((s) => s.target()) },
       segments,
     };
+    return this.view;
   }
 
   /** The id a search result refers to, or undefined when that record was deleted or overwritten since. */
@@ -168,6 +175,7 @@ export class CollectionStore implements CollectionInfo {
       }
     }
     seg.publish();
+    if (seg.room === 0) this.freeze(seg);
     this.touch();
   }
 
@@ -233,6 +241,7 @@ export class CollectionStore implements CollectionInfo {
     if (this.dropped || seg.phase !== 'frozen' || !this.segments.includes(seg)) return false;
     seg.graph = graph;
     seg.phase = 'sealed';
+    this.view = null;
     return true;
   }
 
@@ -280,6 +289,7 @@ export class CollectionStore implements CollectionInfo {
     seg.publish();
     const g = this.growing;
     this.segments.splice(g ? this.segments.length - 1 : this.segments.length, 0, seg);
+    this.view = null;
     return seg.live;
   }
 
@@ -304,6 +314,7 @@ export class CollectionStore implements CollectionInfo {
     const first = this.segments.indexOf(sourceSegments[0]!);
     this.segments = this.segments.filter((s) => !sourceSegments.includes(s));
     this.segments.splice(Math.min(first, this.segments.length), 0, merged);
+    this.view = null;
     this.retire(sourceSegments);
     return true;
   }
@@ -312,6 +323,7 @@ export class CollectionStore implements CollectionInfo {
   drop(): void {
     if (this.dropped) return;
     this.dropped = true;
+    this.view = null;
     this.idToLoc.clear();
     this.retire(this.segments.splice(0));
     const spare = this.spare.splice(0);
@@ -341,10 +353,12 @@ export class CollectionStore implements CollectionInfo {
 
   private freeze(seg: Segment): void {
     seg.phase = 'frozen';
+    this.view = null;
     this.onFrozen(this);
   }
 
   private touch(): void {
+    this.view = null;
     this.writes++;
     this.lastWriteAt = performance.now();
   }
