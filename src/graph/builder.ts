@@ -1,6 +1,8 @@
 /**
- * The main thread's handle on the graph builder: a one-thread Piscina pool that gets the
- * shared arena once and then runs build jobs one at a time, off the request path.
+ * The main thread's handle on the graph builder: a Piscina pool of at most one thread that
+ * gets the shared arena and runs build jobs one at a time, off the request path. The thread
+ * exits once idle: a build leaves hundreds of MB of native usearch memory that V8 would only
+ * free whenever that isolate next collected garbage, which an idle thread never does.
  */
 import { Piscina } from 'piscina';
 import type { BuildJob, BuildResult } from './build-job.js';
@@ -11,9 +13,9 @@ export class GraphBuilder {
   constructor(memory: WebAssembly.Memory) {
     this.piscina = new Piscina({
       filename: new URL('./builder-worker.js', import.meta.url).href,
-      minThreads: 1,
+      minThreads: 0,
       maxThreads: 1,
-      idleTimeout: Infinity,
+      idleTimeout: 2000,
       concurrentTasksPerWorker: 1,
       workerData: { memory },
     });
