@@ -82,13 +82,18 @@ export class SnapshotScheduler extends EventEmitter<SnapshotSchedulerEvents> {
     const writes = this.totalWrites();
     const seq = this.wal.lastSeq;
     const capture = this.snapshots.capture(this.index, seq);
-    const keep = new Map<string, Set<number>>();
-    for (const c of this.index.list()) keep.set(c.uid, new Set(c.list().map((s) => s.serial)));
-    await this.durable(seq);
-    // Read late: a build that started meanwhile writes a file no segment names yet.
-    const building = this.inProgress();
-    if (building) keep.set(building.uid, (keep.get(building.uid) ?? new Set()).add(building.serial));
-    const { bytes } = await this.snapshots.write(this.index, capture, keep);
+    let bytes: number;
+    try {
+      await this.durable(seq);
+      // Read late: segments and builds that appeared meanwhile have graph files to keep.
+      const keep = new Map<string, Set<number>>();
+      for (const c of this.index.list()) keep.set(c.uid, new Set(c.list().map((s) => s.serial)));
+      const building = this.inProgress();
+      if (building) keep.set(building.uid, (keep.get(building.uid) ?? new Set()).add(building.serial));
+      ({ bytes } = await this.snapshots.write(this.index, capture, keep));
+    } finally {
+      capture.release();
+    }
     this.seq = seq;
     this.writesAtLast = writes;
     await this.onWritten(seq);

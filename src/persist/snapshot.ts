@@ -3,18 +3,21 @@
  * folder instead of reading every record back from Chroma and rebuilding every graph.
  *
  *   <dataDir>/segments/<uid>/<serial>.usearch   HNSW graph of a sealed segment (graph builder)
- *   <dataDir>/segments/<uid>/<serial>.vectors   its arena chunk images (float32 vectors, norms)
- *   <dataDir>/segments/<uid>/<serial>.records   msgpack {ids, metadatas, documents} by slot
+ *   <dataDir>/segments/<uid>/<base>.vectors     a segment's arena chunk images (float32 vectors,
+ *                                               norms) for its first <count> slots
+ *   <dataDir>/segments/<uid>/<base>.records     msgpack {ids, metadatas, documents} by slot
+ *         <base> is <serial> for a sealed segment, <serial>-<count> for a growing or frozen one
  *   <dataDir>/snapshot/snap-<seq>.bin           msgpack: every collection at WAL seq <seq>:
- *                                               settings, its sealed segments with their slot
- *                                               states (tombstones), and the records of its
- *                                               growing/frozen segments ("loose" records)
+ *                                               settings, and per segment its slot count, graph
+ *                                               node count (sealed) and slot states (tombstones)
  *   <dataDir>/snapshot/manifest.json            {"version":1,"seq":…,"file":…,"bytes":…,"crc32c":…}
  *
- * A sealed segment's three files never change once written (only its tombstones do, and
- * those live in the snapshot). The manifest is replaced atomically (temp, fsync, rename,
- * fsync dir) after everything it names is durable, and files nothing names any more are
- * then deleted. The WAL keeps every record after the snapshot's seq, so
+ * Slots are append-only and never reused, so a segment's first <count> slots never change
+ * except for their states, which the snapshot holds: the files of a (segment, count) are
+ * written once, straight from the shared arena (no copy, off the main thread's time), and a
+ * capture is only a copy of the state bytes. The manifest is replaced atomically (temp,
+ * fsync, rename, fsync dir) after everything it names is durable, and files nothing names
+ * any more are then deleted. The WAL keeps every record after the snapshot's seq, so
  * restore + replay(seq) is the exact state.
  */
 import { Buffer } from 'node:buffer';
@@ -27,7 +30,6 @@ import type { Segment } from '../vector-index/segment.js';
 import type { IndexSettings } from '../vector-index/settings.js';
 import type { VectorIndex } from '../vector-index/vector-index.js';
 import type { Metadata, Metric } from './ops.js';
-import { float32FromBytes } from './ops.js';
 import { crc32c } from './wal-format.js';
 
 const VERSION = 1;
@@ -36,7 +38,8 @@ const MANIFEST = 'manifest.json';
 interface SnapSegment {
   serial: number;
   count: number;
-  nodes: number;
+  /** Graph nodes of a sealed segment; null for a growing or frozen one (restored frozen, sealed again). */
+  nodes: number | null;
   /** One byte per slot: LIVE 1 / DEAD 0 at the snapshot's seq. */
   states: Uint8Array;
 }
@@ -48,7 +51,6 @@ interface SnapCollection {
   metric: Metric;
   settings: IndexSettings;
   segments: SnapSegment[];
-  loose: { ids: string[]; embeddings: Uint8Array; metadatas: (Metadata | null)[]; documents: (string | null)[] };
 }
 
 interface SnapBody {
@@ -65,11 +67,13 @@ interface Manifest {
   crc32c: string;
 }
 
-/** A snapshot taken synchronously at one seq; `write` makes it durable. */
+/** A snapshot taken synchronously at one seq; `write` makes it durable, `release` must follow. */
 export interface Capture {
   body: SnapBody;
-  /** Sealed segments whose immutable files must exist before the manifest names them. */
-  sealed: { store: CollectionStore; seg: Segment }[];
+  /** Segments whose files (for their first `count` slots) must exist before the manifest names them. */
+  files: { store: CollectionStore; seg: Segment; count: number; base: string }[];
+  /** Lets the captured segments' memory go (held from the capture on, so nothing is reused under the writer). */
+  release: () => void;
 }
 
 export interface RestoreReport {
@@ -107,49 +111,39 @@ export class Snapshots {
     this.dir = join(dataDir, 'snapshot');
   }
 
-  segmentFile(store: { uid: string }, serial: number, ext: 'usearch' | 'vectors' | 'records'): string {
-    return join(this.segmentsDir, store.uid, `${serial}.${ext}`);
+  segmentFile(store: { uid: string }, base: number | string, ext: 'usearch' | 'vectors' | 'records'): string {
+    return join(this.segmentsDir, store.uid, `${base}.${ext}`);
   }
 
-  /** Captures every collection as it is now (main thread, synchronous: no write interleaves). */
+  /**
+   * Captures every collection as it is now (main thread, synchronous: no write interleaves).
+   * Cheap: per segment its slot count and a copy of its state bytes.
+   */
   capture(index: VectorIndex, seq: number): Capture {
-    const sealed: Capture['sealed'] = [];
+    const files: Capture['files'] = [];
     const collections: SnapCollection[] = [];
     const u8 = new Uint8Array(index.arena.buffer);
     for (const store of index.list()) {
       const segments: SnapSegment[] = [];
-      const ids: string[] = [];
-      const metadatas: (Metadata | null)[] = [];
-      const documents: (string | null)[] = [];
-      const vectors: Float32Array[] = [];
       for (const seg of store.list()) {
-        if (seg.phase === 'sealed' && seg.graph) {
-          const states = new Uint8Array(seg.count);
-          for (let s = 0; s < seg.count; s++) states[s] = u8[seg.stateOffset(s)]!;
-          segments.push({ serial: seg.serial, count: seg.count, nodes: seg.graph.nodes, states });
-          sealed.push({ store, seg });
-          continue;
-        }
-        for (const slot of seg.liveSlots()) {
-          ids.push(seg.ids[slot]!);
-          metadatas.push(seg.metadatas[slot] ?? null);
-          documents.push(seg.documents[slot] ?? null);
-          vectors.push(seg.vector(slot));
-        }
+        const count = seg.count;
+        if (count === 0) continue;
+        const states = new Uint8Array(count);
+        for (let s = 0; s < count; s++) states[s] = u8[seg.stateOffset(s)]!;
+        const sealed = seg.phase === 'sealed' && seg.graph !== null;
+        segments.push({ serial: seg.serial, count, nodes: sealed ? seg.graph!.nodes : null, states });
+        files.push({ store, seg, count, base: sealed ? String(seg.serial) : `${seg.serial}-${count}` });
       }
-      const embeddings = new Uint8Array(ids.length * store.dimension * 4);
-      vectors.forEach((v, i) => embeddings.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), i * store.dimension * 4));
-      collections.push({
-        name: store.name,
-        uid: store.uid,
-        dimension: store.dimension,
-        metric: store.metric,
-        settings: { ...store.settings },
-        segments,
-        loose: { ids, embeddings, metadatas, documents },
-      });
+      collections.push({ name: store.name, uid: store.uid, dimension: store.dimension, metric: store.metric, settings: { ...store.settings }, segments });
     }
-    return { body: { version: VERSION, seq, collections }, sealed };
+    const epoch = index.reclaimer.enter();
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      index.reclaimer.exit(epoch);
+    };
+    return { body: { version: VERSION, seq, collections }, files, release };
   }
 
   /**
@@ -159,12 +153,7 @@ export class Snapshots {
    */
   async write(index: VectorIndex, capture: Capture, keep: Map<string, Set<number>>): Promise<{ bytes: number }> {
     await mkdir(this.dir, { recursive: true });
-    const epoch = index.reclaimer.enter(); // sealed chunks must not be released while we copy them out
-    try {
-      for (const { store, seg } of capture.sealed) await this.writeSegmentFiles(index, store, seg);
-    } finally {
-      index.reclaimer.exit(epoch);
-    }
+    for (const f of capture.files) await this.writeSegmentFiles(index, f);
     const bytes = pack(capture.body);
     const file = `snap-${capture.body.seq}.bin`;
     const temp = join(this.dir, `${file}.tmp`);
@@ -181,11 +170,13 @@ export class Snapshots {
     return { bytes: bytes.length };
   }
 
-  private async writeSegmentFiles(index: VectorIndex, store: CollectionStore, seg: Segment): Promise<void> {
-    const vectorsPath = this.segmentFile(store, seg.serial, 'vectors');
-    const recordsPath = this.segmentFile(store, seg.serial, 'records');
+  private async writeSegmentFiles(index: VectorIndex, f: Capture['files'][number]): Promise<void> {
+    const { store, seg, count, base } = f;
+    await mkdir(join(this.segmentsDir, store.uid), { recursive: true });
+    const vectorsPath = this.segmentFile(store, base, 'vectors');
+    const recordsPath = this.segmentFile(store, base, 'records');
     if (!(await exists(vectorsPath))) {
-      const chunks = Math.ceil(seg.count / CHUNK_SLOTS);
+      const chunks = Math.ceil(count / CHUNK_SLOTS);
       const views = seg.chunks.slice(0, chunks).map((c) => Buffer.from(index.arena.buffer, c, store.layout.bytes));
       const h = await open(`${vectorsPath}.tmp`, 'w');
       try {
@@ -198,9 +189,9 @@ export class Snapshots {
     }
     if (!(await exists(recordsPath))) {
       const body = pack({
-        ids: seg.ids.slice(0, seg.count).map((id) => id ?? ''),
-        metadatas: seg.metadatas.slice(0, seg.count).map((m) => m ?? null),
-        documents: seg.documents.slice(0, seg.count).map((d) => d ?? null),
+        ids: seg.ids.slice(0, count).map((id) => id ?? ''),
+        metadatas: seg.metadatas.slice(0, count).map((m) => m ?? null),
+        documents: seg.documents.slice(0, count).map((d) => d ?? null),
       });
       await writeFile(`${recordsPath}.tmp`, body);
       await fsyncPath(`${recordsPath}.tmp`);
@@ -209,16 +200,31 @@ export class Snapshots {
     await fsyncPath(join(this.segmentsDir, store.uid));
   }
 
+  /**
+   * Deletes older snapshot files, and every segment file that neither this snapshot names nor
+   * a live segment needs (`keep`: uid → serials whose graph file is live or being written).
+   */
   private async collectGarbage(body: SnapBody, file: string, keep: Map<string, Set<number>>): Promise<void> {
     for (const name of await readdir(this.dir)) {
       if (name !== file && name !== MANIFEST && name.startsWith('snap-')) await rm(join(this.dir, name), { force: true });
     }
-    const wanted = new Map<string, Set<number>>();
-    for (const [uid, serials] of keep) wanted.set(uid, new Set(serials));
+    const wanted = new Map<string, Set<string>>();
+    const want = (uid: string, name: string): void => {
+      let set = wanted.get(uid);
+      if (!set) wanted.set(uid, (set = new Set()));
+      set.add(name);
+    };
+    for (const [uid, serials] of keep) for (const serial of serials) {
+      want(uid, `${serial}.usearch`);
+      want(uid, `${serial}.usearch.tmp`);
+    }
     for (const c of body.collections) {
-      const set = wanted.get(c.uid) ?? new Set<number>();
-      for (const s of c.segments) set.add(s.serial);
-      wanted.set(c.uid, set);
+      for (const s of c.segments) {
+        const base = s.nodes === null ? `${s.serial}-${s.count}` : String(s.serial);
+        want(c.uid, `${base}.vectors`);
+        want(c.uid, `${base}.records`);
+        if (s.nodes !== null) want(c.uid, `${s.serial}.usearch`);
+      }
     }
     let uids: string[];
     try {
@@ -227,14 +233,13 @@ export class Snapshots {
       return;
     }
     for (const uid of uids) {
-      const serials = wanted.get(uid);
-      if (!serials) {
+      const names = wanted.get(uid);
+      if (!names) {
         await rm(join(this.segmentsDir, uid), { recursive: true, force: true });
         continue;
       }
       for (const name of await readdir(join(this.segmentsDir, uid))) {
-        const serial = Number(name.split('.')[0]);
-        if (!serials.has(serial)) await rm(join(this.segmentsDir, uid, name), { force: true });
+        if (!names.has(name)) await rm(join(this.segmentsDir, uid, name), { force: true });
       }
     }
   }
@@ -272,10 +277,10 @@ export class Snapshots {
   }
 
   /**
-   * Loads a snapshot into an empty index: sealed segments from their files (vectors read
-   * straight into arena chunks, graphs only named: workers map them on first use), loose
-   * records re-appended (they are sealed again in the background). Throws when a file is
-   * missing or short; the caller then falls back to Chroma.
+   * Loads a snapshot into an empty index: every segment's vectors are read straight into
+   * arena chunks; sealed segments get their graph back (only named: workers map it on first
+   * use), growing and frozen ones come back frozen and are sealed again in the background.
+   * Throws when a file is missing or short; the caller then falls back to Chroma.
    */
   async restore(index: VectorIndex, body: SnapBody): Promise<RestoreReport> {
     const started = performance.now();
@@ -284,29 +289,24 @@ export class Snapshots {
     for (const c of body.collections) {
       const store = index.add({ name: c.name, dimension: c.dimension, metric: c.metric, settings: c.settings }, c.uid);
       for (const s of c.segments) {
+        const base = s.nodes === null ? `${s.serial}-${s.count}` : String(s.serial);
         const graphPath = this.segmentFile(store, s.serial, 'usearch');
-        if (!(await exists(graphPath))) throw new Error(`segment graph ${graphPath} is missing`);
+        if (s.nodes !== null && !(await exists(graphPath))) throw new Error(`segment graph ${graphPath} is missing`);
         const seg = store.newSegment(s.count, s.serial);
-        const h = await open(this.segmentFile(store, s.serial, 'vectors'), 'r');
+        const h = await open(this.segmentFile(store, base, 'vectors'), 'r');
         try {
           for (let i = 0; i * CHUNK_SLOTS < s.count; i++) {
             const view = Buffer.from(index.arena.buffer, seg.chunks[i]!, store.layout.bytes);
             const { bytesRead } = await h.read(view, 0, view.length, i * store.layout.bytes);
-            if (bytesRead !== view.length) throw new Error(`segment vectors ${s.serial} of ${c.name} are short`);
+            if (bytesRead !== view.length) throw new Error(`segment vectors ${base} of ${c.name} are short`);
           }
         } finally {
           await h.close();
         }
-        const rec = unpack(await readFile(this.segmentFile(store, s.serial, 'records'))) as { ids: string[]; metadatas: (Metadata | null)[]; documents: (string | null)[] };
-        if (rec.ids.length !== s.count) throw new Error(`segment records ${s.serial} of ${c.name}: ${rec.ids.length} ids for ${s.count} slots`);
-        const live = store.adoptSealed(seg, { ...rec, states: s.states, count: s.count }, { path: graphPath, nodes: s.nodes });
-        records += live;
-        sealedSegments++;
-      }
-      const n = c.loose.ids.length;
-      if (n > 0) {
-        store.upsert(c.loose.ids, float32FromBytes(c.loose.embeddings), c.loose.metadatas, c.loose.documents);
-        records += n;
+        const rec = unpack(await readFile(this.segmentFile(store, base, 'records'))) as { ids: string[]; metadatas: (Metadata | null)[]; documents: (string | null)[] };
+        if (rec.ids.length !== s.count) throw new Error(`segment records ${base} of ${c.name}: ${rec.ids.length} ids for ${s.count} slots`);
+        records += store.adoptSegment(seg, { ...rec, states: s.states, count: s.count }, s.nodes === null ? null : { path: graphPath, nodes: s.nodes });
+        if (s.nodes !== null) sealedSegments++;
       }
     }
     return { seq: body.seq, collections: body.collections.length, sealedSegments, records, seconds: (performance.now() - started) / 1000 };

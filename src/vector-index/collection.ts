@@ -262,13 +262,14 @@ export class CollectionStore implements CollectionInfo {
   }
 
   /**
-   * Adds a sealed segment restored from a snapshot (its chunks already hold the vectors):
-   * records by slot, the slot states at the snapshot, and its graph. Returns the live records.
+   * Adds a segment restored from a snapshot (its chunks already hold the vectors): records by
+   * slot, the slot states at the snapshot, and its graph — or none, and then it comes back
+   * frozen and is sealed again. Returns the live records.
    */
-  adoptSealed(
+  adoptSegment(
     seg: Segment,
     records: { ids: string[]; metadatas: (Metadata | null)[]; documents: (string | null)[]; states: Uint8Array; count: number },
-    graph: SegmentGraph,
+    graph: SegmentGraph | null,
   ): number {
     const u8 = new Uint8Array(this.arena.buffer);
     for (let slot = 0; slot < records.count; slot++) {
@@ -276,8 +277,8 @@ export class CollectionStore implements CollectionInfo {
       u8[seg.stateOffset(slot)] = live ? SlotState.LIVE : SlotState.DEAD;
       seg.ids[slot] = records.ids[slot];
       seg.versions[slot] = this.nextVersion++;
-      seg.metadatas[slot] = live ? records.metadatas[slot] ?? null : undefined;
-      seg.documents[slot] = live ? records.documents[slot] ?? null : undefined;
+      seg.metadatas[slot] = records.metadatas[slot] ?? null;
+      seg.documents[slot] = records.documents[slot] ?? null;
       if (live) {
         seg.live++;
         this.idToLoc.set(records.ids[slot]!, { seg, slot });
@@ -285,11 +286,12 @@ export class CollectionStore implements CollectionInfo {
     }
     seg.count = records.count;
     seg.graph = graph;
-    seg.phase = 'sealed';
+    seg.phase = graph ? 'sealed' : 'frozen';
     seg.publish();
     const g = this.growing;
     this.segments.splice(g ? this.segments.length - 1 : this.segments.length, 0, seg);
     this.view = null;
+    if (!graph) this.onFrozen(this);
     return seg.live;
   }
 

@@ -116,11 +116,13 @@ export class Segment {
     Atomics.store(new Int32Array(this.arena.buffer), (this.descriptorOffset >> 2) + DescriptorWord.COUNT, this.count);
   }
 
-  /** Tombstones a slot: every later search skips it. */
+  /**
+   * Tombstones a slot: every later search skips it. Its id, metadata and document stay until
+   * the segment is compacted away: a snapshot may write the segment's records after the kill
+   * for a capture taken before it.
+   */
   kill(slot: number): void {
     Atomics.store(new Uint8Array(this.arena.buffer), this.stateOffset(slot), SlotState.DEAD);
-    this.metadatas[slot] = undefined;
-    this.documents[slot] = undefined;
     this.live--;
   }
 
