@@ -4,30 +4,13 @@
  * empty data folder hydrates from Chroma.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { ChromaClient } from 'chromadb';
-import { startTestChroma } from '../helpers/chroma.js';
-import { call, randomVectors, removeDir, startHotvec, tempDir, type Hotvec } from '../helpers/hotvec.js';
+import { useEngines } from '../helpers/engines.js';
+import { call, randomVectors, type Hotvec } from '../helpers/hotvec.js';
 
-let chroma: Awaited<ReturnType<typeof startTestChroma>>;
-const dirs: string[] = [];
-const running: Hotvec[] = [];
-
-before(async () => {
-  chroma = await startTestChroma();
-});
-
-after(async () => {
-  for (const h of running) await h.kill9();
-  for (const d of dirs) await removeDir(d);
-  await chroma?.close();
-});
-
-async function start(dataDir: string): Promise<Hotvec> {
-  const h = await startHotvec({ chromaUrl: chroma.url, dataDir });
-  running.push(h);
-  return h;
-}
+const engines = useEngines();
+const start = (dataDir: string): Promise<Hotvec> => engines.start(dataDir);
 
 interface Rec {
   embedding: number[];
@@ -61,8 +44,7 @@ const everId = new Set<string>();
 let dataDir = '';
 
 test('kill -9 after acknowledged writes: restart finds every one, and no deleted record comes back', async () => {
-  dataDir = await tempDir();
-  dirs.push(dataDir);
+  dataDir = await engines.dataDir();
   const h = await start(dataDir);
   assert.equal((await call(h.url, 'POST', '/v1/collections', { name: 'durable', dimension: DIM, metric: 'ip' })).status, 201);
   // Chroma hands back cosine vectors re-normalised (within ~1 ulp, measured), so the exact
@@ -146,8 +128,7 @@ test('kill -9 after acknowledged writes: restart finds every one, and no deleted
 
   // Graceful stop flushes the write-behind queue: Chroma then holds exactly this state.
   assert.equal(await h3.stop(), 0);
-  running.splice(running.indexOf(h3), 1);
-  const u = new URL(chroma.url);
+  const u = new URL(engines.chroma.url);
   const client = new ChromaClient({ host: u.hostname, port: Number(u.port) });
   const col = await client.getCollection({ name: 'hotvec_durable', embeddingFunction: null as never });
   assert.equal(await col.count(), model.size);
@@ -161,8 +142,7 @@ test('kill -9 after acknowledged writes: restart finds every one, and no deleted
 });
 
 test('an empty data folder hydrates from Chroma', async () => {
-  const fresh = await tempDir();
-  dirs.push(fresh);
+  const fresh = await engines.dataDir();
   const h = await start(fresh);
   const { name, dimension, metric, count } = (await call(h.url, 'GET', '/v1/collections/durable')).body as Record<string, unknown>;
   assert.deepEqual({ name, dimension, metric, count }, { name: 'durable', dimension: DIM, metric: 'ip', count: model.size });
@@ -173,5 +153,4 @@ test('an empty data folder hydrates from Chroma', async () => {
   const q = await call<{ ids: string[][] }>(h.url, 'POST', '/v1/collections/durable/query', { embeddings: [model.values().next().value!.embedding], k: 1 });
   assert.equal(q.body.ids[0]!.length, 1);
   await h.stop();
-  running.splice(running.indexOf(h), 1);
 });

@@ -8,33 +8,15 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { startTestChroma } from '../helpers/chroma.js';
-import { call, randomVectors, removeDir, startHotvec, tempDir, type Hotvec } from '../helpers/hotvec.js';
+import { test } from 'node:test';
+import { useEngines } from '../helpers/engines.js';
+import { call, randomVectors, type Hotvec } from '../helpers/hotvec.js';
 import { bruteForce } from '../helpers/reference.js';
 
-let chroma: Awaited<ReturnType<typeof startTestChroma>>;
-const dirs: string[] = [];
-const running: Hotvec[] = [];
 const DIM = 16;
 const NAME = 'seg';
-const POLICY = ['--segment-records', '1024', '--seal-idle-ms', '200', '--seal-min-records', '200', '--snapshot-interval-ms', '1000'];
-
-before(async () => {
-  chroma = await startTestChroma();
-});
-
-after(async () => {
-  for (const h of running) await h.kill9();
-  for (const d of dirs) await removeDir(d);
-  await chroma?.close();
-});
-
-async function start(dataDir: string): Promise<Hotvec> {
-  const h = await startHotvec({ chromaUrl: chroma.url, dataDir, args: POLICY });
-  running.push(h);
-  return h;
-}
+const engines = useEngines(['--segment-records', '1024', '--seal-idle-ms', '200', '--seal-min-records', '200', '--snapshot-interval-ms', '1000']);
+const start = (dataDir: string): Promise<Hotvec> => engines.start(dataDir);
 
 interface Detail {
   count: number;
@@ -106,8 +88,7 @@ async function recall(h: Hotvec, model: Map<string, number[]>, queries: number[]
 }
 
 test('sealed segments serve queries, and restarts load them from the data folder with exactly the acknowledged state', async () => {
-  const dataDir = await tempDir();
-  dirs.push(dataDir);
+  const dataDir = await engines.dataDir();
   const h = await start(dataDir);
   const created = await call(h.url, 'POST', '/v1/collections', { name: NAME, dimension: DIM, index: { m: 12, efSearch: 64 } });
   assert.equal(created.status, 201, JSON.stringify(created.body));
