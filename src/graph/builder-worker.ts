@@ -5,6 +5,7 @@
  * query workers later memory-map the file.
  */
 import { closeSync, fsyncSync, openSync, renameSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { workerData } from 'piscina';
 import { CHUNK_SLOTS, SlotState } from '../vector-index/layout.js';
 import type { BuildJob, BuildResult } from './build-job.js';
@@ -49,5 +50,6 @@ export default function build(job: BuildJob): BuildResult {
   index.save(temp);
   fsyncFile(temp);
   renameSync(temp, job.path);
+  fsyncFile(dirname(job.path)); // the rename itself must survive a power loss
   return { nodes: n, seconds: (performance.now() - started) / 1000, bytes: statSync(job.path).size };
 }

@@ -46,7 +46,8 @@ export class Indexer extends EventEmitter<IndexerEvents> {
   private running: Promise<void> | null = null;
   private working: string | null = null;
   private closed = false;
-  private backoffUntil = 0;
+  /** Per collection incarnation (uid): when its last job failed, its next one waits (others go on). */
+  private readonly backoffUntil = new Map<string, number>();
   /** The segment file a running job writes (uid, serial): snapshot garbage collection must spare it. */
   private writing: { uid: string; serial: number } | null = null;
   private waiters: (() => void)[] = [];
@@ -67,19 +68,23 @@ export class Indexer extends EventEmitter<IndexerEvents> {
 
   /** Looks for work now (a segment was frozen). */
   kick(): void {
-    if (this.closed || this.running || performance.now() < this.backoffUntil) return;
+    if (this.closed || this.running) return;
     const job = this.nextJob();
     if (!job) {
       for (const w of this.waiters.splice(0)) w();
       return;
     }
     this.working = job.store.name;
+    const uid = job.store.uid;
     this.running = job.run().then(
-      () => {},
+      () => {
+        this.backoffUntil.delete(uid);
+      },
       (err: unknown) => {
         if (this.closed) return; // the builder was stopped under a running job
-        // A failed build (disk full, say) is retried, but not in a tight loop.
-        this.backoffUntil = performance.now() + 5000;
+        // A failed build (disk full, arena full) is retried, but not in a tight loop, and
+        // other collections' jobs go on meanwhile.
+        this.backoffUntil.set(uid, performance.now() + 5000);
         this.emit('error', err instanceof Error ? err : new Error(String(err)));
       },
     ).finally(() => {
@@ -117,7 +122,9 @@ export class Indexer extends EventEmitter<IndexerEvents> {
   }
 
   private nextJob(): { store: CollectionStore; run: () => Promise<void> } | null {
+    const now = performance.now();
     for (const store of this.o.index.list()) {
+      if ((this.backoffUntil.get(store.uid) ?? 0) > now) continue;
       const job = this.jobFor(store, false);
       if (job) return { store, run: job };
     }
@@ -150,6 +157,11 @@ export class Indexer extends EventEmitter<IndexerEvents> {
 
   private async seal(store: CollectionStore, seg: Segment): Promise<void> {
     const slots = seg.liveSlots();
+    if (slots.length === 0) {
+      // Everything in it was deleted or overwritten while it waited: no graph, just drop it.
+      store.replace([seg], null, []);
+      return;
+    }
     const dir = this.dirOf(store);
     await mkdir(dir, { recursive: true });
     const path = join(dir, `${seg.serial}.usearch`);
@@ -174,35 +186,45 @@ export class Indexer extends EventEmitter<IndexerEvents> {
   private async merge(store: CollectionStore, sources: Segment[]): Promise<void> {
     const locs: { seg: Segment; slot: number }[] = [];
     for (const seg of sources) for (const slot of seg.liveSlots()) locs.push({ seg, slot });
-    const merged = store.newSegment(locs.length);
-    for (let i = 0; i < locs.length; i++) {
-      const { seg, slot } = locs[i]!;
-      merged.ids[i] = seg.ids[slot];
-      merged.versions[i] = seg.versions[slot]!;
-      merged.metadatas[i] = seg.metadatas[slot] ?? null;
-      merged.documents[i] = seg.documents[slot] ?? null;
-    }
-    merged.count = merged.live = locs.length;
-    merged.phase = 'sealed';
-    const dir = this.dirOf(store);
-    await mkdir(dir, { recursive: true });
-    const path = join(dir, `${merged.serial}.usearch`);
-    this.writing = { uid: store.uid, serial: merged.serial };
-    const result = await this.o.builder.build({
-      dimension: store.dimension,
-      metric: store.metric,
-      settings: store.settings,
-      vectorOffsets: Float64Array.from(locs, (l) => l.seg.vectorOffset(l.slot)),
-      keys: Float64Array.from(locs, (_, i) => i),
-      copy: { invNormOffsets: Float64Array.from(locs, (l) => l.seg.invNormOffset(l.slot)), chunks: merged.chunks.slice(), layout: store.layout },
-      path,
-      threads: this.o.buildThreads,
-    });
-    merged.graph = { path, nodes: result.nodes };
-    if (!store.replace(sources, merged, locs)) {
-      await rm(path, { force: true });
+    if (locs.length === 0) {
+      store.replace(sources, null, []);
       return;
     }
-    this.emit('built', { collection: store.name, kind: 'merge', segments: sources.length, result });
+    const merged = store.newSegment(locs.length);
+    try {
+      for (let i = 0; i < locs.length; i++) {
+        const { seg, slot } = locs[i]!;
+        merged.ids[i] = seg.ids[slot];
+        merged.versions[i] = seg.versions[slot]!;
+        merged.metadatas[i] = seg.metadatas[slot] ?? null;
+        merged.documents[i] = seg.documents[slot] ?? null;
+      }
+      merged.count = merged.live = locs.length;
+      merged.phase = 'sealed';
+      const dir = this.dirOf(store);
+      await mkdir(dir, { recursive: true });
+      const path = join(dir, `${merged.serial}.usearch`);
+      this.writing = { uid: store.uid, serial: merged.serial };
+      const result = await this.o.builder.build({
+        dimension: store.dimension,
+        metric: store.metric,
+        settings: store.settings,
+        vectorOffsets: Float64Array.from(locs, (l) => l.seg.vectorOffset(l.slot)),
+        keys: Float64Array.from(locs, (_, i) => i),
+        copy: { invNormOffsets: Float64Array.from(locs, (l) => l.seg.invNormOffset(l.slot)), chunks: merged.chunks.slice(), layout: store.layout },
+        path,
+        threads: this.o.buildThreads,
+      });
+      merged.graph = { path, nodes: result.nodes };
+      // replace() takes ownership of `merged` from here on, installed or released.
+      if (!store.replace(sources, merged, locs)) {
+        await rm(path, { force: true });
+        return;
+      }
+      this.emit('built', { collection: store.name, kind: 'merge', segments: sources.length, result });
+    } catch (err) {
+      if (!merged.graph || !store.list().includes(merged)) store.releaseUnused(merged);
+      throw err;
+    }
   }
 }

@@ -50,26 +50,23 @@ async function fromSnapshot(input: RecoveryInput): Promise<RestoreReport | undef
   if (!snapshots) return undefined;
   const read = await snapshots.read();
   if (!read) return undefined;
-  if ('warning' in read) {
-    input.onWarning?.(`${read.warning}; hydrating from Chroma instead`);
+  // A snapshot not used now is removed before any new write gets a seq: later, once the WAL
+  // has handed out its seqs again, it would look usable and be wrong.
+  const reject = async (why: string): Promise<undefined> => {
+    await snapshots.discard();
+    input.onWarning?.(`${why}; hydrating from Chroma instead`);
     return undefined;
-  }
+  };
+  if ('warning' in read) return reject(read.warning);
   const seq = read.body.seq;
-  if (seq > wal.lastSeq) {
-    input.onWarning?.(`the local snapshot is at seq ${seq}, past the WAL's last seq ${wal.lastSeq} (the WAL was replaced?); hydrating from Chroma instead`);
-    return undefined;
-  }
-  if (wal.firstSeq > Math.min(seq, input.checkpointSeq) + 1) {
-    input.onWarning?.(`the WAL starts at seq ${wal.firstSeq}, after the local snapshot's seq ${seq}; hydrating from Chroma instead`);
-    return undefined;
-  }
+  if (seq > wal.lastSeq) return reject(`the local snapshot is at seq ${seq}, past the WAL's last seq ${wal.lastSeq} (the WAL was replaced?)`);
+  if (wal.firstSeq > Math.min(seq, input.checkpointSeq) + 1) return reject(`the WAL starts at seq ${wal.firstSeq}, after the local snapshot's seq ${seq}`);
   input.onProgress?.({ phase: 'snapshot', records: 0 });
   try {
     return await snapshots.restore(index, read.body);
   } catch (err) {
     for (const c of index.list()) index.apply({ t: 'drop', seq: 0, collection: c.name });
-    input.onWarning?.(`the local snapshot could not be loaded (${(err as Error).message}); hydrating from Chroma instead`);
-    return undefined;
+    return reject(`the local snapshot could not be loaded (${(err as Error).message})`);
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { VectorIndex } from '../vector-index/vector-index.js';
-import type { Snapshots } from './snapshot.js';
+import type { KeepSet, Snapshots } from './snapshot.js';
 import type { Wal } from './wal.js';
 
 export interface SnapshotSchedulerEvents {
@@ -85,11 +85,15 @@ export class SnapshotScheduler extends EventEmitter<SnapshotSchedulerEvents> {
     let bytes: number;
     try {
       await this.durable(seq);
-      // Read late: segments and builds that appeared meanwhile have graph files to keep.
-      const keep = new Map<string, Set<number>>();
-      for (const c of this.index.list()) keep.set(c.uid, new Set(c.list().map((s) => s.serial)));
-      const building = this.inProgress();
-      if (building) keep.set(building.uid, (keep.get(building.uid) ?? new Set()).add(building.serial));
+      // Evaluated by the garbage collection itself, after it listed the folders: segments and
+      // builds that appeared meanwhile keep their files.
+      const keep = (): Map<string, KeepSet> => {
+        const out = new Map<string, KeepSet>();
+        for (const c of this.index.list()) out.set(c.uid, { serials: new Set(c.list().map((s) => s.serial)), from: c.serialWatermark });
+        const building = this.inProgress();
+        if (building) out.get(building.uid)?.serials.add(building.serial);
+        return out;
+      };
       ({ bytes } = await this.snapshots.write(this.index, capture, keep));
     } finally {
       capture.release();
@@ -100,16 +104,31 @@ export class SnapshotScheduler extends EventEmitter<SnapshotSchedulerEvents> {
     this.emit('written', { seq, bytes, seconds: (performance.now() - started) / 1000 });
   }
 
+  /**
+   * Resolves once `seq` is fsynced (not only written: under `--fsync everysec` a snapshot must
+   * not get ahead of what a power loss leaves in the WAL); rejects if the WAL fails.
+   */
   private durable(seq: number): Promise<void> {
-    if (this.wal.durableSeq >= seq) return Promise.resolve();
-    return new Promise((resolve) => {
+    if (this.wal.fsyncedSeq >= seq) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        this.wal.off('sync', check);
+        this.wal.off('fsync', check);
+        this.wal.off('error', fail);
+      };
       const check = (): void => {
-        if (this.wal.durableSeq >= seq) {
-          this.wal.off('sync', check);
+        if (this.wal.fsyncedSeq >= seq) {
+          done();
           resolve();
         }
       };
+      const fail = (err: unknown): void => {
+        done();
+        reject(err instanceof Error ? err : new Error(String(err)));
+      };
       this.wal.on('sync', check);
+      this.wal.on('fsync', check);
+      this.wal.on('error', fail);
     });
   }
 }

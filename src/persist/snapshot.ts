@@ -84,6 +84,14 @@ export interface RestoreReport {
   seconds: number;
 }
 
+/** Files of a collection incarnation that garbage collection must spare. */
+export interface KeepSet {
+  /** Live segments (and a build in progress): their graph files stay. */
+  serials: Set<number>;
+  /** Serials from here on were handed out after the listing: all their files stay. */
+  from: number;
+}
+
 const hex = (n: number): string => n.toString(16).padStart(8, '0');
 
 async function fsyncPath(path: string): Promise<void> {
@@ -105,6 +113,8 @@ async function exists(path: string): Promise<boolean> {
 export class Snapshots {
   readonly segmentsDir: string;
   readonly dir: string;
+  /** Makes snapshot file names unique even when two snapshots name the same seq. */
+  private generation = Date.now();
 
   constructor(dataDir: string) {
     this.segmentsDir = join(dataDir, 'segments');
@@ -149,13 +159,13 @@ export class Snapshots {
   /**
    * Makes a capture durable and current: sealed segments' files first, then the snapshot
    * file, then the manifest; then deletes what no snapshot and no live segment needs.
-   * `keep` lists the uid folders of live collections (their in-progress graph files stay).
+   * `keep` is asked, after the folders were listed, which files live collections still need.
    */
-  async write(index: VectorIndex, capture: Capture, keep: Map<string, Set<number>>): Promise<{ bytes: number }> {
+  async write(index: VectorIndex, capture: Capture, keep: () => Map<string, KeepSet>): Promise<{ bytes: number }> {
     await mkdir(this.dir, { recursive: true });
     for (const f of capture.files) await this.writeSegmentFiles(index, f);
     const bytes = pack(capture.body);
-    const file = `snap-${capture.body.seq}.bin`;
+    const file = `snap-${capture.body.seq}-${++this.generation}.bin`;
     const temp = join(this.dir, `${file}.tmp`);
     await writeFile(temp, bytes);
     await fsyncPath(temp);
@@ -173,6 +183,7 @@ export class Snapshots {
   private async writeSegmentFiles(index: VectorIndex, f: Capture['files'][number]): Promise<void> {
     const { store, seg, count, base } = f;
     await mkdir(join(this.segmentsDir, store.uid), { recursive: true });
+    await fsyncPath(this.segmentsDir); // a new collection folder must survive a power loss too
     const vectorsPath = this.segmentFile(store, base, 'vectors');
     const recordsPath = this.segmentFile(store, base, 'records');
     if (!(await exists(vectorsPath))) {
@@ -202,29 +213,12 @@ export class Snapshots {
 
   /**
    * Deletes older snapshot files, and every segment file that neither this snapshot names nor
-   * a live segment needs (`keep`: uid → serials whose graph file is live or being written).
+   * a live segment needs. `keep()` is evaluated after the folders are listed, so a segment or a
+   * build that appears meanwhile has a serial at or above its watermark and is spared.
    */
-  private async collectGarbage(body: SnapBody, file: string, keep: Map<string, Set<number>>): Promise<void> {
+  private async collectGarbage(body: SnapBody, file: string, keep: () => Map<string, KeepSet>): Promise<void> {
     for (const name of await readdir(this.dir)) {
       if (name !== file && name !== MANIFEST && name.startsWith('snap-')) await rm(join(this.dir, name), { force: true });
-    }
-    const wanted = new Map<string, Set<string>>();
-    const want = (uid: string, name: string): void => {
-      let set = wanted.get(uid);
-      if (!set) wanted.set(uid, (set = new Set()));
-      set.add(name);
-    };
-    for (const [uid, serials] of keep) for (const serial of serials) {
-      want(uid, `${serial}.usearch`);
-      want(uid, `${serial}.usearch.tmp`);
-    }
-    for (const c of body.collections) {
-      for (const s of c.segments) {
-        const base = s.nodes === null ? `${s.serial}-${s.count}` : String(s.serial);
-        want(c.uid, `${base}.vectors`);
-        want(c.uid, `${base}.records`);
-        if (s.nodes !== null) want(c.uid, `${s.serial}.usearch`);
-      }
     }
     let uids: string[];
     try {
@@ -232,16 +226,37 @@ export class Snapshots {
     } catch {
       return;
     }
+    const live = keep();
+    const named = new Map<string, Set<string>>();
+    for (const c of body.collections) {
+      const set = new Set<string>();
+      for (const s of c.segments) {
+        const base = s.nodes === null ? `${s.serial}-${s.count}` : String(s.serial);
+        set.add(`${base}.vectors`).add(`${base}.records`);
+        if (s.nodes !== null) set.add(`${s.serial}.usearch`);
+      }
+      named.set(c.uid, set);
+    }
     for (const uid of uids) {
-      const names = wanted.get(uid);
-      if (!names) {
+      const names = named.get(uid);
+      const alive = live.get(uid);
+      if (!names && !alive) {
         await rm(join(this.segmentsDir, uid), { recursive: true, force: true });
         continue;
       }
       for (const name of await readdir(join(this.segmentsDir, uid))) {
-        if (!names.has(name)) await rm(join(this.segmentsDir, uid, name), { force: true });
+        if (names?.has(name)) continue;
+        const serial = Number(/^\d+/.exec(name)?.[0] ?? Number.NaN);
+        if (alive && (serial >= alive.from || (alive.serials.has(serial) && name.startsWith(`${serial}.usearch`)))) continue;
+        await rm(join(this.segmentsDir, uid, name), { force: true });
       }
     }
+  }
+
+  /** Removes the manifest (durably): a snapshot recovery would not use must never be used later. */
+  async discard(): Promise<void> {
+    await rm(join(this.dir, MANIFEST), { force: true });
+    await fsyncPath(this.dir).catch(() => {});
   }
 
   /** The seq the manifest on disk names (the WAL must keep what follows it), or undefined. */
@@ -288,6 +303,12 @@ export class Snapshots {
     let sealedSegments = 0;
     for (const c of body.collections) {
       const store = index.add({ name: c.name, dimension: c.dimension, metric: c.metric, settings: c.settings }, c.uid);
+      // New segments must not take a serial whose files an interrupted earlier snapshot left behind.
+      const onDisk = await readdir(join(this.segmentsDir, c.uid)).catch(() => [] as string[]);
+      for (const name of onDisk) {
+        const serial = Number(/^\d+/.exec(name)?.[0] ?? Number.NaN);
+        if (Number.isSafeInteger(serial)) store.reserveSerial(serial);
+      }
       for (const s of c.segments) {
         const base = s.nodes === null ? `${s.serial}-${s.count}` : String(s.serial);
         const graphPath = this.segmentFile(store, s.serial, 'usearch');

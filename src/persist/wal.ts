@@ -204,6 +204,11 @@ export class Wal extends EventEmitter {
     return this.segments[0]?.firstSeq ?? this.assignedSeq + 1;
   }
 
+  /** Every seq up to this one is fsynced (under `everysec`, durableSeq may be ahead of it). */
+  get fsyncedSeq(): number {
+    return this.syncedSeq;
+  }
+
   /** Every seq up to this one is durable under the WAL's policy (synced for `always`, written for `everysec`). */
   get durableSeq(): number {
     return this.fsync === 'always' ? this.syncedSeq : this.writtenSeq;

@@ -103,6 +103,7 @@ export class QueryPool {
 
   /** Tells every worker to drop its views of a retired graph file (no task refers to it any more). */
   forgetGraph(path: string): void {
+    if (this.closed) return; // the workers and the channel are gone
     const message: GraphRetired = { forget: path };
     this.channel.postMessage(message);
   }

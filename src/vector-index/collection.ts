@@ -11,7 +11,7 @@
 import { HotvecError } from '../errors.js';
 import type { Metadata, Metric } from '../persist/ops.js';
 import type { Arena } from './arena.js';
-import { CHUNK_SLOTS, SlotState, chunkLayout, type ChunkLayout } from './layout.js';
+import { CHUNK_SLOTS, DESCRIPTOR_BYTES, SlotState, chunkLayout, type ChunkLayout } from './layout.js';
 import type { Reclaimer } from './reclaimer.js';
 import { Segment, type SegmentGraph, type SegmentTarget } from './segment.js';
 import type { IndexSettings } from './settings.js';
@@ -66,6 +66,8 @@ export class CollectionStore implements CollectionInfo {
   private segments: Segment[] = [];
   private readonly idToLoc = new Map<string, Loc>();
   private spare: number[] = [];
+  /** Descriptors reserved for segments a reserved batch will open (see reserve). */
+  private spareDescriptors: number[] = [];
   private nextSerial = 1;
   private nextVersion = 1;
   private dropped = false;
@@ -219,14 +221,20 @@ export class CollectionStore implements CollectionInfo {
       left -= here;
     }
     need += Math.ceil(left / CHUNK_SLOTS);
+    const capacity = Math.ceil(this.policy.segmentRecords / CHUNK_SLOTS) * CHUNK_SLOTS;
+    const segmentsNeeded = left > 0 ? Math.ceil(left / capacity) : 0;
     const added: number[] = [];
+    const descriptors: number[] = [];
     try {
       while (this.spare.length + added.length < need) added.push(this.arena.alloc(this.layout.bytes));
+      while (this.spareDescriptors.length + descriptors.length < segmentsNeeded) descriptors.push(this.arena.alloc(DESCRIPTOR_BYTES));
     } catch (err) {
       for (const c of added) this.arena.release(c, this.layout.bytes);
+      for (const d of descriptors) this.arena.release(d, DESCRIPTOR_BYTES);
       throw err;
     }
     this.spare.push(...added);
+    this.spareDescriptors.push(...descriptors);
   }
 
   /** Freezes the growing segment (the indexer does this when a collection went idle). */
@@ -243,6 +251,16 @@ export class CollectionStore implements CollectionInfo {
     seg.phase = 'sealed';
     this.view = null;
     return true;
+  }
+
+  /** Serials from this one on have not been handed out yet. */
+  get serialWatermark(): number {
+    return this.nextSerial;
+  }
+
+  /** Makes sure no new segment takes `serial` (its files exist from an earlier life). */
+  reserveSerial(serial: number): void {
+    this.nextSerial = Math.max(this.nextSerial, serial + 1);
   }
 
   /**
@@ -300,25 +318,37 @@ export class CollectionStore implements CollectionInfo {
    * came from; a record deleted or overwritten while the merge was built is tombstoned in the
    * merged segment instead of being moved. The sources are released once no task reads them.
    */
-  replace(sourceSegments: readonly Segment[], merged: Segment, sources: ReadonlyArray<Loc>): boolean {
+  replace(sourceSegments: readonly Segment[], merged: Segment | null, sources: ReadonlyArray<Loc>): boolean {
     if (this.dropped || !sourceSegments.every((s) => this.segments.includes(s))) {
-      this.reclaimer.retire(() => merged.release());
+      if (merged) this.reclaimer.retire(() => merged.release());
       return false;
     }
-    for (let i = 0; i < sources.length; i++) {
-      const src = sources[i]!;
-      const id = merged.ids[i]!;
-      const loc = this.idToLoc.get(id);
-      if (loc && loc.seg === src.seg && loc.slot === src.slot) this.idToLoc.set(id, { seg: merged, slot: i });
-      else merged.kill(i);
+    if (merged) {
+      for (let i = 0; i < sources.length; i++) {
+        const src = sources[i]!;
+        const id = merged.ids[i]!;
+        const loc = this.idToLoc.get(id);
+        if (loc && loc.seg === src.seg && loc.slot === src.slot) this.idToLoc.set(id, { seg: merged, slot: i });
+        else merged.kill(i);
+      }
+      merged.publish();
+    } else {
+      // Only all-dead segments are removed without a replacement.
+      for (const s of sourceSegments) if (s.live > 0) throw new Error(`segment ${s.serial} still has ${s.live} live records`);
     }
-    merged.publish();
-    const first = this.segments.indexOf(sourceSegments[0]!);
+    // The merged segment takes the place of the earliest source: never after the growing one.
+    const first = Math.min(...sourceSegments.map((s) => this.segments.indexOf(s)));
     this.segments = this.segments.filter((s) => !sourceSegments.includes(s));
-    this.segments.splice(Math.min(first, this.segments.length), 0, merged);
+    if (merged) this.segments.splice(Math.min(first, this.segments.length), 0, merged);
     this.view = null;
     this.retire(sourceSegments);
     return true;
+  }
+
+  /** Gives back a segment made by `newSegment` that was never installed (a failed merge). */
+  releaseUnused(seg: Segment): void {
+    if (this.segments.includes(seg)) return;
+    this.reclaimer.retire(() => seg.release());
   }
 
   /** Frees all shared memory once no task can read it. The store is unusable afterwards. */
@@ -329,8 +359,10 @@ export class CollectionStore implements CollectionInfo {
     this.idToLoc.clear();
     this.retire(this.segments.splice(0));
     const spare = this.spare.splice(0);
+    const descriptors = this.spareDescriptors.splice(0);
     this.reclaimer.retire(() => {
       for (const c of spare) this.arena.release(c, this.layout.bytes);
+      for (const d of descriptors) this.arena.release(d, DESCRIPTOR_BYTES);
     });
   }
 
@@ -348,7 +380,7 @@ export class CollectionStore implements CollectionInfo {
   private writableSegment(): Segment {
     const g = this.growing;
     if (g && g.room > 0) return g;
-    const seg = new Segment(this.nextSerial++, this.layout, Math.ceil(this.policy.segmentRecords / CHUNK_SLOTS) * CHUNK_SLOTS, this.arena);
+    const seg = new Segment(this.nextSerial++, this.layout, Math.ceil(this.policy.segmentRecords / CHUNK_SLOTS) * CHUNK_SLOTS, this.arena, this.spareDescriptors.pop());
     this.segments.push(seg);
     return seg;
   }

@@ -43,6 +43,15 @@ export class Reclaimer {
     while (i < this.retired.length && this.retired[i]!.epoch < oldest) i++;
     if (i === 0) return;
     const ready = this.retired.splice(0, i);
-    for (const r of ready) r.fn();
+    // One failing callback must not cost the others their release.
+    let failure: unknown;
+    for (const r of ready) {
+      try {
+        r.fn();
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 }

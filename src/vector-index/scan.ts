@@ -147,6 +147,7 @@ export class Scanner {
   ): void {
     if (!this.graphs) throw new Error('this scanner has no graph views: sealed segments cannot be searched');
     const graph = seg.graph!;
+    if (graph.nodes === 0 || graph.nodes === graph.dead) return;
     const { f32, topk, kernels } = this;
     const { dimension: dim, metric, settings } = target;
     const qOff = this.scratch.queryOffset;

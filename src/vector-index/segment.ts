@@ -54,8 +54,10 @@ export class Segment {
     /** Slots this segment may hold (a multiple of CHUNK_SLOTS). */
     readonly capacity: number,
     private readonly arena: Arena,
+    /** A descriptor reserved earlier (so a reserved batch cannot fail half-way); allocated here otherwise. */
+    descriptor?: number,
   ) {
-    this.descriptorOffset = arena.alloc(DESCRIPTOR_BYTES);
+    this.descriptorOffset = descriptor ?? arena.alloc(DESCRIPTOR_BYTES);
   }
 
   get dimension(): number {

@@ -198,3 +198,22 @@ test('workers search sealed segments through memory-mapped graphs, and batches s
     await pool.close();
   }
 });
+
+test('a sealed segment whose records were all deleted is searched without error, then removed', async () => {
+  const r = rig({ segmentRecords: 1024, sealIdleMs: 3_600_000 });
+  r.index.apply({ t: 'create', seq: 0, collection: 'd', dimension: DIM, metric: 'l2' });
+  const store = r.index.require('d');
+  const model = new Map<string, number[]>();
+  const vecs = randomVectors(1100, DIM, 41);
+  upsert(r.index, 'd', model, vecs.map((_, i) => `d${i}`), vecs);
+  await r.indexer.settled();
+  assert.deepEqual(store.list().map((s) => s.phase), ['sealed', 'growing']);
+  const dead = [...model.keys()].slice(0, 1024);
+  r.index.apply({ t: 'delete', seq: 0, collection: 'd', ids: dead });
+  for (const id of dead) model.delete(id);
+  const queries = randomVectors(5, DIM, 42);
+  assert.equal(recall(r, store, 'l2', model, queries, 10), 1, 'only the growing segment answers');
+  await r.indexer.settled();
+  assert.deepEqual(store.list().map((s) => s.phase), ['growing'], 'the all-dead segment is gone');
+  assert.equal(recall(r, store, 'l2', model, queries, 10), 1);
+});

@@ -81,7 +81,7 @@ test('capture → write → restore gives the same records, segments and answers
   const answers = queries.map((q) => searchIds(index, store, q, 10));
   // A write after the capture must not show up in the restored state.
   index.apply({ t: 'delete', seq: 5, collection: 's', ids: ['r1', 'r2'] });
-  const keep = new Map([[store.uid, new Set(store.list().map((s) => s.serial))]]);
+  const keep = () => new Map([[store.uid, { serials: new Set(store.list().map((s) => s.serial)), from: store.serialWatermark }]]);
   await snapshots.write(index, capture, keep);
   capture.release();
 
