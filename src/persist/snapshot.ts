@@ -294,7 +294,7 @@ export class Snapshots {
   /**
    * Loads a snapshot into an empty index: every segment's vectors are read straight into
    * arena chunks; sealed segments get their graph back (only named: workers map it on first
-   * use), growing and frozen ones come back frozen and are sealed again in the background.
+   * use); the last unsealed one comes back growing, others frozen (sealed again in the background).
    * Throws when a file is missing or short; the caller then falls back to Chroma.
    */
   async restore(index: VectorIndex, body: SnapBody): Promise<RestoreReport> {
@@ -309,6 +309,8 @@ export class Snapshots {
         const serial = Number(/^\d+/.exec(name)?.[0] ?? Number.NaN);
         if (Number.isSafeInteger(serial)) store.reserveSerial(serial);
       }
+      // The last unsealed segment keeps growing (small collections stay exact scans until they are worth a graph).
+      const lastLoose = c.segments.filter((s) => s.nodes === null).at(-1);
       for (const s of c.segments) {
         const base = s.nodes === null ? `${s.serial}-${s.count}` : String(s.serial);
         const graphPath = this.segmentFile(store, s.serial, 'usearch');
@@ -326,7 +328,8 @@ export class Snapshots {
         }
         const rec = unpack(await readFile(this.segmentFile(store, base, 'records'))) as { ids: string[]; metadatas: (Metadata | null)[]; documents: (string | null)[] };
         if (rec.ids.length !== s.count) throw new Error(`segment records ${base} of ${c.name}: ${rec.ids.length} ids for ${s.count} slots`);
-        records += store.adoptSegment(seg, { ...rec, states: s.states, count: s.count }, s.nodes === null ? null : { path: graphPath, nodes: s.nodes });
+        const graph = s.nodes === null ? null : { path: graphPath, nodes: s.nodes };
+        records += store.adoptSegment(seg, { ...rec, states: s.states, count: s.count }, graph, s === lastLoose);
         if (s.nodes !== null) sealedSegments++;
       }
     }

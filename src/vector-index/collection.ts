@@ -281,13 +281,15 @@ export class CollectionStore implements CollectionInfo {
 
   /**
    * Adds a segment restored from a snapshot (its chunks already hold the vectors): records by
-   * slot, the slot states at the snapshot, and its graph — or none, and then it comes back
-   * frozen and is sealed again. Returns the live records.
+   * slot, the slot states at the snapshot, and its graph — or none: then it comes back as the
+   * growing segment (`growing`, the collection's last unsealed one) or frozen, to be sealed
+   * again. Returns the live records.
    */
   adoptSegment(
     seg: Segment,
     records: { ids: string[]; metadatas: (Metadata | null)[]; documents: (string | null)[]; states: Uint8Array; count: number },
     graph: SegmentGraph | null,
+    growing = false,
   ): number {
     const u8 = new Uint8Array(this.arena.buffer);
     for (let slot = 0; slot < records.count; slot++) {
@@ -304,12 +306,12 @@ export class CollectionStore implements CollectionInfo {
     }
     seg.count = records.count;
     seg.graph = graph;
-    seg.phase = graph ? 'sealed' : 'frozen';
+    seg.phase = graph ? 'sealed' : growing && seg.count < seg.capacity ? 'growing' : 'frozen';
     seg.publish();
     const g = this.growing;
     this.segments.splice(g ? this.segments.length - 1 : this.segments.length, 0, seg);
     this.view = null;
-    if (!graph) this.onFrozen(this);
+    if (seg.phase === 'frozen') this.onFrozen(this);
     return seg.live;
   }
 
