@@ -46,3 +46,41 @@ export function useEngines(args: string[] = []): Engines {
     },
   };
 }
+
+export interface Engine {
+  /** The engine under test (available from the first test on, and in `setup`). */
+  readonly hv: Hotvec;
+  readonly chroma: TestChroma;
+}
+
+/**
+ * One engine against its own real Chroma for a whole test file (or `describe`): started in a
+ * `before`, stopped with its data folder and the Chroma in an `after`. Work that needs the
+ * engine before the tests goes in `setup`, not in a `before` of the file: Node 20's runner
+ * does not promise to run a file's own root hooks after this one.
+ */
+export function useEngine(options: Omit<StartOptions, 'chromaUrl'> & { setup?: (hv: Hotvec) => Promise<void> } = {}): Engine {
+  let chroma: TestChroma | undefined;
+  let hv: Hotvec | undefined;
+  const { setup, ...start } = options;
+  before(async () => {
+    chroma = await startTestChroma();
+    hv = await startHotvec({ ...start, chromaUrl: chroma.url });
+    await setup?.(hv);
+  });
+  after(async () => {
+    await hv?.stop();
+    if (hv) await removeDir(hv.dataDir);
+    await chroma?.close();
+  });
+  return {
+    get hv(): Hotvec {
+      if (!hv) throw new Error('the engine is not started yet (use it inside tests or later hooks)');
+      return hv;
+    },
+    get chroma(): TestChroma {
+      if (!chroma) throw new Error('the Chroma is not started yet (use it inside tests or later hooks)');
+      return chroma;
+    },
+  };
+}

@@ -4,40 +4,28 @@
  * metric against brute force, read-your-writes, overwrites and deletes.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startTestChroma } from '../helpers/chroma.js';
-import { call, callMsgpack, randomVectors, removeDir, rng, startHotvec, type Hotvec } from '../helpers/hotvec.js';
+import { describe, test } from 'node:test';
+import { useEngine } from '../helpers/engines.js';
+import { call, callMsgpack, randomVectors, rng } from '../helpers/hotvec.js';
 import { bruteForce, sameNeighbours, type Metric } from '../helpers/reference.js';
 
-let chroma: Awaited<ReturnType<typeof startTestChroma>>;
-let hv: Hotvec;
-
-before(async () => {
-  chroma = await startTestChroma();
-  hv = await startHotvec({ chromaUrl: chroma.url });
-});
-
-after(async () => {
-  await hv?.stop();
-  await removeDir(hv?.dataDir ?? '');
-  await chroma?.close();
-});
+const engine = useEngine();
 
 describe('collections', () => {
   test('create, describe, list, count, drop', async () => {
-    const created = await call(hv.url, 'POST', '/v1/collections', { name: 'books', dimension: 4, metric: 'cosine' });
+    const created = await call(engine.hv.url, 'POST', '/v1/collections', { name: 'books', dimension: 4, metric: 'cosine' });
     assert.equal(created.status, 201);
     assert.deepEqual(created.body, { name: 'books', dimension: 4, metric: 'cosine', count: 0, index: { m: 16, efConstruction: 100, efSearch: 100, storage: 'f32' } });
-    assert.equal((await call(hv.url, 'POST', '/v1/collections', { name: 'books', dimension: 4 })).status, 409);
-    assert.deepEqual((await call(hv.url, 'GET', '/v1/collections/books')).body, { name: 'books', dimension: 4, metric: 'cosine', count: 0, index: { m: 16, efConstruction: 100, efSearch: 100, storage: 'f32' }, indexing: false, segments: [] });
-    const list = await call<{ collections: { name: string }[] }>(hv.url, 'GET', '/v1/collections');
+    assert.equal((await call(engine.hv.url, 'POST', '/v1/collections', { name: 'books', dimension: 4 })).status, 409);
+    assert.deepEqual((await call(engine.hv.url, 'GET', '/v1/collections/books')).body, { name: 'books', dimension: 4, metric: 'cosine', count: 0, index: { m: 16, efConstruction: 100, efSearch: 100, storage: 'f32' }, indexing: false, segments: [] });
+    const list = await call<{ collections: { name: string }[] }>(engine.hv.url, 'GET', '/v1/collections');
     assert.ok(list.body.collections.some((c) => c.name === 'books'));
-    const l2 = await call(hv.url, 'POST', '/v1/collections', { name: 'defaults', dimension: 2 });
+    const l2 = await call(engine.hv.url, 'POST', '/v1/collections', { name: 'defaults', dimension: 2 });
     assert.equal((l2.body as { metric: string }).metric, 'l2');
-    assert.deepEqual((await call(hv.url, 'GET', '/v1/collections/books/count')).body, { count: 0 });
-    assert.equal((await call(hv.url, 'DELETE', '/v1/collections/books')).status, 200);
-    assert.equal((await call(hv.url, 'GET', '/v1/collections/books')).status, 404);
-    assert.equal((await call(hv.url, 'GET', '/v1/collections/books/count')).status, 404);
+    assert.deepEqual((await call(engine.hv.url, 'GET', '/v1/collections/books/count')).body, { count: 0 });
+    assert.equal((await call(engine.hv.url, 'DELETE', '/v1/collections/books')).status, 200);
+    assert.equal((await call(engine.hv.url, 'GET', '/v1/collections/books')).status, 404);
+    assert.equal((await call(engine.hv.url, 'GET', '/v1/collections/books/count')).status, 404);
   });
 });
 
@@ -49,15 +37,15 @@ describe('records', () => {
     const queries = randomVectors(12, dim, 43);
     for (const metric of ['l2', 'cosine', 'ip'] as Metric[]) {
       const name = `exact-${metric}`;
-      assert.equal((await call(hv.url, 'POST', '/v1/collections', { name, dimension: dim, metric })).status, 201);
+      assert.equal((await call(engine.hv.url, 'POST', '/v1/collections', { name, dimension: dim, metric })).status, 201);
       const ids = vectors.map((_, i) => `v${i}`);
       for (let i = 0; i < n; i += 1000) {
-        const r = await call(hv.url, 'POST', `/v1/collections/${name}/upsert`, { ids: ids.slice(i, i + 1000), embeddings: vectors.slice(i, i + 1000) });
+        const r = await call(engine.hv.url, 'POST', `/v1/collections/${name}/upsert`, { ids: ids.slice(i, i + 1000), embeddings: vectors.slice(i, i + 1000) });
         assert.equal(r.status, 200, JSON.stringify(r.body));
       }
       const data = new Map(ids.map((id, i) => [id, vectors[i]!]));
       // `exact: true` scans every segment, sealed or not (the collection may be sealed into a graph once idle).
-      const res = await call<{ ids: string[][]; distances: number[][] }>(hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: queries, k: 10, exact: true });
+      const res = await call<{ ids: string[][]; distances: number[][] }>(engine.hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: queries, k: 10, exact: true });
       assert.equal(res.status, 200);
       assert.equal(res.body.ids.length, queries.length);
       queries.forEach((q, i) => {
@@ -69,18 +57,18 @@ describe('records', () => {
 
   test('read-your-writes: every acknowledged upsert, overwrite and delete is seen by the next query', async () => {
     const name = 'ryw';
-    await call(hv.url, 'POST', '/v1/collections', { name, dimension: 3 });
+    await call(engine.hv.url, 'POST', '/v1/collections', { name, dimension: 3 });
     const r = rng(5);
     for (let i = 0; i < 60; i++) {
       const v = [r(), r(), r()].map(Math.fround);
       const id = `id${i % 7}`; // overwrites too
-      assert.equal((await call(hv.url, 'POST', `/v1/collections/${name}/upsert`, { ids: [id], embeddings: [v] })).status, 200);
-      const q = await call<{ ids: string[][]; distances: number[][] }>(hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: [v], k: 1 });
+      assert.equal((await call(engine.hv.url, 'POST', `/v1/collections/${name}/upsert`, { ids: [id], embeddings: [v] })).status, 200);
+      const q = await call<{ ids: string[][]; distances: number[][] }>(engine.hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: [v], k: 1 });
       assert.deepEqual(q.body.ids, [[id]]);
       assert.equal(q.body.distances[0]![0], 0);
       if (i % 5 === 4) {
-        assert.deepEqual((await call(hv.url, 'POST', `/v1/collections/${name}/delete`, { ids: [id] })).body, { deleted: 1 });
-        const after = await call<{ ids: string[][] }>(hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: [v], k: 10 });
+        assert.deepEqual((await call(engine.hv.url, 'POST', `/v1/collections/${name}/delete`, { ids: [id] })).body, { deleted: 1 });
+        const after = await call<{ ids: string[][] }>(engine.hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: [v], k: 10 });
         assert.ok(!after.body.ids[0]!.includes(id), `deleted ${id} still returned`);
       }
     }
@@ -88,14 +76,14 @@ describe('records', () => {
 
   test('get returns existing ids with what include asks for; missing ids are absent', async () => {
     const name = 'getme';
-    await call(hv.url, 'POST', '/v1/collections', { name, dimension: 2 });
-    await call(hv.url, 'POST', `/v1/collections/${name}/upsert`, {
+    await call(engine.hv.url, 'POST', '/v1/collections', { name, dimension: 2 });
+    await call(engine.hv.url, 'POST', `/v1/collections/${name}/upsert`, {
       ids: ['a', 'b', 'c'],
       embeddings: [[1, 0], [0, 1], [0.5, 0.25]],
       metadatas: [{ kind: 'x', n: 1, ok: true }, null, { kind: 'z' }],
       documents: ['doc a', 'doc b', null],
     });
-    const g = await call(hv.url, 'POST', `/v1/collections/${name}/get`, { ids: ['c', 'nope', 'a'], include: ['embeddings', 'metadatas', 'documents'] });
+    const g = await call(engine.hv.url, 'POST', `/v1/collections/${name}/get`, { ids: ['c', 'nope', 'a'], include: ['embeddings', 'metadatas', 'documents'] });
     assert.deepEqual(g.body, {
       ids: ['c', 'a'],
       embeddings: [[0.5, 0.25], [1, 0]],
@@ -103,49 +91,49 @@ describe('records', () => {
       documents: [null, 'doc a'],
     });
     // Overwrite replaces the whole record: metadata and document go when not given again.
-    await call(hv.url, 'POST', `/v1/collections/${name}/upsert`, { ids: ['a'], embeddings: [[2, 2]] });
-    const g2 = await call(hv.url, 'POST', `/v1/collections/${name}/get`, { ids: ['a'] });
+    await call(engine.hv.url, 'POST', `/v1/collections/${name}/upsert`, { ids: ['a'], embeddings: [[2, 2]] });
+    const g2 = await call(engine.hv.url, 'POST', `/v1/collections/${name}/get`, { ids: ['a'] });
     assert.deepEqual(g2.body, { ids: ['a'], metadatas: [null], documents: [null] });
-    const q = await call(hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: [[0, 1]], k: 2, include: ['metadatas', 'documents', 'distances'] });
+    const q = await call(engine.hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: [[0, 1]], k: 2, include: ['metadatas', 'documents', 'distances'] });
     assert.deepEqual(q.body, { ids: [['b', 'c']], distances: [[0, 0.8125]], metadatas: [[null, { kind: 'z' }]], documents: [['doc b', null]] });
-    assert.deepEqual((await call(hv.url, 'GET', `/v1/collections/${name}/count`)).body, { count: 3 });
+    assert.deepEqual((await call(engine.hv.url, 'GET', `/v1/collections/${name}/count`)).body, { count: 3 });
   });
 
   test('msgpack: arrays or one float32 bin in, msgpack out, same shapes as JSON', async () => {
     const name = 'packed';
-    const created = await callMsgpack(hv.url, '/v1/collections', { name, dimension: 3, metric: 'l2' });
+    const created = await callMsgpack(engine.hv.url, '/v1/collections', { name, dimension: 3, metric: 'l2' });
     assert.equal(created.status, 201);
     const f32 = new Float32Array([1, 2, 3, 4, 5, 6.5]);
-    const up = await callMsgpack(hv.url, `/v1/collections/${name}/upsert`, { ids: ['p', 'q'], embeddings: new Uint8Array(f32.buffer) });
+    const up = await callMsgpack(engine.hv.url, `/v1/collections/${name}/upsert`, { ids: ['p', 'q'], embeddings: new Uint8Array(f32.buffer) });
     assert.deepEqual(up, { status: 200, body: { upserted: 2 } });
-    const q = await callMsgpack<{ ids: string[][]; distances: number[][] }>(hv.url, `/v1/collections/${name}/query`, {
+    const q = await callMsgpack<{ ids: string[][]; distances: number[][] }>(engine.hv.url, `/v1/collections/${name}/query`, {
       embeddings: new Uint8Array(new Float32Array([4, 5, 6.5]).buffer),
       k: 2,
     });
     assert.deepEqual(q.body.ids, [['q', 'p']]);
     assert.deepEqual(q.body.distances, [[0, 9 + 9 + 12.25]]);
-    const q2 = await callMsgpack<{ ids: string[][] }>(hv.url, `/v1/collections/${name}/query`, { embeddings: [[1, 2, 3]], k: 1 });
+    const q2 = await callMsgpack<{ ids: string[][] }>(engine.hv.url, `/v1/collections/${name}/query`, { embeddings: [[1, 2, 3]], k: 1 });
     assert.deepEqual(q2.body.ids, [['p']]);
-    const g = await callMsgpack(hv.url, `/v1/collections/${name}/get`, { ids: ['q'], include: ['embeddings'] });
+    const g = await callMsgpack(engine.hv.url, `/v1/collections/${name}/get`, { ids: ['q'], include: ['embeddings'] });
     assert.deepEqual(g.body, { ids: ['q'], embeddings: [[4, 5, 6.5]] });
-    const bad = await callMsgpack<{ error: { code: string } }>(hv.url, `/v1/collections/${name}/upsert`, { ids: ['r'], embeddings: new Uint8Array(8) });
+    const bad = await callMsgpack<{ error: { code: string } }>(engine.hv.url, `/v1/collections/${name}/upsert`, { ids: ['r'], embeddings: new Uint8Array(8) });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, 'HOTVEC_DIMENSION_MISMATCH');
   });
 
   test('distances are the ones Chroma reports for the same data', async () => {
     const { ChromaClient } = await import('chromadb');
-    const u = new URL(chroma.url);
+    const u = new URL(engine.chroma.url);
     const client = new ChromaClient({ host: u.hostname, port: Number(u.port) });
     const dim = 8;
     const vectors = randomVectors(40, dim, 9);
     const q = randomVectors(1, dim, 10)[0]!;
     for (const metric of ['l2', 'cosine', 'ip'] as Metric[]) {
       const name = `parity-${metric}`;
-      await call(hv.url, 'POST', '/v1/collections', { name, dimension: dim, metric });
+      await call(engine.hv.url, 'POST', '/v1/collections', { name, dimension: dim, metric });
       const ids = vectors.map((_, i) => `p${i}`);
-      await call(hv.url, 'POST', `/v1/collections/${name}/upsert`, { ids, embeddings: vectors });
-      const ours = await call<{ ids: string[][]; distances: number[][] }>(hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: [q], k: 5 });
+      await call(engine.hv.url, 'POST', `/v1/collections/${name}/upsert`, { ids, embeddings: vectors });
+      const ours = await call<{ ids: string[][]; distances: number[][] }>(engine.hv.url, 'POST', `/v1/collections/${name}/query`, { embeddings: [q], k: 5 });
       const col = await client.getOrCreateCollection({ name: `parity_ref_${metric}`, embeddingFunction: null, configuration: { hnsw: { space: metric } } });
       await col.add({ ids, embeddings: vectors });
       const theirs = await col.query({ queryEmbeddings: [q], nResults: 5, include: ['distances' as never] });

@@ -3,24 +3,16 @@
  * touches acknowledged data.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { startTestChroma } from '../helpers/chroma.js';
-import { call, removeDir, startHotvec, type Hotvec } from '../helpers/hotvec.js';
+import { test } from 'node:test';
+import { useEngine } from '../helpers/engines.js';
+import { call } from '../helpers/hotvec.js';
 
-let chroma: Awaited<ReturnType<typeof startTestChroma>>;
-let hv: Hotvec;
-
-before(async () => {
-  chroma = await startTestChroma();
-  hv = await startHotvec({ chromaUrl: chroma.url, args: ['--max-body-bytes', '4096', '--max-k', '50', '--max-batch', '100'] });
-  await call(hv.url, 'POST', '/v1/collections', { name: 'c', dimension: 3 });
-  await call(hv.url, 'POST', '/v1/collections/c/upsert', { ids: ['keep'], embeddings: [[1, 2, 3]], metadatas: [{ a: 1 }] });
-});
-
-after(async () => {
-  await hv?.stop();
-  await removeDir(hv?.dataDir ?? '');
-  await chroma?.close();
+const engine = useEngine({
+  args: ['--max-body-bytes', '4096', '--max-k', '50', '--max-batch', '100'],
+  setup: async (hv) => {
+    await call(hv.url, 'POST', '/v1/collections', { name: 'c', dimension: 3 });
+    await call(hv.url, 'POST', '/v1/collections/c/upsert', { ids: ['keep'], embeddings: [[1, 2, 3]], metadatas: [{ a: 1 }] });
+  },
 });
 
 type Case = [label: string, method: string, path: string, body: unknown, status: number, code: string, message?: RegExp];
@@ -53,7 +45,7 @@ const cases: Case[] = [
 
 for (const [label, method, path, body, status, code, message] of cases) {
   test(`${label} → ${status} ${code}`, async () => {
-    const r = await call<{ error: { code: string; message: string } }>(hv.url, method, path, body);
+    const r = await call<{ error: { code: string; message: string } }>(engine.hv.url, method, path, body);
     assert.equal(r.status, status, JSON.stringify(r.body));
     assert.equal(r.body.error.code, code);
     assert.equal(typeof r.body.error.message, 'string');
@@ -62,32 +54,32 @@ for (const [label, method, path, body, status, code, message] of cases) {
 }
 
 test('malformed JSON → 400 MALFORMED_BODY', async () => {
-  const r = await fetch(`${hv.url}/v1/collections/c/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"embeddings": [[1,2' });
+  const r = await fetch(`${engine.hv.url}/v1/collections/c/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"embeddings": [[1,2' });
   assert.equal(r.status, 400);
   assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'HOTVEC_MALFORMED_BODY');
 });
 
 test('NaN literal in JSON → 400', async () => {
-  const r = await fetch(`${hv.url}/v1/collections/c/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"embeddings": [[1,NaN,3]]}' });
+  const r = await fetch(`${engine.hv.url}/v1/collections/c/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"embeddings": [[1,NaN,3]]}' });
   assert.equal(r.status, 400);
 });
 
 test('body over maxBodyBytes → 413', async () => {
   const big = JSON.stringify({ ids: ['x'], embeddings: [[1, 2, 3]], documents: ['y'.repeat(10_000)] });
-  const r = await fetch(`${hv.url}/v1/collections/c/upsert`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big });
+  const r = await fetch(`${engine.hv.url}/v1/collections/c/upsert`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big });
   assert.equal(r.status, 413);
   assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'HOTVEC_PAYLOAD_TOO_LARGE');
 });
 
 test('unsupported content type → 415', async () => {
-  const r = await fetch(`${hv.url}/v1/collections/c/query`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+  const r = await fetch(`${engine.hv.url}/v1/collections/c/query`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
   assert.equal(r.status, 415);
   assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'HOTVEC_UNSUPPORTED_MEDIA_TYPE');
 });
 
 test('after all of that the acknowledged record is intact and nothing else was written', async () => {
-  const g = await call(hv.url, 'POST', '/v1/collections/c/get', { ids: ['keep', 'x', 'a', 'b'], include: ['embeddings', 'metadatas'] });
+  const g = await call(engine.hv.url, 'POST', '/v1/collections/c/get', { ids: ['keep', 'x', 'a', 'b'], include: ['embeddings', 'metadatas'] });
   assert.deepEqual(g.body, { ids: ['keep'], embeddings: [[1, 2, 3]], metadatas: [{ a: 1 }] });
-  assert.deepEqual((await call(hv.url, 'GET', '/v1/collections/c/count')).body, { count: 1 });
-  assert.equal((await fetch(`${hv.url}/health`)).status, 200);
+  assert.deepEqual((await call(engine.hv.url, 'GET', '/v1/collections/c/count')).body, { count: 1 });
+  assert.equal((await fetch(`${engine.hv.url}/health`)).status, 200);
 });

@@ -5,25 +5,13 @@
  * and `--cache-bytes 0` starts an engine without a cache.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import WebSocket from 'ws';
-import { startTestChroma, type TestChroma } from '../helpers/chroma.js';
-import { call, callMsgpack, randomVectors, removeDir, startHotvec, type Hotvec } from '../helpers/hotvec.js';
+import { useEngine } from '../helpers/engines.js';
+import { call, callMsgpack, randomVectors, removeDir, startHotvec } from '../helpers/hotvec.js';
 import { bruteForce, sameNeighbours } from '../helpers/reference.js';
 
-let chroma: TestChroma;
-let hv: Hotvec;
-
-before(async () => {
-  chroma = await startTestChroma();
-  hv = await startHotvec({ chromaUrl: chroma.url });
-});
-
-after(async () => {
-  await hv?.stop();
-  await removeDir(hv?.dataDir ?? '');
-  await chroma?.close();
-});
+const engine = useEngine();
 
 interface Answer {
   ids: string[][];
@@ -87,7 +75,7 @@ class Remote {
 
 test('after every kind of write, repeated identical queries answer the new state', async () => {
   const dim = 8;
-  const c = new Remote(hv.url, 'cached', dim);
+  const c = new Remote(engine.hv.url, 'cached', dim);
   await c.create();
   const base = randomVectors(300, dim, 1);
   await c.upsert(base.map((_, i) => `r${i}`), base);
@@ -104,8 +92,8 @@ test('after every kind of write, repeated identical queries answer the new state
   await c.delete([nearest]);
   assert.ok(!(await c.check(q, 'delete')).ids[0]!.includes(nearest));
 
-  assert.equal((await call(hv.url, 'DELETE', '/v1/collections/cached')).status, 200);
-  assert.equal((await call(hv.url, 'POST', '/v1/collections/cached/query', { embeddings: [q], k: 5 })).status, 404);
+  assert.equal((await call(engine.hv.url, 'DELETE', '/v1/collections/cached')).status, 200);
+  assert.equal((await call(engine.hv.url, 'POST', '/v1/collections/cached/query', { embeddings: [q], k: 5 })).status, 404);
 
   await c.create();
   const other = randomVectors(20, dim, 3);
@@ -115,12 +103,12 @@ test('after every kind of write, repeated identical queries answer the new state
 
 test('queries in flight while writes land never leave a stale answer cached', async (t) => {
   const dim = 32;
-  const c = new Remote(hv.url, 'racing', dim);
+  const c = new Remote(engine.hv.url, 'racing', dim);
   await c.create();
   const base = randomVectors(8000, dim, 10);
   for (let i = 0; i < base.length; i += 2000) await c.upsert(base.slice(i, i + 2000).map((_, j) => `r${i + j}`), base.slice(i, i + 2000));
 
-  const ws = new WebSocket(`${hv.url.replace('http', 'ws')}/v1/ws`);
+  const ws = new WebSocket(`${engine.hv.url.replace('http', 'ws')}/v1/ws`);
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   const pending = new Map<string, (a: { result?: Answer; error?: unknown }) => void>();
   ws.on('message', (data: Buffer) => {
@@ -163,7 +151,7 @@ test('queries in flight while writes land never leave a stale answer cached', as
 });
 
 test('--cache-bytes 0 starts an engine without a cache that answers the same', async () => {
-  const off = await startHotvec({ chromaUrl: chroma.url, args: ['--cache-bytes', '0', '--chroma-prefix', 'nocache_'] });
+  const off = await startHotvec({ chromaUrl: engine.chroma.url, args: ['--cache-bytes', '0', '--chroma-prefix', 'nocache_'] });
   try {
     const c = new Remote(off.url, 'plain', 4);
     await c.create();

@@ -1,23 +1,11 @@
 /** The WebSocket protocol: many requests in flight per socket, JSON text and msgpack binary frames. */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import WebSocket from 'ws';
-import { startTestChroma } from '../helpers/chroma.js';
-import { call, packr, randomVectors, removeDir, startHotvec, type Hotvec } from '../helpers/hotvec.js';
+import { useEngine } from '../helpers/engines.js';
+import { call, packr, randomVectors } from '../helpers/hotvec.js';
 
-let chroma: Awaited<ReturnType<typeof startTestChroma>>;
-let hv: Hotvec;
-
-before(async () => {
-  chroma = await startTestChroma();
-  hv = await startHotvec({ chromaUrl: chroma.url });
-});
-
-after(async () => {
-  await hv?.stop();
-  await removeDir(hv?.dataDir ?? '');
-  await chroma?.close();
-});
+const engine = useEngine();
 
 interface Answer {
   id: unknown;
@@ -26,7 +14,7 @@ interface Answer {
 }
 
 async function connect(): Promise<{ ws: WebSocket; answers: Map<unknown, Answer>; waitFor: (n: number) => Promise<void> }> {
-  const ws = new WebSocket(`${hv.url.replace('http', 'ws')}/v1/ws`);
+  const ws = new WebSocket(`${engine.hv.url.replace('http', 'ws')}/v1/ws`);
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   const answers = new Map<unknown, Answer>();
   let waiter: (() => void) | null = null;
@@ -72,7 +60,7 @@ test('many requests in flight on one socket are each answered under their id (JS
 
 test('msgpack binary frames with a float32 bin; answers come back as msgpack', async () => {
   const { ws, answers, waitFor } = await connect();
-  await call(hv.url, 'POST', '/v1/collections', { name: 'wsb', dimension: 2 });
+  await call(engine.hv.url, 'POST', '/v1/collections', { name: 'wsb', dimension: 2 });
   ws.send(packr.pack({ id: 1, op: 'upsert', collection: 'wsb', ids: ['a', 'b'], embeddings: new Uint8Array(new Float32Array([0, 0, 3, 4]).buffer) }));
   await waitFor(1);
   assert.deepEqual(answers.get(1)?.result, { upserted: 2 });
@@ -90,7 +78,7 @@ test('a WebSocket answer has the same shape as the HTTP body', async () => {
   const { ws, answers, waitFor } = await connect();
   ws.send(JSON.stringify({ id: 'q', op: 'query', collection: 'wsb', embeddings: [[3, 4]], k: 1, include: ['distances', 'embeddings'] }));
   await waitFor(1);
-  const http = await call(hv.url, 'POST', '/v1/collections/wsb/query', { embeddings: [[3, 4]], k: 1, include: ['distances', 'embeddings'] });
+  const http = await call(engine.hv.url, 'POST', '/v1/collections/wsb/query', { embeddings: [[3, 4]], k: 1, include: ['distances', 'embeddings'] });
   assert.deepEqual(answers.get('q')?.result, http.body);
   ws.close();
 });

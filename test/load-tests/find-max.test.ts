@@ -7,8 +7,8 @@ import { readFile, rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { findMax } from '../../load-tests/lib/find-max.js';
 import type { LoadReport } from '../../load-tests/lib/report.js';
-import { startTestChroma } from '../helpers/chroma.js';
-import { removeDir, startHotvec, tempDir, type Hotvec } from '../helpers/hotvec.js';
+import { useEngine } from '../helpers/engines.js';
+import { tempDir } from '../helpers/hotvec.js';
 import { explain, runCli } from './run-cli.js';
 
 const capacity = (limit: number) => async (rate: number) => ({ pass: rate <= limit, result: rate });
@@ -39,27 +39,21 @@ describe('rate search', () => {
 });
 
 describe('--find-max against the real engine', () => {
-  let chroma: Awaited<ReturnType<typeof startTestChroma>>;
-  let hv: Hotvec;
+  const engine = useEngine();
   let dir: string;
 
   before(async () => {
-    chroma = await startTestChroma();
-    hv = await startHotvec({ chromaUrl: chroma.url });
     dir = await tempDir('hotvec-findmax-');
   });
 
   after(async () => {
-    await hv?.stop();
-    await removeDir(hv?.dataDir ?? '');
-    await chroma?.close();
     await rm(dir, { recursive: true, force: true });
   });
 
   test('a lenient SLA climbs to the limit; the report lists every step', async () => {
     const json = `${dir}/max.json`;
     const run = await runCli([
-      '--url', hv.url, '--n', '500', '--dim', '16', '--find-max', '--find-max-start', '40', '--find-max-factor', '2',
+      '--url', engine.hv.url, '--n', '500', '--dim', '16', '--find-max', '--find-max-start', '40', '--find-max-factor', '2',
       '--find-max-limit', '150', '--step-duration', '1', '--warmup', '0', '--sla-p99-ms', '60000', '--sla-p95-ms', '60000', '--sla-error-ratio', '0.5',
       '--json', json, '--chart', `${dir}/max.svg`, '--quiet',
     ]);
@@ -72,7 +66,7 @@ describe('--find-max against the real engine', () => {
   });
 
   test('an impossible SLA finds no rate and exits 1', async () => {
-    const run = await runCli(['--url', hv.url, '--n', '500', '--dim', '16', '--find-max', '--find-max-start', '4', '--find-max-factor', '2', '--step-duration', '1', '--warmup', '0', '--sla-p99-ms', '0.001', '--quiet']);
+    const run = await runCli(['--url', engine.hv.url, '--n', '500', '--dim', '16', '--find-max', '--find-max-start', '4', '--find-max-factor', '2', '--step-duration', '1', '--warmup', '0', '--sla-p99-ms', '0.001', '--quiet']);
     assert.equal(run.code, 1, explain(run));
     assert.match(run.stdout, /no rate met the SLA/);
   });

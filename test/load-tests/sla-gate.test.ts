@@ -3,12 +3,11 @@
  * lenient one exits 0, bad usage exits 2; and the gate's arithmetic on its own.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { OpStats } from '../../load-tests/lib/latency.js';
 import type { RunResult } from '../../load-tests/lib/run.js';
 import { checkSla, DEFAULT_SLA } from '../../load-tests/lib/sla-check.js';
-import { startTestChroma } from '../helpers/chroma.js';
-import { removeDir, startHotvec, type Hotvec } from '../helpers/hotvec.js';
+import { useEngine } from '../helpers/engines.js';
 import { explain, runCli } from './run-cli.js';
 
 function stats(p95: number, p99: number, ok: number, failed = 0): OpStats {
@@ -42,20 +41,8 @@ describe('gate arithmetic', () => {
 });
 
 describe('exit status against the real engine', () => {
-  let chroma: Awaited<ReturnType<typeof startTestChroma>>;
-  let hv: Hotvec;
-  const common = (): string[] => ['--url', hv.url, '--n', '500', '--dim', '16', '--rate', '100', '--duration', '2', '--quiet'];
-
-  before(async () => {
-    chroma = await startTestChroma();
-    hv = await startHotvec({ chromaUrl: chroma.url });
-  });
-
-  after(async () => {
-    await hv?.stop();
-    await removeDir(hv?.dataDir ?? '');
-    await chroma?.close();
-  });
+  const engine = useEngine();
+  const common = (): string[] => ['--url', engine.hv.url, '--n', '500', '--dim', '16', '--rate', '100', '--duration', '2', '--quiet'];
 
   test('an impossible target exits 1', async () => {
     const run = await runCli([...common(), '--sla-p99-ms', '0.001']);
@@ -80,7 +67,7 @@ describe('exit status against the real engine', () => {
   });
 
   test('bad usage exits 2 and names the flag', async () => {
-    const run = await runCli(['--url', hv.url, '--transport', 'pigeon']);
+    const run = await runCli(['--url', engine.hv.url, '--transport', 'pigeon']);
     assert.equal(run.code, 2, explain(run));
     assert.match(run.stderr, /--transport must be one of http, ws/);
   });
