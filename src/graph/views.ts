@@ -39,8 +39,4 @@ export class GraphViews {
   forget(path: string): void {
     for (const key of [...this.views.keys()]) if (key.endsWith(`\u0000${path}`)) this.views.delete(key);
   }
-
-  get size(): number {
-    return this.views.size;
-  }
 }

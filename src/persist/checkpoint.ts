@@ -17,6 +17,7 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HotvecError } from '../errors.js';
+import { fsyncPath } from './fsync.js';
 import { crc32c } from './wal-format.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.json';
@@ -107,10 +108,5 @@ async function replace(dir: string, chromaSeq: number): Promise<void> {
     await file.close();
   }
   await rename(temp, join(dir, CHECKPOINT_FILE));
-  const dirHandle = await open(dir, 'r');
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
+  await fsyncPath(dir);
 }

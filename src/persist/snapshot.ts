@@ -29,6 +29,7 @@ import { CHUNK_SLOTS } from '../vector-index/layout.js';
 import type { Segment } from '../vector-index/segment.js';
 import type { IndexSettings } from '../vector-index/settings.js';
 import type { VectorIndex } from '../vector-index/vector-index.js';
+import { fsyncPath } from './fsync.js';
 import type { Metadata, Metric } from './ops.js';
 import { crc32c } from './wal-format.js';
 
@@ -93,15 +94,6 @@ export interface KeepSet {
 }
 
 const hex = (n: number): string => n.toString(16).padStart(8, '0');
-
-async function fsyncPath(path: string): Promise<void> {
-  const h = await open(path, 'r');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-}
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(

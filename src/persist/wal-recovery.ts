@@ -4,6 +4,7 @@
  * wal-format.ts for the bytes.
  */
 import { open, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { fsyncPath } from './fsync.js';
 import { join } from 'node:path';
 import { SEGMENT_HEADER_BYTES, checkSegmentHeader, parseSegmentName, scanRecords } from './wal-format.js';
 import type { WalRecovery } from './wal.js';
@@ -11,15 +12,6 @@ import type { WalRecovery } from './wal.js';
 export interface Segment {
   firstSeq: number;
   name: string;
-}
-
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 export interface Recovered {
@@ -121,7 +113,7 @@ export async function recover(dir: string): Promise<Recovered> {
       `cut ${cut} bytes, last good seq ${expected - 1}`;
   }
   if (laterSetAside > 0) recovery.detail += `; ${laterSetAside} later segment file(s) set aside as *.corrupt`;
-  if (dirChanged) await fsyncDir(dir);
+  if (dirChanged) await fsyncPath(dir);
   recovery.lastSeq = expected - 1;
   return { recovery, segments, activeSize, activeRecords };
 }

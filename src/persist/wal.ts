@@ -30,7 +30,8 @@ import {
   scanRecords,
   segmentName,
 } from './wal-format.js';
-import { fsyncDir, recover, type Segment } from './wal-recovery.js';
+import { fsyncPath } from './fsync.js';
+import { recover, type Segment } from './wal-recovery.js';
 
 export type FsyncPolicy = 'always' | 'everysec';
 
@@ -299,7 +300,7 @@ export class Wal extends EventEmitter {
       });
       removed++;
     }
-    if (removed > 0) await fsyncDir(this.dir);
+    if (removed > 0) await fsyncPath(this.dir);
     return removed;
   }
 
@@ -455,7 +456,7 @@ export class Wal extends EventEmitter {
       const header = encodeSegmentHeader(firstSeq);
       const { bytesWritten } = await handle.write(header, 0, header.byteLength, 0);
       if (bytesWritten !== header.byteLength) throw new Error(`short write of the segment header of ${name}`);
-      await fsyncDir(this.dir);
+      await fsyncPath(this.dir);
     } catch (err) {
       await handle.close().catch(ignore);
       throw err;

@@ -128,10 +128,6 @@ export class Segment {
     this.live--;
   }
 
-  isLive(slot: number): boolean {
-    return new Uint8Array(this.arena.buffer)[this.stateOffset(slot)] === SlotState.LIVE;
-  }
-
   /** A copy of the slot's vector. */
   vector(slot: number): Float32Array {
     const at = this.vectorOffset(slot) >> 2;
