@@ -77,6 +77,8 @@ export const configSchema = z.object({
   hnswStorage: z.enum(['f32', 'f16', 'i8']).default('f32'),
   /** Hot-query cache: most bytes of cached answers (estimated heap size); 0 disables the cache. */
   cacheBytes: int(0, 64 * 1024 * MiB).default(64 * MiB),
+  /** Hot-query cache admission: keep a query's answer only once the query was seen before (repeat), or on its first miss (first). */
+  cacheAdmission: z.enum(['repeat', 'first']).default('repeat'),
   /** Write-behind: most records in one Chroma call. */
   flushBatchRecords: int(1, 100_000).default(1000),
   /** Write-behind: how often a partial batch is sent (ms). */

@@ -208,7 +208,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       pool: this.pool,
       wal: this.wal,
       flusher: this.flusher,
-      cache: queryCacheFor(cfg.cacheBytes),
+      cache: queryCacheFor(cfg.cacheBytes, cfg.cacheAdmission),
       indexer,
       ready: () => this.state === 'ok',
     };

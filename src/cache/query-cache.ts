@@ -7,9 +7,14 @@
  * the version to a value the collection never had and drops the collection's entries at once.
  * A query captures the version when it looks up and fills the cache only if that version is
  * still current when its answer is ready, so an answer computed across a write is never kept.
+ *
+ * Admission (`admission: 'repeat'`, the default): a query's answer is kept only when the query
+ * was seen before (doorkeeper.ts), so a stream of distinct queries does not churn the LRU.
+ * `'first'` keeps every answer.
  */
 import { LRUCache } from 'lru-cache';
 import type { QueryResult } from '../service/query.js';
+import { Doorkeeper } from './doorkeeper.js';
 import { queryKey, type QueryKeyOptions } from './key.js';
 import { entryBytes, freezeResult, shareResult } from './result.js';
 
@@ -18,13 +23,19 @@ export interface QueryCacheOptions {
   maxBytes: number;
   /** Largest single entry; bigger answers are not kept. Default: a quarter of `maxBytes`. */
   maxEntryBytes?: number;
+  /** Keep an answer on a query's first miss (`first`) or only once it was seen before (`repeat`, default). */
+  admission?: CacheAdmission;
 }
+
+export type CacheAdmission = 'first' | 'repeat';
 
 export interface QueryCacheStats {
   /** Queries answered from the cache. */
   hits: number;
   /** Queries that went to the pool (including ones too large to cache). */
   misses: number;
+  /** Misses whose answer was not kept because the query had not been seen before (admission `repeat`). */
+  notAdmitted: number;
   /** Estimated bytes held now. */
   bytes: number;
   /** Answers held now. */
@@ -57,6 +68,7 @@ const passThrough = (result: QueryResult): QueryResult => result;
 export class QueryCache {
   private readonly lru: LRUCache<string, Entry>;
   private readonly maxEntryBytes: number;
+  private readonly doorkeeper: Doorkeeper | undefined;
   /**
    * Write version per collection name. Versions come from one clock that only moves forward,
    * so a dropped and re-created collection never returns to a version it had before. Entries
@@ -68,10 +80,14 @@ export class QueryCache {
   private readonly keysOf = new Map<string, Set<string>>();
   private hits = 0;
   private misses = 0;
+  private notAdmitted = 0;
 
   constructor(options: QueryCacheOptions) {
     if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 1) throw new RangeError(`maxBytes must be a positive integer, got ${options.maxBytes}`);
     this.maxEntryBytes = options.maxEntryBytes ?? Math.max(1, Math.floor(options.maxBytes / 4));
+    const admission = options.admission ?? 'repeat';
+    if (admission !== 'first' && admission !== 'repeat') throw new RangeError(`admission must be 'first' or 'repeat', got ${String(admission)}`);
+    this.doorkeeper = admission === 'repeat' ? new Doorkeeper() : undefined;
     this.lru = new LRUCache<string, Entry>({
       maxSize: options.maxBytes,
       maxEntrySize: this.maxEntryBytes,
@@ -104,6 +120,11 @@ export class QueryCache {
       return { hit: shareResult(entry.result), fill: passThrough };
     }
     this.misses++;
+    // The key without its version and vectors: a query seen before a write counts as seen after it.
+    if (this.doorkeeper && !this.doorkeeper.seenBefore(q.vectors, key.slice(key.indexOf('\u0000') + 1, key.length - q.vectors.byteLength))) {
+      this.notAdmitted++;
+      return { fill: passThrough };
+    }
     return { fill: (result) => this.fill(q.collection, version, key, result) };
   }
 
@@ -129,7 +150,7 @@ export class QueryCache {
   }
 
   stats(): QueryCacheStats {
-    return { hits: this.hits, misses: this.misses, bytes: this.lru.calculatedSize, entries: this.lru.size };
+    return { hits: this.hits, misses: this.misses, notAdmitted: this.notAdmitted, bytes: this.lru.calculatedSize, entries: this.lru.size };
   }
 
   /** Drops every answer (versions and counters stay). */
@@ -139,5 +160,6 @@ export class QueryCache {
   }
 }
 
-/** The engine's cache for a `cacheBytes` setting: none when it is 0. */
-export const queryCacheFor = (cacheBytes: number): QueryCache | undefined => (cacheBytes > 0 ? new QueryCache({ maxBytes: cacheBytes }) : undefined);
+/** The engine's cache for its settings: none when `cacheBytes` is 0. */
+export const queryCacheFor = (cacheBytes: number, admission: CacheAdmission = 'repeat'): QueryCache | undefined =>
+  cacheBytes > 0 ? new QueryCache({ maxBytes: cacheBytes, admission }) : undefined;

@@ -111,6 +111,7 @@ export function createPromMetrics(o: PromOptions): PromMetrics {
   };
   counterFromTotal('hotvec_cache_hits_total', 'Query cache hits.', (s) => s.hits);
   counterFromTotal('hotvec_cache_misses_total', 'Query cache misses.', (s) => s.misses);
+  counterFromTotal('hotvec_cache_not_admitted_total', 'Query cache misses not kept because the query had not been seen before.', (s) => s.notAdmitted ?? 0);
   gauge('hotvec_cache_hit_ratio', 'Query cache hits / lookups since start.', (set) => {
     const s = cache();
     set(s && s.hits + s.misses > 0 ? s.hits / (s.hits + s.misses) : 0);

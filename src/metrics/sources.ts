@@ -5,6 +5,8 @@
 export interface CacheStats {
   hits: number;
   misses: number;
+  /** Misses whose answer was not kept because the query was new (admission `repeat`). */
+  notAdmitted?: number;
   bytes: number;
   entries: number;
 }

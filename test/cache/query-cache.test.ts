@@ -1,10 +1,12 @@
 /**
  * The hot-query cache on its own: what makes two lookups the same, the byte bound, exact
  * invalidation (including an answer computed across a write), and answers callers cannot
- * change.
+ * change. Most tests admit on the first miss (`admission: 'first'`) to look at the LRU alone;
+ * the default admission (`repeat`) has its own tests at the end.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Doorkeeper, fingerprint } from '../../src/cache/doorkeeper.js';
 import { queryKey } from '../../src/cache/key.js';
 import { QueryCache } from '../../src/cache/query-cache.js';
 import { entryBytes } from '../../src/cache/result.js';
@@ -21,7 +23,7 @@ function ask(cache: QueryCache, collection: string, vectors: Float32Array, resul
 }
 
 test('an identical query is a hit; any difference in vector, k, include, options or collection is a miss', () => {
-  const cache = new QueryCache({ maxBytes: 1 << 20 });
+  const cache = new QueryCache({ maxBytes: 1 << 20, admission: 'first' });
   const q = vec(1, 2, 3);
   assert.equal(ask(cache, 'a', q, answer('x', 'y')).hit, false);
   const again = ask(cache, 'a', vec(1, 2, 3), answer('other'));
@@ -34,7 +36,7 @@ test('an identical query is a hit; any difference in vector, k, include, options
   assert.equal(ask(cache, 'b', q, answer('z')).hit, false, 'other collection');
   const withEf = cache.lookup({ collection: 'a', vectors: q, k: 2, include: ['distances'], options: { ef: 64 } });
   assert.equal(withEf.hit, undefined, 'a search option makes another key');
-  assert.deepEqual(cache.stats(), { hits: 2, misses: 6, bytes: cache.stats().bytes, entries: 5 });
+  assert.deepEqual(cache.stats(), { hits: 2, misses: 6, notAdmitted: 0, bytes: cache.stats().bytes, entries: 5 });
   assert.ok(cache.stats().bytes > 0);
 });
 
@@ -52,7 +54,7 @@ test('the cache stays within its byte bound and evicts the least recently used a
   const probe = answer('id-0000', 'id-0001');
   const one = entryBytes(queryKey({ collection: 'c', version: 0, vectors: vec(0, 0, 0, 0), k: 2, include: ['distances'] }), probe);
   const bound = one * 10 + Math.floor(one / 2);
-  const cache = new QueryCache({ maxBytes: bound });
+  const cache = new QueryCache({ maxBytes: bound, admission: 'first' });
   for (let i = 0; i < 10; i++) ask(cache, 'c', vec(i, 0, 0, 0), answer(`id-${String(i).padStart(4, '0')}`, 'id-0001'));
   assert.equal(cache.stats().entries, 10);
   assert.equal(ask(cache, 'c', vec(0, 0, 0, 0), probe).hit, true, 'touch the oldest: it becomes the most recent');
@@ -66,18 +68,18 @@ test('the cache stays within its byte bound and evicts the least recently used a
 });
 
 test('answers larger than an entry may be are not kept, and the bound holds', () => {
-  const cache = new QueryCache({ maxBytes: 4096, maxEntryBytes: 1024 });
+  const cache = new QueryCache({ maxBytes: 4096, maxEntryBytes: 1024, admission: 'first' });
   const big: QueryResult = { ids: [Array.from({ length: 100 }, (_, i) => `a-long-identifier-${i}`)] };
   ask(cache, 'c', vec(1), big);
   assert.equal(cache.stats().entries, 0);
   // Vectors alone over the entry bound: not even a key is built.
   const l = cache.lookup({ collection: 'c', vectors: new Float32Array(300), k: 1, include: [] });
   assert.equal(l.fill(answer('x')).ids[0]![0], 'x');
-  assert.deepEqual(cache.stats(), { hits: 0, misses: 2, bytes: 0, entries: 0 });
+  assert.deepEqual(cache.stats(), { hits: 0, misses: 2, notAdmitted: 0, bytes: 0, entries: 0 });
 });
 
 test('invalidate drops the collection’s entries at once and leaves other collections alone', () => {
-  const cache = new QueryCache({ maxBytes: 1 << 20 });
+  const cache = new QueryCache({ maxBytes: 1 << 20, admission: 'first' });
   for (let i = 0; i < 5; i++) ask(cache, 'a', vec(i), answer(`a${i}`));
   for (let i = 0; i < 3; i++) ask(cache, 'b', vec(i), answer(`b${i}`));
   const before = cache.stats();
@@ -93,7 +95,7 @@ test('invalidate drops the collection’s entries at once and leaves other colle
 });
 
 test('an answer computed across a write is handed to its caller but never cached', () => {
-  const cache = new QueryCache({ maxBytes: 1 << 20 });
+  const cache = new QueryCache({ maxBytes: 1 << 20, admission: 'first' });
   const inFlight = cache.lookup({ collection: 'a', vectors: vec(1, 2), k: 2, include: ['distances'] });
   cache.invalidate('a'); // a write lands while the query runs
   const stale = answer('old');
@@ -104,7 +106,7 @@ test('an answer computed across a write is handed to its caller but never cached
 });
 
 test('drop then re-create with the same name never revives an old version', () => {
-  const cache = new QueryCache({ maxBytes: 1 << 20 });
+  const cache = new QueryCache({ maxBytes: 1 << 20, admission: 'first' });
   const versions = new Set([cache.version('a')]);
   // Each of these is one commit on "a": create, upsert, drop, create again, upsert.
   for (let i = 0; i < 5; i++) {
@@ -118,7 +120,7 @@ test('drop then re-create with the same name never revives an old version', () =
 });
 
 test('callers cannot change what the cache serves next', () => {
-  const cache = new QueryCache({ maxBytes: 1 << 20 });
+  const cache = new QueryCache({ maxBytes: 1 << 20, admission: 'first' });
   const storeMeta = { lang: 'en' };
   const emb = vec(0.5, 0.25);
   const fresh: QueryResult = { ids: [['x']], distances: [[0.1]], metadatas: [[storeMeta]], documents: [['doc']], embeddings: [[emb]] };
@@ -146,4 +148,52 @@ test('callers cannot change what the cache serves next', () => {
   assert.deepEqual(third.got.distances, [[0.1]]);
   assert.deepEqual(third.got.metadatas, [[{ lang: 'en' }]]);
   assert.deepEqual([...third.got.embeddings![0]![0]!], [0.5, 0.25]);
+});
+
+test('admission repeat (default): an answer is kept on the second miss of a query, then hits', () => {
+  const cache = new QueryCache({ maxBytes: 1 << 20 });
+  const q = vec(1, 2, 3);
+  assert.equal(ask(cache, 'a', q, answer('x')).hit, false);
+  assert.equal(cache.stats().entries, 0, 'a query seen once is not kept');
+  assert.equal(ask(cache, 'a', vec(1, 2, 3), answer('x')).hit, false);
+  assert.equal(cache.stats().entries, 1, 'seen before: kept');
+  const third = ask(cache, 'a', q, answer('other'));
+  assert.equal(third.hit, true);
+  assert.deepEqual(third.got, answer('x'));
+  // Another k, collection or option is another query for the doorkeeper too.
+  assert.equal(ask(cache, 'a', q, answer('y'), 3).hit, false);
+  assert.equal(ask(cache, 'b', q, answer('y')).hit, false);
+  assert.equal(cache.lookup({ collection: 'a', vectors: q, k: 2, include: ['distances'], options: { ef: 64 } }).hit, undefined);
+  assert.equal(cache.stats().entries, 1, 'first sightings are not kept');
+  assert.deepEqual(cache.stats(), { hits: 1, misses: 5, notAdmitted: 4, bytes: cache.stats().bytes, entries: 1 });
+});
+
+test('admission repeat: distinct queries never fill the cache; a write does not make a repeated query new', () => {
+  const cache = new QueryCache({ maxBytes: 1 << 20 });
+  for (let i = 0; i < 1000; i++) ask(cache, 'a', vec(i, 0.5), answer(`x${i}`));
+  assert.equal(cache.stats().entries, 0);
+  assert.equal(cache.stats().notAdmitted, 1000);
+  ask(cache, 'a', vec(1, 2), answer('old'));
+  cache.invalidate('a'); // a write: the answer must be computed again, once
+  assert.equal(ask(cache, 'a', vec(1, 2), answer('new')).hit, false);
+  const hit = ask(cache, 'a', vec(1, 2), answer('unused'));
+  assert.equal(hit.hit, true, 'kept on its first miss after the write: it had been seen before');
+  assert.deepEqual(hit.got, answer('new'));
+});
+
+test('doorkeeper: remembers recent fingerprints, forgets overwritten slots, tells salts apart', () => {
+  const d = new Doorkeeper(4);
+  assert.equal(d.seenBefore(vec(1), 's'), false);
+  assert.equal(d.seenBefore(vec(1), 's'), true);
+  assert.equal(d.seenBefore(vec(1), 't'), false, 'another salt is another query');
+  assert.notEqual(fingerprint(vec(1, 2), 's'), fingerprint(vec(2, 1), 's'), 'order matters');
+  assert.notEqual(fingerprint(vec(0), ''), fingerprint(vec(-0), ''), 'bit patterns, not values');
+  // With 4 slots, 64 other queries overwrite every slot: the first one is forgotten.
+  for (let i = 0; i < 64; i++) d.seenBefore(vec(100 + i), 's');
+  assert.equal(d.seenBefore(vec(1), 's'), false);
+  // Distinct random queries into a large table: a few collisions at most, never a false "seen" storm.
+  const big = new Doorkeeper(1 << 16);
+  let falseSeen = 0;
+  for (let i = 0; i < 5000; i++) if (big.seenBefore(vec(i, i * 0.5, -i), 'c')) falseSeen++;
+  assert.ok(falseSeen < 5, `${falseSeen} false sightings among 5000 distinct queries`);
 });

@@ -110,7 +110,7 @@ class Model {
 }
 
 test('a repeated query is answered without the pool, and the hit equals the computed answer', async () => {
-  const cache = new QueryCache({ maxBytes: 1 << 22 });
+  const cache = new QueryCache({ maxBytes: 1 << 22, admission: 'first' });
   const ctx = context(cache);
   const name = uniqueCollectionName('hit');
   await createCollection(ctx, { name, dimension: dim });
@@ -122,7 +122,7 @@ test('a repeated query is answered without the pool, and the hit equals the comp
   const second = await m.check(q, 'second');
   assert.equal(second.searched, false, 'the hit did not reach the pool');
   assert.deepEqual(second.answer, first.answer);
-  assert.deepEqual(cache.stats(), { hits: 1, misses: 1, bytes: cache.stats().bytes, entries: 1 });
+  assert.deepEqual(cache.stats(), { hits: 1, misses: 1, notAdmitted: 0, bytes: cache.stats().bytes, entries: 1 });
   // Same vector, another k: its own entry.
   await query(ctx, name, { embeddings: [q], k: 2 });
   assert.equal(cache.stats().misses, 2);
@@ -130,7 +130,7 @@ test('a repeated query is answered without the pool, and the hit equals the comp
 });
 
 test('every kind of write is seen by the next identical query', async () => {
-  const cache = new QueryCache({ maxBytes: 1 << 22 });
+  const cache = new QueryCache({ maxBytes: 1 << 22, admission: 'first' });
   const ctx = context(cache);
   const name = uniqueCollectionName('inv');
   await createCollection(ctx, { name, dimension: dim });
@@ -181,7 +181,7 @@ test('every kind of write is seen by the next identical query', async () => {
 });
 
 test('a query in flight while a write lands is answered but not cached', async () => {
-  const cache = new QueryCache({ maxBytes: 1 << 22 });
+  const cache = new QueryCache({ maxBytes: 1 << 22, admission: 'first' });
   const ctx = context(cache);
   const name = uniqueCollectionName('race');
   await createCollection(ctx, { name, dimension: dim });
