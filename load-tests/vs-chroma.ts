@@ -16,7 +16,8 @@
  *    folder; msgpack float32 upserts, acknowledged = durable, timed), and waits until hotvec's
  *    write-behind has reached its Chroma, its segments are sealed into HNSW graphs and merged,
  *    and every process is idle. While hotvec loads, one client queries it all along.
- * 3. Measures recall@10 of both against brute-force exact answers, hotvec's memory against its
+ * 3. Measures recall@10 of both against brute-force exact answers, hotvec's memory (again after the
+ *    query phases, when every worker has mapped the graphs) against its
  *    raw vectors plus graph, and the bare usearch search over hotvec's own graph files.
  * 4. Per run: the same autocannon HTTP load (JSON, every request a distinct query vector) on
  *    hotvec and on Chroma, hotvec over WebSocket msgpack, and each server at half its own
@@ -36,8 +37,8 @@ import { removeDir, startHotvec, type Hotvec } from '../test/helpers/hotvec.js';
 import { ChromaUnderTest, clientFor } from './vs-chroma/chroma.js';
 import { ClusteredSource, exactNeighbours, recallAtK } from './vs-chroma/data.js';
 import { closeClients, httpLoad, pacedHttpLoad, postJson, wsLoad, type LoadStats } from './vs-chroma/load.js';
-import { bareUsearchCpuMs, graphFiles, graphOnlyBytes, memoryOf, timedRestart, waitIndexed } from './vs-chroma/hotvec.js';
-import { cpuSeconds, waitQuiet } from './vs-chroma/proc.js';
+import { bareUsearchCpuMs, bareUsearchParallel, graphFiles, graphOnlyBytes, memoryOf, timedRestart, waitIndexed } from './vs-chroma/hotvec.js';
+import { cpuSeconds, threadCpuSeconds, threadSplit, waitQuiet, type ThreadSplit } from './vs-chroma/proc.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -137,13 +138,18 @@ class QueryStream {
 interface Phase extends LoadStats {
   /** Server CPU seconds (all threads) per answered query, in ms. */
   cpuMsPerQuery: number;
+  /** The same split by thread (ms per query): main thread, the query workers (busiest threads), the rest. */
+  threads: ThreadSplit;
 }
 
 async function measured(pid: number, run: () => Promise<LoadStats>): Promise<Phase> {
   const c0 = cpuSeconds(pid);
+  const t0 = threadCpuSeconds(pid);
   const stats = await run();
   const cpu = cpuSeconds(pid) - c0;
-  return { ...stats, cpuMsPerQuery: (cpu * 1000) / Math.max(1, stats.ok) };
+  const split = threadSplit(pid, t0, threadCpuSeconds(pid), num('workers'));
+  const perQuery = (seconds: number): number => (seconds * 1000) / Math.max(1, stats.ok);
+  return { ...stats, cpuMsPerQuery: perQuery(cpu), threads: { main: perQuery(split.main), busiest: perQuery(split.busiest), other: perQuery(split.other) } };
 }
 
 async function sequential(count: number, url: string, body: (i: number) => string): Promise<{ p50ms: number; p99ms: number }> {
@@ -298,11 +304,20 @@ async function main(): Promise<void> {
     const files = await graphFiles(hv.dataDir, indexed.detail.segments);
     const sealedNodes = indexed.detail.segments.filter((sg) => sg.phase === 'sealed').reduce((a, sg) => a + sg.records, 0);
     const graph = await graphOnlyBytes(files, sealedNodes, dim, indexed.detail.index.storage);
-    const memory = await memoryOf(hv.proc.pid!);
+    const memoryIdle = await memoryOf(hv.proc.pid!); // before any query mapped a graph file
     const rawBytes = n * dim * 4;
-    log(`hotvec memory: RSS ${(memory.rss / 2 ** 20).toFixed(0)} MiB, PSS ${(memory.pss / 2 ** 20).toFixed(0)} MiB; raw vectors ${(rawBytes / 2 ** 20).toFixed(0)} MiB, graph ${(graph.graphBytes / 2 ** 20).toFixed(0)} MiB`);
-    const bare = bareUsearchCpuMs(files, dim, indexed.detail.index, num('ef'), Array.from({ length: 1000 }, (_, i) => stream.f32(80_000_000 + i)), k);
-    log(`bare usearch over the same ${files.length} graph file(s), ef ${opt.ef}, one thread: ${bare.queriesPerSecond.toFixed(0)} queries/s, ${bare.cpuMsPerQuery.toFixed(3)} CPU ms/query`);
+    const mib = (b: number): string => (b / 2 ** 20).toFixed(0);
+    log(
+      `hotvec memory after indexing: RSS ${mib(memoryIdle.rss)} MiB, PSS ${mib(memoryIdle.pss)} MiB (arena ${mib(memoryIdle.arena)}, C heap ${mib(memoryIdle.cHeap)}); ` +
+        `raw vectors ${mib(rawBytes)} MiB, graph files ${mib(graph.fileBytes)} MiB of which links ${mib(graph.graphBytes)} MiB`,
+    );
+    const bareQueries = Array.from({ length: 1000 }, (_, i) => stream.f32(80_000_000 + i));
+    const bare = bareUsearchCpuMs(files, dim, indexed.detail.index, num('ef'), bareQueries, k);
+    const bareParallel = await bareUsearchParallel(files, dim, indexed.detail.index, num('ef'), bareQueries, k, num('workers'));
+    log(
+      `bare usearch over the same ${files.length} graph file(s), ef ${opt.ef}: one thread ${bare.queriesPerSecond.toFixed(0)} queries/s, ${bare.cpuMsPerQuery.toFixed(3)} CPU ms/query; ` +
+        `${opt.workers} threads at once ${bareParallel.queriesPerSecond.toFixed(0)} queries/s, ${bareParallel.cpuMsPerQuery.toFixed(3)} CPU ms/query`,
+    );
 
     log(`exact answers for ${recallQueries.length / dim} queries (brute force)…`);
     const truth = exactNeighbours(data, recallQueries, dim, k);
@@ -369,12 +384,16 @@ async function main(): Promise<void> {
     const seqCount = num('sequential');
     const seqMiss = await sequential(seqCount, hvQueryUrl, hvBody());
     const hitBody = `{"embeddings":[${stream.repeatJson(0)}],"k":${k}}`;
-    await postJson(hvQueryUrl, hitBody); // fills the cache
+    await postJson(hvQueryUrl, hitBody);
+    await postJson(hvQueryUrl, hitBody); // seen before: now kept (admission "repeat")
     const seqHit = await sequential(seqCount, hvQueryUrl, () => hitBody);
     const seqChroma = await sequential(seqCount, chroma.queryUrl, chromaBody());
 
     log('saturated cache hits (100 repeating queries)…');
     const hits = await measured(hv.proc.pid!, () => httpLoad({ url: hvQueryUrl, body: (i) => `{"embeddings":[${stream.repeatJson(i % 100)}],"k":${k}}`, connections, seconds: duration }));
+
+    const memory = await memoryOf(hv.proc.pid!); // serving: every worker has mapped and searched the graphs
+    log(`hotvec memory after the query phases: RSS ${(memory.rss / 2 ** 20).toFixed(0)} MiB, PSS ${(memory.pss / 2 ** 20).toFixed(0)} MiB (arena ${(memory.arena / 2 ** 20).toFixed(0)}, graph files ${(memory.graphFiles / 2 ** 20).toFixed(0)}, C heap ${(memory.cHeap / 2 ** 20).toFixed(0)})`);
 
     log('graceful restart on the same data folder…');
     const restart = await timedRestart(hv, hvArgs);
@@ -386,8 +405,26 @@ async function main(): Promise<void> {
       recall,
       hnsw: { ...indexed.detail.index, ef: num('ef'), segments: indexed.detail.segments, indexingSecondsAfterFlush: indexed.seconds },
       queriesDuringLoad: duringLoad,
-      cpuVsBareUsearch: { bareCpuMsPerQuery: bare.cpuMsPerQuery, bareQueriesPerSecond: bare.queriesPerSecond, ratio: med((r) => r.hotvecHttp.cpuMsPerQuery) / bare.cpuMsPerQuery },
-      memory: { ...memory, rawVectorBytes: rawBytes, graphFileBytes: graph.fileBytes, graphOnlyBytes: graph.graphBytes, rssOverRawPlusGraph: memory.rss / (rawBytes + graph.graphBytes) },
+      cpuVsBareUsearch: {
+        bareCpuMsPerQuery: bare.cpuMsPerQuery,
+        bareQueriesPerSecond: bare.queriesPerSecond,
+        ratio: med((r) => r.hotvecHttp.cpuMsPerQuery) / bare.cpuMsPerQuery,
+        bareParallelCpuMsPerQuery: bareParallel.cpuMsPerQuery,
+        bareParallelQueriesPerSecond: bareParallel.queriesPerSecond,
+        ratioParallel: med((r) => r.hotvecHttp.cpuMsPerQuery) / bareParallel.cpuMsPerQuery,
+        ratioParallelWs: med((r) => r.hotvecWs.cpuMsPerQuery) / bareParallel.cpuMsPerQuery,
+        httpThreadsMsPerQuery: { main: med((r) => r.hotvecHttp.threads.main), workers: med((r) => r.hotvecHttp.threads.busiest), other: med((r) => r.hotvecHttp.threads.other) },
+        wsThreadsMsPerQuery: { main: med((r) => r.hotvecWs.threads.main), workers: med((r) => r.hotvecWs.threads.busiest), other: med((r) => r.hotvecWs.threads.other) },
+      },
+      memory: {
+        ...memory,
+        afterIndexing: memoryIdle,
+        rawVectorBytes: rawBytes,
+        graphFileBytes: graph.fileBytes,
+        graphOnlyBytes: graph.graphBytes,
+        rssOverRawPlusGraph: memory.rss / (rawBytes + graph.graphBytes),
+        pssOverRawPlusGraphFiles: memory.pss / (rawBytes + graph.fileBytes),
+      },
       restart: { readySeconds: restart.readySeconds, recovery: restart.recovery },
       loadVectorsPerSecond: { hotvec: n / hvLoad.seconds, chroma: n / chromaLoadSeconds },
       http: {
@@ -419,10 +456,25 @@ async function main(): Promise<void> {
       '1 client p50 / p99 ms': { hotvec: `${f(seqMiss.p50ms, 2)} / ${f(seqMiss.p99ms, 2)}`, chroma: `${f(seqChroma.p50ms, 2)} / ${f(seqChroma.p99ms, 2)}`, 'hotvec/chroma': f(seqMiss.p50ms / seqChroma.p50ms, 2) },
       '1 client cache hit p50 / p99 ms': { hotvec: `${f(seqHit.p50ms, 2)} / ${f(seqHit.p99ms, 2)}`, chroma: '', 'hotvec/chroma': '' },
       'cache hits queries/s (saturated)': { hotvec: f(hits.queriesPerSecond, 0), chroma: '', 'hotvec/chroma': '' },
-      'bare usearch CPU ms/query (same graph, ef)': { hotvec: f(bare.cpuMsPerQuery, 3), chroma: '', 'hotvec/chroma': '' },
-      'hotvec CPU per query / bare usearch': { hotvec: f(s.cpuVsBareUsearch.ratio, 2), chroma: '', 'hotvec/chroma': '' },
+      'bare usearch CPU ms/query (same graph, ef): 1 thread / all threads at once': { hotvec: `${f(bare.cpuMsPerQuery, 3)} / ${f(bareParallel.cpuMsPerQuery, 3)}`, chroma: '', 'hotvec/chroma': '' },
+      'hotvec HTTP CPU per query / bare usearch (1 thread / all at once)': { hotvec: `${f(s.cpuVsBareUsearch.ratio, 2)} / ${f(s.cpuVsBareUsearch.ratioParallel, 2)}`, chroma: '', 'hotvec/chroma': '' },
+      'hotvec HTTP CPU ms/query: main / query workers / other threads': {
+        hotvec: `${f(s.cpuVsBareUsearch.httpThreadsMsPerQuery.main, 3)} / ${f(s.cpuVsBareUsearch.httpThreadsMsPerQuery.workers, 3)} / ${f(s.cpuVsBareUsearch.httpThreadsMsPerQuery.other, 3)}`,
+        chroma: '',
+        'hotvec/chroma': '',
+      },
+      'hotvec WS CPU ms/query: main / query workers / other threads': {
+        hotvec: `${f(s.cpuVsBareUsearch.wsThreadsMsPerQuery.main, 3)} / ${f(s.cpuVsBareUsearch.wsThreadsMsPerQuery.workers, 3)} / ${f(s.cpuVsBareUsearch.wsThreadsMsPerQuery.other, 3)}`,
+        chroma: '',
+        'hotvec/chroma': '',
+      },
       'queries answered during the load (p50 / p99 ms)': { hotvec: `${duringLoad.queries} (${f(duringLoad.p50ms)} / ${f(duringLoad.p99ms)})`, chroma: '', 'hotvec/chroma': '' },
-      'memory RSS MiB (raw vectors + graph MiB)': { hotvec: `${f(memory.rss / 2 ** 20, 0)} (${f(rawBytes / 2 ** 20, 0)} + ${f(graph.graphBytes / 2 ** 20, 0)})`, chroma: '', 'hotvec/chroma': '' },
+      'memory RSS MiB (raw vectors + graph links MiB)': { hotvec: `${f(memory.rss / 2 ** 20, 0)} (${f(rawBytes / 2 ** 20, 0)} + ${f(graph.graphBytes / 2 ** 20, 0)})`, chroma: '', 'hotvec/chroma': '' },
+      'memory PSS MiB: arena / graph files / C heap (raw + graph files MiB)': {
+        hotvec: `${f(memory.pss / 2 ** 20, 0)}: ${f(memory.arena / 2 ** 20, 0)} / ${f(memory.graphFiles / 2 ** 20, 0)} / ${f(memory.cHeap / 2 ** 20, 0)} (${f(rawBytes / 2 ** 20, 0)} + ${f(graph.fileBytes / 2 ** 20, 0)})`,
+        chroma: '',
+        'hotvec/chroma': '',
+      },
       'restart until answering, s': { hotvec: f(restart.readySeconds, 2), chroma: '', 'hotvec/chroma': '' },
     };
     console.log(`\nhotvec vs Chroma — ${n} × ${dim} l2, k ${k}, clustered synthetic; hotvec HNSW M ${opt.m}, ef_construction ${opt['ef-construction']}, ef ${opt.ef}, ${opt.storage} graph storage; Chroma's defaults; ${machine.cores} cores (${machine.cpu}), Node ${machine.node}; medians of ${runs} run(s) of ${duration} s; load average ${machine.loadAverageAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} now`);

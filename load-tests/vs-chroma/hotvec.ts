@@ -6,6 +6,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { newIndex } from '../../src/graph/usearch.js';
 import { startHotvec, type Hotvec } from '../../test/helpers/hotvec.js';
 
@@ -74,11 +75,70 @@ export function bareUsearchCpuMs(files: string[], dim: number, settings: Detail[
   return { cpuMsPerQuery: (cpu.user + cpu.system) / 1000 / queries.length, queriesPerSecond: queries.length / wall };
 }
 
-/** Resident memory of a process from /proc (Linux): RSS and PSS in bytes. */
-export async function memoryOf(pid: number): Promise<{ rss: number; pss: number }> {
-  const text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) * 1024;
-  return { rss: kb('Rss'), pss: kb('Pss') };
+/**
+ * The same searches on `threads` threads at once (each its own views of the same files, the
+ * same queries): CPU milliseconds per query of the whole process while they all run. On a
+ * machine whose cores share caches and memory bandwidth this is what one search costs when the
+ * cores are busy together, as hotvec's are under load; the single-thread figure is the floor.
+ */
+export async function bareUsearchParallel(files: string[], dim: number, settings: Detail['index'], ef: number, queries: Float32Array[], k: number, threads: number): Promise<{ cpuMsPerQuery: number; queriesPerSecond: number }> {
+  const barrier = new Int32Array(new SharedArrayBuffer(8));
+  const workers = Array.from({ length: threads }, () => new Worker(new URL('./bare-worker.js', import.meta.url), { workerData: { files, dim, settings, ef, k, queries, barrier } }));
+  const done = workers.map((w) => new Promise<void>((resolve, reject) => { w.once('message', () => resolve()); w.once('error', reject); }));
+  while (Atomics.load(barrier, 0) < threads) await new Promise((r) => setTimeout(r, 5));
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  Atomics.store(barrier, 1, 1);
+  Atomics.notify(barrier, 1);
+  await Promise.all(done);
+  const cpu = process.cpuUsage(c0);
+  const wall = (performance.now() - t0) / 1000;
+  await Promise.all(workers.map((w) => w.terminate()));
+  const total = queries.length * threads;
+  return { cpuMsPerQuery: (cpu.user + cpu.system) / 1000 / total, queriesPerSecond: total / wall };
+}
+
+export interface MemoryUse {
+  rss: number;
+  pss: number;
+  /** RSS of the largest anonymous mapping: the shared arena (WebAssembly memory). */
+  arena: number;
+  /** PSS of the mapped graph files (each worker maps them; PSS counts shared pages once). */
+  graphFiles: number;
+  /** RSS of the C heap (glibc's main arena: native libraries, Node's buffers). */
+  cHeap: number;
+}
+
+/** Resident memory of a process from /proc (Linux), in bytes, with the parts that matter here. */
+export async function memoryOf(pid: number): Promise<MemoryUse> {
+  const text = await readFile(`/proc/${pid}/smaps`, 'utf8');
+  let rss = 0;
+  let pss = 0;
+  let arena = 0;
+  let graphFiles = 0;
+  let cHeap = 0;
+  let name = '';
+  let mappingRss = 0;
+  for (const line of text.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      name = head[1] ?? '';
+      continue;
+    }
+    const field = /^(Rss|Pss):\s+(\d+) kB/.exec(line);
+    if (!field) continue;
+    const bytes = Number(field[2]) * 1024;
+    if (field[1] === 'Rss') {
+      rss += bytes;
+      mappingRss = bytes;
+      if (name === '') arena = Math.max(arena, mappingRss);
+      if (name === '[heap]') cHeap += bytes;
+    } else {
+      pss += bytes;
+      if (name.endsWith('.usearch')) graphFiles += bytes;
+    }
+  }
+  return { rss, pss, arena, graphFiles, cHeap };
 }
 
 /** Bytes of the graph structure alone: file size minus the vectors usearch stores in it. */

@@ -12,6 +12,9 @@ import { Packr } from 'msgpackr';
 const MAIN = new URL('../../src/main.js', import.meta.url).pathname;
 export const packr = new Packr({ useRecords: false });
 
+/** The C allocator settings `npm start` runs hotvec with (package.json; README, "Memory"). */
+export const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
+
 export interface Hotvec {
   url: string;
   port: number;
@@ -45,7 +48,7 @@ export async function startHotvec(options: StartOptions = {}): Promise<Hotvec> {
   const dataDir = options.dataDir ?? (await tempDir());
   const args = [MAIN, '--port', '0', '--data-dir', dataDir, '--workers', '2', '--log-level', 'info', ...(options.args ?? [])];
   if (options.chromaUrl) args.push('--chroma-url', options.chromaUrl);
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...MALLOC_ENV, ...process.env, ...options.env } });
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   proc.stderr!.on('data', (d: Buffer) => logs.push(d.toString()));
