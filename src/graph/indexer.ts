@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CollectionStore } from '../vector-index/collection.js';
+import { CHUNK_SLOTS } from '../vector-index/layout.js';
 import type { Segment } from '../vector-index/segment.js';
 import type { VectorIndex } from '../vector-index/vector-index.js';
 import type { BuildResult } from './build-job.js';
@@ -184,23 +185,34 @@ export class Indexer extends EventEmitter<IndexerEvents> {
   }
 
   private async merge(store: CollectionStore, sources: Segment[]): Promise<void> {
-    const locs: { seg: Segment; slot: number }[] = [];
+    let locs: { seg: Segment; slot: number }[] = [];
     for (const seg of sources) for (const slot of seg.liveSlots()) locs.push({ seg, slot });
     if (locs.length === 0) {
       store.replace(sources, null, []);
       return;
     }
-    const merged = store.newSegment(locs.length);
+    // Few dead slots: the merged segment takes over the sources' chunks and only a new graph is
+    // built (no vector is copied, the arena does not grow). Otherwise (compaction) the live
+    // records are copied into fresh chunks and the dead ones' memory is given back.
+    // Counted as the merged segment will count them: every source's chunks but the last one's tail.
+    const spanSlots = sources.reduce((n, s, i) => n + (i === sources.length - 1 ? s.count : s.chunks.length * CHUNK_SLOTS), 0);
+    const inPlace = sources.length > 1 && 1 - locs.length / spanSlots < this.o.compactDeadRatio;
+    const span = inPlace ? store.spanning(sources) : null;
+    const merged = span ? span.merged : store.newSegment(locs.length);
+    if (span) locs = span.locs; // the same records, in the order of span.slots
+    const slots = span ? span.slots : Int32Array.from(locs, (_, i) => i);
     try {
-      for (let i = 0; i < locs.length; i++) {
-        const { seg, slot } = locs[i]!;
-        merged.ids[i] = seg.ids[slot];
-        merged.versions[i] = seg.versions[slot]!;
-        merged.metadatas[i] = seg.metadatas[slot] ?? null;
-        merged.documents[i] = seg.documents[slot] ?? null;
+      if (!span) {
+        for (let i = 0; i < locs.length; i++) {
+          const { seg, slot } = locs[i]!;
+          merged.ids[i] = seg.ids[slot];
+          merged.versions[i] = seg.versions[slot]!;
+          merged.metadatas[i] = seg.metadatas[slot] ?? null;
+          merged.documents[i] = seg.documents[slot] ?? null;
+        }
+        merged.count = merged.live = locs.length;
+        merged.phase = 'sealed';
       }
-      merged.count = merged.live = locs.length;
-      merged.phase = 'sealed';
       const dir = this.dirOf(store);
       await mkdir(dir, { recursive: true });
       const path = join(dir, `${merged.serial}.usearch`);
@@ -210,14 +222,14 @@ export class Indexer extends EventEmitter<IndexerEvents> {
         metric: store.metric,
         settings: store.settings,
         vectorOffsets: Float64Array.from(locs, (l) => l.seg.vectorOffset(l.slot)),
-        keys: Float64Array.from(locs, (_, i) => i),
-        copy: { invNormOffsets: Float64Array.from(locs, (l) => l.seg.invNormOffset(l.slot)), chunks: merged.chunks.slice(), layout: store.layout },
+        keys: Float64Array.from(slots),
+        ...(span ? {} : { copy: { invNormOffsets: Float64Array.from(locs, (l) => l.seg.invNormOffset(l.slot)), chunks: merged.chunks.slice(), layout: store.layout } }),
         path,
         threads: this.o.buildThreads,
       });
       merged.graph = { path, nodes: result.nodes };
       // replace() takes ownership of `merged` from here on, installed or released.
-      if (!store.replace(sources, merged, locs)) {
+      if (!store.replace(sources, merged, locs, slots)) {
         await rm(path, { force: true });
         return;
       }

@@ -280,6 +280,47 @@ export class CollectionStore implements CollectionInfo {
   }
 
   /**
+   * A merged segment over the chunks of `sources` (in order), for a merge that copies nothing:
+   * source i's slot s becomes slot `bases[i] + s`, and its live records are entered there
+   * (`locs[j]` moved to `slots[j]`). Slots past a source's count (the rest of its last chunk) are
+   * DEAD holes. Tombstones set meanwhile on a source are in the same memory, so the merged
+   * segment sees them. It does not own the chunks until `replace()` installs it: released
+   * unused, it frees only its descriptor. Sources must not take appends any more (sealed).
+   */
+  spanning(sources: readonly Segment[]): { merged: Segment; locs: Loc[]; slots: Int32Array } {
+    if (sources.some((s) => s.phase === 'growing')) throw new Error('a merge over chunks cannot take a growing segment');
+    const chunkCount = sources.reduce((n, s) => n + s.chunks.length, 0);
+    const merged = new Segment(this.nextSerial++, this.layout, chunkCount * CHUNK_SLOTS, this.arena);
+    merged.own(false);
+    merged.spans = sources;
+    const locs: Loc[] = [];
+    const slots: number[] = [];
+    const u8 = new Uint8Array(this.arena.buffer);
+    for (const seg of sources) {
+      const base = merged.chunks.length * CHUNK_SLOTS;
+      for (const c of seg.chunks) merged.addChunk(c);
+      // The rest of the source's chunks becomes holes: make sure they read DEAD (a restored
+      // chunk image may carry states of slots appended after its snapshot's capture).
+      for (let slot = seg.count; slot < seg.chunks.length * CHUNK_SLOTS; slot++) u8[seg.stateOffset(slot)] = SlotState.DEAD;
+      for (const slot of seg.liveSlots()) {
+        const to = base + slot;
+        locs.push({ seg, slot });
+        slots.push(to);
+        merged.ids[to] = seg.ids[slot];
+        merged.versions[to] = seg.versions[slot]!;
+        merged.metadatas[to] = seg.metadatas[slot] ?? null;
+        merged.documents[to] = seg.documents[slot] ?? null;
+      }
+      merged.count = base + seg.count;
+    }
+    // Every per-slot array spans the count (holes included): snapshots write one entry per slot.
+    merged.ids.length = merged.versions.length = merged.metadatas.length = merged.documents.length = merged.count;
+    merged.live = locs.length;
+    merged.phase = 'sealed';
+    return { merged, locs, slots: Int32Array.from(slots) };
+  }
+
+  /**
    * Adds a segment restored from a snapshot (its chunks already hold the vectors): records by
    * slot, the slot states at the snapshot, and its graph — or none: then it comes back as the
    * growing segment (`growing`, the collection's last unsealed one) or frozen, to be sealed
@@ -292,6 +333,8 @@ export class CollectionStore implements CollectionInfo {
     growing = false,
   ): number {
     const u8 = new Uint8Array(this.arena.buffer);
+    // Slots past the count read DEAD, whatever the chunk image held (it is written after its capture).
+    for (let slot = records.count; slot < seg.chunks.length * CHUNK_SLOTS; slot++) u8[seg.stateOffset(slot)] = SlotState.DEAD;
     for (let slot = 0; slot < records.count; slot++) {
       const live = records.states[slot] === SlotState.LIVE;
       u8[seg.stateOffset(slot)] = live ? SlotState.LIVE : SlotState.DEAD;
@@ -316,11 +359,12 @@ export class CollectionStore implements CollectionInfo {
   }
 
   /**
-   * Installs a merged segment in place of its sources. `sources[i]` names where merged slot i
-   * came from; a record deleted or overwritten while the merge was built is tombstoned in the
-   * merged segment instead of being moved. The sources are released once no task reads them.
+   * Installs a merged segment in place of its sources. `sources[i]` names where merged slot
+   * `slots[i]` (default i) came from; a record deleted or overwritten while the merge was built
+   * is tombstoned in the merged segment instead of being moved. The sources are released once
+   * no task reads them. A merged segment made by `spanning()` takes over their chunks.
    */
-  replace(sourceSegments: readonly Segment[], merged: Segment | null, sources: ReadonlyArray<Loc>): boolean {
+  replace(sourceSegments: readonly Segment[], merged: Segment | null, sources: ReadonlyArray<Loc>, slots?: ArrayLike<number>): boolean {
     if (this.dropped || !sourceSegments.every((s) => this.segments.includes(s))) {
       if (merged) this.reclaimer.retire(() => merged.release());
       return false;
@@ -328,10 +372,16 @@ export class CollectionStore implements CollectionInfo {
     if (merged) {
       for (let i = 0; i < sources.length; i++) {
         const src = sources[i]!;
-        const id = merged.ids[i]!;
+        const slot = slots ? slots[i]! : i;
+        const id = merged.ids[slot]!;
         const loc = this.idToLoc.get(id);
-        if (loc && loc.seg === src.seg && loc.slot === src.slot) this.idToLoc.set(id, { seg: merged, slot: i });
-        else merged.kill(i);
+        if (loc && loc.seg === src.seg && loc.slot === src.slot) this.idToLoc.set(id, { seg: merged, slot });
+        else merged.kill(slot);
+      }
+      if (merged.spans) {
+        for (const s of merged.spans) s.own(false);
+        merged.own(true);
+        merged.spans = null; // keep no reference to the retired sources' records
       }
       merged.publish();
     } else {

@@ -9,6 +9,8 @@
  *             with `view()`) and re-rank the candidates exactly from the arena.
  * Slots are never reused: a delete or overwrite flips the slot's state byte to DEAD (every
  * phase honours it); compaction copies the live slots into a new segment and retires this one.
+ * A merge of segments with few dead slots copies nothing: the merged segment takes over its
+ * sources' chunks (`CollectionStore.spanning`), and only the owner of chunks frees them.
  */
 import type { Metadata } from '../persist/ops.js';
 import type { Arena } from './arena.js';
@@ -46,6 +48,10 @@ export class Segment {
   /** Slots still LIVE. */
   live = 0;
   private released = false;
+  /** Whether `release()` frees the chunks (false while another segment owns them). */
+  private ownsChunks = true;
+  /** For a segment made over other segments' chunks (`CollectionStore.spanning`): those segments. */
+  spans: readonly Segment[] | null = null;
 
   constructor(
     /** Unique within its collection; names the segment's files. */
@@ -158,11 +164,20 @@ export class Segment {
     return this.chunks.length * this.layout.bytes + DESCRIPTOR_BYTES;
   }
 
-  /** Returns the chunks to the arena. Call only once no task can read them (reclaimer). */
+  /**
+   * Ownership of the chunks for merges that take them over: a segment made over another's
+   * chunks starts without it (`own(false)`) and gets it when installed, as its sources lose it.
+   */
+  own(owns: boolean): void {
+    this.ownsChunks = owns;
+  }
+
+  /** Returns the chunks (if it owns them) to the arena. Call only once no task can read them (reclaimer). */
   release(): void {
     if (this.released) return;
     this.released = true;
-    for (const c of this.chunks) this.arena.release(c, this.layout.bytes);
+    this.spans = null;
+    if (this.ownsChunks) for (const c of this.chunks) this.arena.release(c, this.layout.bytes);
     this.arena.release(this.descriptorOffset, DESCRIPTOR_BYTES);
     this.chunks.length = 0;
   }

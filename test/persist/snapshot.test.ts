@@ -3,7 +3,8 @@
  * tombstones restores into a fresh index with exactly the same records and the same search
  * answers; writes made after the capture are not in it; sealed segments come back sealed
  * (their graph file reused, not rebuilt), the last loose one growing and others frozen; files no snapshot
- * names are collected; a damaged snapshot is reported, not trusted.
+ * names are collected; a segment merged over its sources' chunks (dead holes included) comes
+ * back the same; a damaged snapshot is reported, not trusted.
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -120,4 +121,45 @@ test('a damaged snapshot file is reported, not trusted', async () => {
   const read = await snapshots.read();
   assert.ok(read && 'warning' in read, 'a warning, not a body');
   assert.match(read.warning, /does not match its manifest/);
+});
+
+test('a segment merged over its sources’ chunks (with dead holes) restores with the same records and answers', async () => {
+  const index = newIndex();
+  const builder = new GraphBuilder(index.arena.memory);
+  const snapshots = new Snapshots(join(dir, 'span'));
+  const indexer = new Indexer({ index, builder, dir: snapshots.segmentsDir, sealIdleMs: 30, sealMinRecords: 10, maxSegments: 8, compactDeadRatio: 0.3, buildThreads: 1 });
+  closers.push(() => indexer.close(), () => builder.close());
+  index.onFrozen = () => setImmediate(() => indexer.kick());
+  index.apply({ t: 'create', seq: 1, collection: 'h', dimension: DIM, metric: 'l2' });
+  const store = index.require('h');
+  const vecs = randomVectors(1600, DIM, 8);
+  const ids = vecs.map((_, i) => `h${i}`);
+  const idle = async (): Promise<void> => {
+    await new Promise((r) => setTimeout(r, 60));
+    indexer.kick();
+    await indexer.settled();
+  };
+  // 476 records sealed on their own (a partial chunk), then 1,124 more: sealed, then merged with it.
+  index.apply({ t: 'upsert', seq: 2, collection: 'h', ids: ids.slice(0, 476), embeddings: new Float32Array(vecs.slice(0, 476).flat()) });
+  await idle();
+  index.apply({ t: 'upsert', seq: 3, collection: 'h', ids: ids.slice(476), embeddings: new Float32Array(vecs.slice(476).flat()) });
+  for (let i = 0; i < 5 && store.list().length > 1; i++) await idle();
+  const [merged] = store.list();
+  assert.equal(store.list().length, 1, `one merged segment: ${JSON.stringify(indexer.status(store))}`);
+  assert.ok(merged!.count > merged!.live, `holes: count ${merged!.count}, live ${merged!.live}`);
+  index.apply({ t: 'delete', seq: 4, collection: 'h', ids: ['h3', 'h700'] });
+  const capture = snapshots.capture(index, 4);
+  const want = state(store, ids);
+  const queries = randomVectors(5, DIM, 9);
+  const answers = queries.map((q) => searchIds(index, store, q, 10));
+  await snapshots.write(index, capture, () => new Map([[store.uid, { serials: new Set(store.list().map((s) => s.serial)), from: store.serialWatermark }]]));
+  capture.release();
+  const read = await snapshots.read();
+  assert.ok(read && 'body' in read, JSON.stringify(read));
+  const fresh = newIndex();
+  await snapshots.restore(fresh, read.body);
+  const restored = fresh.require('h');
+  assert.deepEqual(state(restored, ids), want);
+  assert.equal(restored.count, 1598);
+  queries.forEach((q, i) => assert.deepEqual(searchIds(fresh, restored, q, 10), answers[i]));
 });

@@ -1,7 +1,9 @@
 /**
  * Segment bookkeeping of one collection: a merge of non-adjacent segments takes the earliest
  * source's place (the growing segment stays last and keeps taking writes), an all-dead segment
- * is removed without a replacement, and a failed merge gives its memory back.
+ * is removed without a replacement, a failed merge gives its memory back, and a merge over its
+ * sources' chunks copies nothing, keeps tombstones (also those set while it builds), leaves dead
+ * holes after a partial chunk and frees the chunks exactly once.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -67,4 +69,53 @@ test('a merge that is never installed gives its memory back', () => {
   assert.ok(index.arena.usedBytes > before);
   store.releaseUnused(merged);
   assert.equal(index.arena.usedBytes, before);
+});
+
+test('a merge over its sources’ chunks copies nothing, keeps records and tombstones, and frees the chunks once', () => {
+  const index = setup();
+  const store = index.require('c');
+  const [s1, s2, , g] = store.list();
+  index.apply({ t: 'delete', seq: 3, collection: 'c', ids: ['r5'] });
+  const before = index.arena.usedBytes;
+  const { merged, locs, slots } = store.spanning([s1!, s2!]);
+  assert.equal(index.arena.usedBytes - before, 64, 'only a descriptor: no chunk, no vector copied');
+  assert.equal(merged.count, 2 * CHUNK_SLOTS);
+  assert.equal(merged.live, 2 * CHUNK_SLOTS - 1);
+  assert.equal(merged.ids.length, merged.count);
+  index.apply({ t: 'delete', seq: 4, collection: 'c', ids: ['r7', `r${CHUNK_SLOTS + 3}`] }); // while the graph builds
+  assert.ok(store.replace([s1!, s2!], merged, locs, slots));
+  assert.equal(merged.live, 2 * CHUNK_SLOTS - 3, 'deleted meanwhile: tombstoned in the merged segment');
+  assert.deepEqual([...merged.liveSlots()].slice(0, 7), [0, 1, 2, 3, 4, 6, 8]);
+  for (const id of ['r5', 'r7', `r${CHUNK_SLOTS + 3}`]) assert.equal(store.get([id]).length, 0, id);
+  const vectors = randomVectors(3 * CHUNK_SLOTS + 10, 4, 1);
+  for (const i of [0, 8, CHUNK_SLOTS + 4, 2 * CHUNK_SLOTS + 1]) {
+    const [rec] = store.get([`r${i}`]);
+    assert.deepEqual([...rec!.embedding], vectors[i]!.map(Math.fround), `r${i}`);
+  }
+  // The sources are released (descriptors only); the chunks now belong to the merged segment.
+  assert.equal(index.arena.usedBytes, before - 64);
+  index.apply({ t: 'delete', seq: 5, collection: 'c', ids: Array.from({ length: 2 * CHUNK_SLOTS }, (_, i) => `r${i}`) });
+  assert.ok(store.replace([merged], null, []));
+  assert.equal(index.arena.usedBytes, before - 64 - 64 - 2 * store.layout.bytes, 'freed once, by the owner');
+  assert.equal(store.list().at(-1), g);
+});
+
+test('a merge over chunks: a partial chunk leaves dead holes; never installed, it frees only its descriptor', () => {
+  const index = setup();
+  const store = index.require('c');
+  const g = store.freezeGrowing()!; // 10 records in one chunk
+  const s1 = store.list()[0]!;
+  // A chunk image restored from a snapshot may hold LIVE states past the count: they must become holes.
+  const u8 = new Uint8Array(index.arena.buffer);
+  for (let slot = 10; slot < 20; slot++) u8[g.stateOffset(slot)] = 1;
+  const before = index.arena.usedBytes;
+  const { merged } = store.spanning([g, s1]);
+  assert.equal(merged.count, CHUNK_SLOTS + CHUNK_SLOTS);
+  assert.equal(merged.live, 10 + CHUNK_SLOTS);
+  const live = [...merged.liveSlots()];
+  assert.deepEqual(live.slice(8, 12), [8, 9, CHUNK_SLOTS, CHUNK_SLOTS + 1], 'slots 10…1023 are holes');
+  assert.equal(merged.ids[10], undefined);
+  store.releaseUnused(merged);
+  assert.equal(index.arena.usedBytes, before, 'the sources keep their chunks');
+  assert.equal(store.get([`r${3 * CHUNK_SLOTS + 9}`, 'r0']).length, 2);
 });
