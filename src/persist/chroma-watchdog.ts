@@ -55,7 +55,7 @@ function main(): void {
   const child = spawn(config.command, config.args, {
     // Chroma reads nothing; its output goes where ours does (the log file).
     stdio: ['ignore', 2, 2],
-    env: { ...process.env, NO_COLOR: '1' },
+    env: chromaEnv(process.env),
   });
   let parentGone = false;
   const killChroma = (): void => {
@@ -106,3 +106,12 @@ function removePidFile(path: string, pid: number): void {
 
 // Run only as a process entry, so importing this module for its types has no effect.
 if (process.argv[1] === fileURLToPath(import.meta.url)) main();
+
+/**
+ * Chroma's environment: ours, without the C allocator thresholds `npm start` sets for hotvec
+ * (they make every allocation of 128 KiB or more a fresh mapping; Chroma's indexing does many).
+ */
+function chromaEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { MALLOC_MMAP_THRESHOLD_: _mmap, MALLOC_TRIM_THRESHOLD_: _trim, ...rest } = env;
+  return { ...rest, NO_COLOR: '1' };
+}
