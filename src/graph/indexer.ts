@@ -185,9 +185,8 @@ export class Indexer extends EventEmitter<IndexerEvents> {
   }
 
   private async merge(store: CollectionStore, sources: Segment[]): Promise<void> {
-    let locs: { seg: Segment; slot: number }[] = [];
-    for (const seg of sources) for (const slot of seg.liveSlots()) locs.push({ seg, slot });
-    if (locs.length === 0) {
+    const live = sources.reduce((n, s) => n + s.live, 0);
+    if (live === 0) {
       store.replace(sources, null, []);
       return;
     }
@@ -196,23 +195,9 @@ export class Indexer extends EventEmitter<IndexerEvents> {
     // records are copied into fresh chunks and the dead ones' memory is given back.
     // Counted as the merged segment will count them: every source's chunks but the last one's tail.
     const spanSlots = sources.reduce((n, s, i) => n + (i === sources.length - 1 ? s.count : s.chunks.length * CHUNK_SLOTS), 0);
-    const inPlace = sources.length > 1 && 1 - locs.length / spanSlots < this.o.compactDeadRatio;
-    const span = inPlace ? store.spanning(sources) : null;
-    const merged = span ? span.merged : store.newSegment(locs.length);
-    if (span) locs = span.locs; // the same records, in the order of span.slots
-    const slots = span ? span.slots : Int32Array.from(locs, (_, i) => i);
+    const inPlace = sources.length > 1 && 1 - live / spanSlots < this.o.compactDeadRatio;
+    const { merged, locs, slots } = inPlace ? store.spanning(sources) : store.compacting(sources);
     try {
-      if (!span) {
-        for (let i = 0; i < locs.length; i++) {
-          const { seg, slot } = locs[i]!;
-          merged.ids[i] = seg.ids[slot];
-          merged.versions[i] = seg.versions[slot]!;
-          merged.metadatas[i] = seg.metadatas[slot] ?? null;
-          merged.documents[i] = seg.documents[slot] ?? null;
-        }
-        merged.count = merged.live = locs.length;
-        merged.phase = 'sealed';
-      }
       const dir = this.dirOf(store);
       await mkdir(dir, { recursive: true });
       const path = join(dir, `${merged.serial}.usearch`);
@@ -223,7 +208,7 @@ export class Indexer extends EventEmitter<IndexerEvents> {
         settings: store.settings,
         vectorOffsets: Float64Array.from(locs, (l) => l.seg.vectorOffset(l.slot)),
         keys: Float64Array.from(slots),
-        ...(span ? {} : { copy: { invNormOffsets: Float64Array.from(locs, (l) => l.seg.invNormOffset(l.slot)), chunks: merged.chunks.slice(), layout: store.layout } }),
+        ...(inPlace ? {} : { copy: { invNormOffsets: Float64Array.from(locs, (l) => l.seg.invNormOffset(l.slot)), chunks: merged.chunks.slice(), layout: store.layout } }),
         path,
         threads: this.o.buildThreads,
       });

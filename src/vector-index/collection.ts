@@ -280,6 +280,20 @@ export class CollectionStore implements CollectionInfo {
   }
 
   /**
+   * A compacted segment for `sources`: fresh chunks sized for their live records, which are
+   * entered at slots 0…n−1 (`locs[i]` → slot i); the builder copies the vectors in. Until
+   * `replace()` installs it, nothing but the caller knows of it (`releaseUnused` frees it).
+   */
+  compacting(sources: readonly Segment[]): { merged: Segment; locs: Loc[]; slots: Int32Array } {
+    const locs: Loc[] = sources.flatMap((seg) => Array.from(seg.liveSlots(), (slot) => ({ seg, slot })));
+    const merged = this.newSegment(locs.length);
+    locs.forEach(({ seg, slot }, i) => merged.takeRecord(i, seg, slot));
+    merged.count = merged.live = locs.length;
+    merged.phase = 'sealed';
+    return { merged, locs, slots: Int32Array.from(locs, (_, i) => i) };
+  }
+
+  /**
    * A merged segment over the chunks of `sources` (in order), for a merge that copies nothing:
    * source i's slot s becomes slot `bases[i] + s`, and its live records are entered there
    * (`locs[j]` moved to `slots[j]`). Slots past a source's count (the rest of its last chunk) are
@@ -295,21 +309,14 @@ export class CollectionStore implements CollectionInfo {
     merged.spans = sources;
     const locs: Loc[] = [];
     const slots: number[] = [];
-    const u8 = new Uint8Array(this.arena.buffer);
     for (const seg of sources) {
       const base = merged.chunks.length * CHUNK_SLOTS;
       for (const c of seg.chunks) merged.addChunk(c);
-      // The rest of the source's chunks becomes holes: make sure they read DEAD (a restored
-      // chunk image may carry states of slots appended after its snapshot's capture).
-      for (let slot = seg.count; slot < seg.chunks.length * CHUNK_SLOTS; slot++) u8[seg.stateOffset(slot)] = SlotState.DEAD;
+      seg.markTailDead(); // the rest of the source's chunks becomes holes
       for (const slot of seg.liveSlots()) {
-        const to = base + slot;
         locs.push({ seg, slot });
-        slots.push(to);
-        merged.ids[to] = seg.ids[slot];
-        merged.versions[to] = seg.versions[slot]!;
-        merged.metadatas[to] = seg.metadatas[slot] ?? null;
-        merged.documents[to] = seg.documents[slot] ?? null;
+        slots.push(base + slot);
+        merged.takeRecord(base + slot, seg, slot);
       }
       merged.count = base + seg.count;
     }
@@ -333,8 +340,8 @@ export class CollectionStore implements CollectionInfo {
     growing = false,
   ): number {
     const u8 = new Uint8Array(this.arena.buffer);
-    // Slots past the count read DEAD, whatever the chunk image held (it is written after its capture).
-    for (let slot = records.count; slot < seg.chunks.length * CHUNK_SLOTS; slot++) u8[seg.stateOffset(slot)] = SlotState.DEAD;
+    seg.count = records.count;
+    seg.markTailDead();
     for (let slot = 0; slot < records.count; slot++) {
       const live = records.states[slot] === SlotState.LIVE;
       u8[seg.stateOffset(slot)] = live ? SlotState.LIVE : SlotState.DEAD;
@@ -347,7 +354,6 @@ export class CollectionStore implements CollectionInfo {
         this.idToLoc.set(records.ids[slot]!, { seg, slot });
       }
     }
-    seg.count = records.count;
     seg.graph = graph;
     seg.phase = graph ? 'sealed' : growing && seg.count < seg.capacity ? 'growing' : 'frozen';
     seg.publish();

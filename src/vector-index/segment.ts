@@ -134,6 +134,23 @@ export class Segment {
     this.live--;
   }
 
+  /** Enters the record of `from`'s slot `slot` at this segment's slot `to` (ids, version, metadata, document; not the vector). */
+  takeRecord(to: number, from: Segment, slot: number): void {
+    this.ids[to] = from.ids[slot];
+    this.versions[to] = from.versions[slot]!;
+    this.metadatas[to] = from.metadatas[slot] ?? null;
+    this.documents[to] = from.documents[slot] ?? null;
+  }
+
+  /**
+   * Marks every slot past the count DEAD, whatever the chunk memory held (a chunk image restored
+   * from a snapshot may carry states of slots appended after its capture).
+   */
+  markTailDead(): void {
+    const u8 = new Uint8Array(this.arena.buffer);
+    for (let slot = this.count; slot < this.chunks.length * CHUNK_SLOTS; slot++) u8[this.stateOffset(slot)] = SlotState.DEAD;
+  }
+
   /** A copy of the slot's vector. */
   vector(slot: number): Float32Array {
     const at = this.vectorOffset(slot) >> 2;
