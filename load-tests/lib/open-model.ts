@@ -112,8 +112,8 @@ export function makeSchedule(rate: number, startMs: number, durationMs: number):
 /**
  * One coarse timer per schedule: wakes the driver (`onDue`) when requests become due, sleeping
  * until the next intended time (Node timers have 1 ms resolution, so a request may leave up to
- * about a millisecond late; that lag is recorded and counted in its latency). Returns a stop
- * function.
+ * about a millisecond late; that lag is recorded and counted in its latency). The first wake
+ * comes at once. Returns a stop function.
  */
 export function startPacer(schedule: Schedule, onDue: () => void): () => void {
   let timer: NodeJS.Timeout | undefined;
@@ -130,7 +130,10 @@ export function startPacer(schedule: Schedule, onDue: () => void): () => void {
     onDue();
     arm();
   };
-  arm();
+  // The first wake is immediate, not at the next intended time: the driver's connections may
+  // have asked for work (and been parked) before the start, and the start may have passed
+  // while they were being set up; a closed schedule has no "next" time after its start.
+  timer = setTimeout(fire, 0);
   return () => {
     stopped = true;
     if (timer) clearTimeout(timer);

@@ -60,3 +60,24 @@ test('the pacer sends rate × duration requests, spread over the run, never earl
   assert.ok(halfway >= rate * 0.25, `only ${halfway} of ${rate} sent half-way: the pacer is not pacing`);
   assert.ok(halfway <= rate * 0.75, `${halfway} of ${rate} sent half-way: requests went out in a burst`);
 });
+
+test('the pacer wakes the driver at once when its start has already passed (closed schedule)', async () => {
+  // A driver whose connections were parked before the start, and whose pacer is started after
+  // it (a slow set-up): the closed schedule has no next intended time, so without a first wake
+  // nobody would ever hand the parked connections their work.
+  const now = performance.now();
+  const schedule = new ClosedSchedule(now - 50, 10_000);
+  let taken = 0;
+  let stop!: () => void;
+  const woken = new Promise<void>((resolve) => {
+    stop = startPacer(schedule, () => {
+      if (schedule.take(performance.now()) !== undefined) taken++;
+      resolve();
+    });
+  });
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([woken, new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))]);
+  clearTimeout(timer);
+  stop();
+  assert.equal(taken, 1, 'the pacer never woke the driver');
+});
