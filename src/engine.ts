@@ -118,6 +118,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         port: cfg.chromaPort,
         host: '127.0.0.1',
         startTimeoutMs: cfg.chromaStartTimeoutMs,
+        nice: cfg.backgroundNice,
         onProgress: (message) => this.emit('progress', message),
       });
       this.chromaUrl = this.chroma.url;
@@ -182,7 +183,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       onWorkerError: (err) => this.emit('service-error', toHotvecError(err)),
     });
     const segmentsDir = snapshots.segmentsDir;
-    this.builder = new GraphBuilder(this.index.arena.memory);
+    this.builder = new GraphBuilder(this.index.arena.memory, cfg.backgroundNice);
     const indexer = (this.indexer = new Indexer({
       index: this.index,
       builder: this.builder,

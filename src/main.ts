@@ -34,7 +34,7 @@ async function main(): Promise<number> {
   engine.on('warning', (w) => log.warn(w));
   engine.on('index-built', (b) =>
     log.info(
-      { collection: b.collection, kind: b.kind, segments: b.segments, nodes: b.result.nodes, seconds: Number(b.result.seconds.toFixed(2)), bytes: b.result.bytes },
+      { collection: b.collection, kind: b.kind, segments: b.segments, nodes: b.result.nodes, seconds: Number(b.result.seconds.toFixed(2)), bytes: b.result.bytes, ...(b.result.nice === undefined ? {} : { nice: b.result.nice }) },
       b.kind === 'seal' ? 'segment sealed into an HNSW graph' : `${b.segments} segment(s) merged`,
     ),
   );

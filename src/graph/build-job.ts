@@ -29,4 +29,6 @@ export interface BuildResult {
   nodes: number;
   seconds: number;
   bytes: number;
+  /** The builder thread's nice value, where it was lowered (Linux). */
+  nice?: number;
 }

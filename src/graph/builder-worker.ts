@@ -8,10 +8,13 @@ import { closeSync, fsyncSync, openSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { workerData } from 'piscina';
 import { CHUNK_SLOTS, SlotState } from '../vector-index/layout.js';
+import { lowerThreadPriority } from '../platform/priority.js';
 import type { BuildJob, BuildResult } from './build-job.js';
 import { newIndex } from './usearch.js';
 
-const memory = (workerData as { memory: WebAssembly.Memory }).memory;
+const { memory, nice } = workerData as { memory: WebAssembly.Memory; nice: number };
+// Before any build: usearch's insert threads are started from this one and inherit its nice value.
+const niceInEffect = nice > 0 ? lowerThreadPriority(nice) : undefined;
 
 function fsyncFile(path: string): void {
   const fd = openSync(path, 'r');
@@ -51,5 +54,5 @@ export default function build(job: BuildJob): BuildResult {
   fsyncFile(temp);
   renameSync(temp, job.path);
   fsyncFile(dirname(job.path)); // the rename itself must survive a power loss
-  return { nodes: n, seconds: (performance.now() - started) / 1000, bytes: statSync(job.path).size };
+  return { nodes: n, seconds: (performance.now() - started) / 1000, bytes: statSync(job.path).size, ...(niceInEffect === undefined ? {} : { nice: niceInEffect }) };
 }

@@ -17,6 +17,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { lowerThreadPriority } from '../platform/priority.js';
 
 export interface WatchdogConfig {
   command: string;
@@ -25,6 +26,8 @@ export interface WatchdogConfig {
   pidFile: string;
   /** Recorded in the pid file so a later start can tell a stale Chroma from a live one. */
   owner: { pid: number; startTime: string };
+  /** Nice value Chroma runs at (Linux; 0 = unchanged): background work, below the engine's request path. */
+  nice: number;
 }
 
 /** One line on the watchdog's stdout. */
@@ -52,6 +55,8 @@ function main(): void {
   };
   process.stdout.on('error', () => {});
 
+  // Chroma is forked from this thread and inherits its nice value (and so do all its threads).
+  if (config.nice > 0) lowerThreadPriority(config.nice);
   const child = spawn(config.command, config.args, {
     // Chroma reads nothing; its output goes where ours does (the log file).
     stdio: ['ignore', 2, 2],

@@ -34,11 +34,13 @@ export interface ManagedChromaOptions {
   logFile?: string;
   /** Private glibc cache for old systems, see resolveChromaCommand; default `<project>/.cache/glibc`. */
   glibcCacheDir?: string;
+  /** Nice value (Linux) Chroma runs at; default 0 (unchanged). See platform/priority.ts. */
+  nice?: number;
   /** Progress lines during start (the first start on an old glibc downloads one for seconds). */
   onProgress?: (message: string) => void;
 }
 
-const DEFAULTS = Object.freeze({ port: 0, host: '127.0.0.1', startTimeoutMs: 30_000 });
+const DEFAULTS = Object.freeze({ port: 0, host: '127.0.0.1', startTimeoutMs: 30_000, nice: 0 });
 const PID_FILE = 'chroma.pid';
 const LOG_FILE = 'chroma.log';
 const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
@@ -117,7 +119,7 @@ export class ManagedChroma extends EventEmitter {
     // A free port found here can be taken before Chroma binds it; pick another then.
     for (let attempt = 1; ; attempt++) {
       const port = opts.port !== 0 ? opts.port : await freePort(opts.host);
-      const result = await launch({ command, dataDir, logFile, host: opts.host, port, timeoutMs: opts.startTimeoutMs });
+      const result = await launch({ command, dataDir, logFile, host: opts.host, port, timeoutMs: opts.startTimeoutMs, nice: opts.nice });
       if ('pid' in result) return new ManagedChroma(result);
       if (result.portTaken && opts.port === 0 && attempt < 3) continue;
       throw result.error;
@@ -190,7 +192,7 @@ interface Launched {
 type LaunchFailure = { error: HotvecError; portTaken: boolean };
 
 async function launch(p: {
-  command: ChromaCommand; dataDir: string; logFile: string; host: string; port: number; timeoutMs: number;
+  command: ChromaCommand; dataDir: string; logFile: string; host: string; port: number; timeoutMs: number; nice: number;
 }): Promise<Launched | LaunchFailure> {
   if (!existsSync(WATCHDOG)) {
     return { error: new HotvecError('CHROMA_UNAVAILABLE', `the Chroma watchdog ${WATCHDOG} is missing; build hotvec (npx tsc -p .)`), portTaken: false };
@@ -205,6 +207,7 @@ async function launch(p: {
     args: [...p.command.args, 'run', '--path', p.dataDir, '--host', p.host, '--port', String(p.port)],
     pidFile: join(p.dataDir, PID_FILE),
     owner: { pid: process.pid, startTime: processStartTime(process.pid) ?? '' },
+    nice: p.nice,
   };
   const logFd = openSync(p.logFile, 'a');
   const started = performance.now();
@@ -382,6 +385,7 @@ function validate(o: ManagedChromaOptions): Required<Omit<ManagedChromaOptions, 
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) bad(`port must be an integer in 0..65535, got ${opts.port}`);
   if (typeof opts.host !== 'string' || opts.host === '') bad('host must be a non-empty string');
   if (!Number.isFinite(opts.startTimeoutMs) || opts.startTimeoutMs <= 0) bad(`startTimeoutMs must be > 0, got ${opts.startTimeoutMs}`);
+  if (!Number.isInteger(opts.nice) || opts.nice < 0 || opts.nice > 19) bad(`nice must be an integer in 0..19, got ${opts.nice}`);
   return opts;
 }
 

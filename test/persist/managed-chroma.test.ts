@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
@@ -73,6 +73,22 @@ describe('ManagedChroma', () => {
     assert.equal(await heartbeat(chroma.url), false);
     await chroma.close(); // idempotent
     assert.deepEqual(exits, [], 'close() is not an unexpected exit');
+  });
+
+  it('runs Chroma, every thread of it, at the nice value asked for', { skip: process.platform !== 'linux' && 'per-thread nice values are Linux only' }, async () => {
+    const ours = getPriority(process.pid);
+    const chroma = await ManagedChroma.start({ dataDir: freshDir(), nice: 6 });
+    cleanups.push(() => chroma.destroy());
+    assert.equal(await heartbeat(chroma.url), true);
+    const niceOf = (pid: number, tid: string): number => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]); // field 19, counted after the name
+    };
+    const tids = readdirSync(`/proc/${chroma.pid}/task`);
+    assert.ok(tids.length > 1, 'Chroma runs threads');
+    assert.deepEqual(new Set(tids.map((t) => niceOf(chroma.pid, t))), new Set([Math.max(6, ours)]));
+    assert.equal(getPriority(process.pid), ours, 'the engine itself keeps its priority');
+    await chroma.close();
   });
 
   it("emits 'exit' when Chroma dies on its own", async () => {
