@@ -77,7 +77,11 @@ export class Indexer extends EventEmitter<IndexerEvents> {
     }
     this.working = job.store.name;
     const uid = job.store.uid;
-    this.running = job.run().then(
+    // The builder thread reads the segments' chunks like a query task does: memory retired while
+    // it runs (a dropped collection, a merge's sources) is freed only once the job is over.
+    const reclaimer = this.o.index.reclaimer;
+    const epoch = reclaimer.enter();
+    this.running = job.run().finally(() => reclaimer.exit(epoch)).then(
       () => {
         this.backoffUntil.delete(uid);
       },

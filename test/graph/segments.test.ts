@@ -217,3 +217,19 @@ test('a sealed segment whose records were all deleted is searched without error,
   assert.deepEqual(store.list().map((s) => s.phase), ['growing'], 'the all-dead segment is gone');
   assert.equal(recall(r, store, 'l2', model, queries, 10), 1);
 });
+
+test('memory retired during a build is freed only once the build is over', async () => {
+  const r = rig({ segmentRecords: 1024, sealIdleMs: 3_600_000 });
+  r.index.apply({ t: 'create', seq: 0, collection: 'd', dimension: DIM, metric: 'l2' });
+  const vecs = randomVectors(1024, DIM, 21);
+  upsert(r.index, 'd', new Map(), vecs.map((_, i) => `v${i}`), vecs);
+  assert.deepEqual(r.index.require('d').list().map((s) => s.phase), ['frozen']);
+  r.indexer.kick(); // the seal starts now: the builder thread is reading the frozen segment
+  const usedBefore = r.index.arena.usedBytes;
+  r.index.apply({ t: 'drop', seq: 0, collection: 'd' });
+  assert.ok(r.index.reclaimer.pending > 0, "the dropped collection's memory waits for the build");
+  assert.equal(r.index.arena.usedBytes, usedBefore, 'no chunk is freed under the builder');
+  await r.indexer.settled();
+  assert.equal(r.index.reclaimer.pending, 0);
+  assert.ok(r.index.arena.usedBytes < usedBefore, 'freed once the build is over');
+});
