@@ -14,6 +14,8 @@ export const packr = new Packr({ useRecords: false });
 
 /** The C allocator settings `npm start` runs hotvec with (package.json; README, "Memory"). */
 export const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
+/** The V8 flags `npm start` runs hotvec with (package.json; README, "Quick start"). */
+export const NODE_FLAGS = ['--single-threaded-gc'];
 
 export interface Hotvec {
   url: string;
@@ -46,7 +48,7 @@ export async function removeDir(dir: string): Promise<void> {
 
 export async function startHotvec(options: StartOptions = {}): Promise<Hotvec> {
   const dataDir = options.dataDir ?? (await tempDir());
-  const args = [MAIN, '--port', '0', '--data-dir', dataDir, '--workers', '2', '--log-level', 'info', ...(options.args ?? [])];
+  const args = [...NODE_FLAGS, MAIN, '--port', '0', '--data-dir', dataDir, '--workers', '2', '--log-level', 'info', ...(options.args ?? [])];
   if (options.chromaUrl) args.push('--chroma-url', options.chromaUrl);
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...MALLOC_ENV, ...process.env, ...options.env } });
   const logs: string[] = [];
