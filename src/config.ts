@@ -63,7 +63,7 @@ export const configSchema = z.object({
   maxSegments: int(1, 1024).default(8),
   /** A sealed segment with at least this fraction of tombstones is compacted. */
   compactDeadRatio: z.coerce.number().min(0.01).max(1).default(0.3),
-  /** Nice value (Linux) of the background work, the graph builder thread and the managed Chroma, so it yields the CPU to the request path; 0 leaves their priority alone. */
+  /** Nice value (Linux) the background work, the graph builder thread and the managed Chroma, runs at (never below hotvec's own), so it yields the CPU to the request path; 0 leaves their priority alone. */
   backgroundNice: int(0, 19).default(10),
   /** Threads the graph builder may use to insert into an HNSW graph. */
   buildThreads: int(1, 256).default(Math.max(1, availableParallelism() - 1)),

@@ -195,7 +195,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       buildThreads: cfg.buildThreads,
     }));
     indexer.on('built', (e) => this.emit('index-built', e));
-    indexer.on('error', (err) => this.emit('warning', `building an HNSW graph failed (retried in 5 s): ${err.message}`));
+    indexer.on('error', (err) => this.emit('warning', `indexing: ${err.message}`));
     this.index.onFrozen = () => setImmediate(() => indexer.kick());
     const pool = this.pool;
     // Files of retired segments are deleted by the next snapshot, once no manifest names them.

@@ -78,10 +78,11 @@ export class Indexer extends EventEmitter<IndexerEvents> {
     this.working = job.store.name;
     const uid = job.store.uid;
     // The builder thread reads the segments' chunks like a query task does: memory retired while
-    // it runs (a dropped collection, a merge's sources) is freed only once the job is over.
+    // it runs (a dropped collection, a merge's sources) is freed only once the job is over. (A
+    // build that never ended would hold every retirement back; usearch's insert always returns.)
     const reclaimer = this.o.index.reclaimer;
     const epoch = reclaimer.enter();
-    this.running = job.run().finally(() => reclaimer.exit(epoch)).then(
+    this.running = job.run().then(
       () => {
         this.backoffUntil.delete(uid);
       },
@@ -90,13 +91,19 @@ export class Indexer extends EventEmitter<IndexerEvents> {
         // A failed build (disk full, arena full) is retried, but not in a tight loop, and
         // other collections' jobs go on meanwhile.
         this.backoffUntil.set(uid, performance.now() + 5000);
-        this.emit('error', err instanceof Error ? err : new Error(String(err)));
+        this.emit('error', new Error(`building an HNSW graph failed (retried in 5 s): ${errorMessage(err)}`, { cause: err }));
       },
     ).finally(() => {
       this.running = null;
       this.working = null;
       this.writing = null;
       if (!this.closed) setImmediate(() => this.kick());
+      try {
+        reclaimer.exit(epoch);
+      } catch (err) {
+        // A retirement that ran here failed; the job itself is not to blame (no backoff).
+        this.emit('error', new Error(`freeing retired segments failed: ${errorMessage(err)}`, { cause: err }));
+      }
     });
   }
 
@@ -228,4 +235,8 @@ export class Indexer extends EventEmitter<IndexerEvents> {
       throw err;
     }
   }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -10,11 +10,15 @@
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 
-/** The kernel id of the calling thread (Linux: from `/proc/thread-self`), or undefined elsewhere. */
+/**
+ * The kernel id of the calling thread (Linux: from `/proc/thread-self`, "<pid>/task/<tid>"), or
+ * undefined elsewhere, and where /proc belongs to another pid namespace than ours (its ids would
+ * name other tasks).
+ */
 export function kernelThreadId(): number | undefined {
   try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').at(-1)); // "<pid>/task/<tid>"
-    return Number.isInteger(tid) && tid > 0 ? tid : undefined;
+    const [pid, , tid] = readlinkSync('/proc/thread-self').split('/').map(Number);
+    return pid === process.pid && Number.isInteger(tid) && tid! > 0 ? tid : undefined;
   } catch {
     return undefined;
   }
@@ -23,13 +27,18 @@ export function kernelThreadId(): number | undefined {
 /**
  * Raises the calling thread's nice value to `nice` (0–19); never lowers it, which would need
  * privileges and is not a background thread's to do. Returns the nice value in effect, or
- * undefined where a single thread cannot be reniced (not Linux): there it changes nothing,
- * since `setpriority` would apply to the whole process.
+ * undefined where the thread could not be reniced: not Linux (there `setpriority` would apply
+ * to the whole process, so nothing is changed), or the system refused (a seccomp or LSM policy):
+ * background work then runs at the engine's priority, which is a performance matter only.
  */
 export function lowerThreadPriority(nice: number): number | undefined {
   if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new RangeError(`nice must be an integer in 0..19, got ${nice}`);
   const tid = kernelThreadId();
   if (tid === undefined) return undefined;
-  if (nice > getPriority(tid)) setPriority(tid, nice);
-  return getPriority(tid);
+  try {
+    if (nice > getPriority(tid)) setPriority(tid, nice);
+    return getPriority(tid);
+  } catch {
+    return undefined;
+  }
 }

@@ -224,7 +224,7 @@ test('memory retired during a build is freed only once the build is over', async
   const vecs = randomVectors(1024, DIM, 21);
   upsert(r.index, 'd', new Map(), vecs.map((_, i) => `v${i}`), vecs);
   assert.deepEqual(r.index.require('d').list().map((s) => s.phase), ['frozen']);
-  r.indexer.kick(); // the seal starts now: the builder thread is reading the frozen segment
+  r.indexer.kick(); // the seal of the frozen segment starts now (its build is under way until settled)
   const usedBefore = r.index.arena.usedBytes;
   r.index.apply({ t: 'drop', seq: 0, collection: 'd' });
   assert.ok(r.index.reclaimer.pending > 0, "the dropped collection's memory waits for the build");
