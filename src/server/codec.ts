@@ -5,6 +5,7 @@
  */
 import { Packr } from 'msgpackr';
 import { HotvecError } from '../errors.js';
+import { parseJsonBody } from './json-body.js';
 
 export type Encoding = 'json' | 'msgpack';
 
@@ -30,7 +31,7 @@ export const contentTypeOf = (e: Encoding): string => (e === 'json' ? 'applicati
 export function decode(bytes: Uint8Array, encoding: Encoding): unknown {
   if (bytes.byteLength === 0) return {};
   try {
-    if (encoding === 'json') return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    if (encoding === 'json') return parseJsonBody(bytes);
     return packr.unpack(bytes);
   } catch (err) {
     throw new HotvecError('MALFORMED_BODY', `the body is not valid ${encoding === 'json' ? 'JSON' : 'msgpack'}: ${(err as Error).message}`);

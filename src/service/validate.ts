@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { HotvecError, invalid } from '../errors.js';
 import { float32FromBytes, type Metadata } from '../persist/ops.js';
+import { Float32Rows } from './float32-rows.js';
 
 export const COLLECTION_NAME = /^[A-Za-z0-9_.-]{0,127}[A-Za-z0-9]$/;
 export const MAX_ID_LENGTH = 1024;
@@ -47,10 +48,20 @@ export function ids(value: unknown, field: string, maxBatch: number, unique: boo
 }
 
 /**
- * Embeddings as `number[][]` (JSON or msgpack arrays) or one msgpack `bin` of little-endian
- * float32, row-major n × dimension. Returns a fresh Float32Array (safe to transfer).
+ * Embeddings as `number[][]` (JSON or msgpack arrays), as rows the JSON decoder already made
+ * float32 (Float32Rows), or one msgpack `bin` of little-endian float32, row-major n × dimension.
+ * Returns a fresh Float32Array (safe to transfer).
  */
 export function embeddings(value: unknown, field: string, dimension: number, maxBatch: number): Float32Array {
+  if (value instanceof Float32Rows) {
+    const rows = value.rowLengths;
+    if (rows.length === 0) throw invalid(`"${field}" must hold at least one vector`);
+    if (rows.length > maxBatch) throw invalid(`"${field}" holds ${rows.length} vectors; at most ${maxBatch} per request (maxBatch)`);
+    for (let r = 0; r < rows.length; r++) {
+      if (rows[r] !== dimension) throw new HotvecError('DIMENSION_MISMATCH', `"${field}[${r}]": expected ${dimension} numbers, got ${rows[r]}`);
+    }
+    return value.values;
+  }
   if (value instanceof Uint8Array) {
     if (value.byteLength % (4 * dimension) !== 0) {
       throw new HotvecError('DIMENSION_MISMATCH', `"${field}" is ${value.byteLength} bytes of float32, not a whole number of ${dimension}-dimensional vectors (${4 * dimension} bytes each)`);

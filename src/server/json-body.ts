@@ -1,0 +1,220 @@
+/**
+ * JSON request bodies, with a fast path for the one that matters: a query or upsert whose body
+ * starts with its embeddings, `{"embeddings": [[0.12, -3.4e-2, …], …], …}`. `JSON.parse` spends
+ * most of its time on such a body turning 17-digit decimals into doubles (correctly rounded,
+ * which takes big-number arithmetic for long ones) and building arrays that are copied into a
+ * Float32Array and dropped: ~90–110 µs for one 784-d vector here. The fast path scans the bytes
+ * and writes float32 values directly (~40 µs).
+ *
+ * It gives exactly what `JSON.parse` followed by `Math.fround` gives. Each number's digits are
+ * read into a double with a relative error below 2^-50 (at most 19 significant digits, exact
+ * powers of ten up to 10^22); the float32 nearest to the exact decimal is then the float32 of
+ * any double within that error, unless the value lies that close to a midpoint between two
+ * float32 values — checked by rounding both ends of the error interval — in which case, and for
+ * any number outside the fast path's range, the digits go through `Number()` (correctly
+ * rounded, as `JSON.parse` does). Anything else — another shape, whitespace or grammar the scan
+ * does not expect, a value that overflows float32, a repeated `embeddings` key — is left to
+ * `JSON.parse` whole, so errors and odd bodies behave as before.
+ */
+import { Float32Rows } from '../service/float32-rows.js';
+
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+const MAX_DIGITS = 19;
+/** Relative half-width of the interval the scanned double is known to lie in around the exact value. */
+const SLACK = 2 ** -49;
+const PREFIX = '"embeddings"';
+
+const enum Ch {
+  Tab = 9,
+  Lf = 10,
+  Cr = 13,
+  Space = 32,
+  Quote = 34,
+  Plus = 43,
+  Comma = 44,
+  Minus = 45,
+  Dot = 46,
+  Zero = 48,
+  Nine = 57,
+  Colon = 58,
+  E = 69,
+  OpenBracket = 91,
+  CloseBracket = 93,
+  e = 101,
+  OpenBrace = 123,
+  CloseBrace = 125,
+}
+
+/** Parses a JSON request body (UTF-8 bytes). Throws SyntaxError as `JSON.parse` does. */
+export function parseJsonBody(bytes: Uint8Array): unknown {
+  return fastEmbeddings(bytes) ?? JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+}
+
+class Scan {
+  p = 0;
+  constructor(readonly b: Uint8Array) {}
+
+  ws(): number {
+    const b = this.b;
+    let c = b[this.p];
+    while (c === Ch.Space || c === Ch.Lf || c === Ch.Cr || c === Ch.Tab) c = b[++this.p];
+    return c ?? -1;
+  }
+}
+
+/** The body with its embeddings as Float32Rows, or undefined when the fast path does not apply. */
+function fastEmbeddings(b: Uint8Array): Record<string, unknown> | undefined {
+  const s = new Scan(b);
+  if (s.ws() !== Ch.OpenBrace) return undefined;
+  s.p++;
+  s.ws();
+  for (let i = 0; i < PREFIX.length; i++) if (b[s.p + i] !== PREFIX.charCodeAt(i)) return undefined;
+  s.p += PREFIX.length;
+  if (s.ws() !== Ch.Colon) return undefined;
+  s.p++;
+  if (s.ws() !== Ch.OpenBracket) return undefined;
+  s.p++;
+  // Rows of numbers. The output grows by doubling; a row's length is known when it closes.
+  let out = new Float32Array(1024);
+  let n = 0;
+  const rowLengths: number[] = [];
+  for (;;) {
+    if (s.ws() !== Ch.OpenBracket) return undefined;
+    s.p++;
+    const rowStart = n;
+    if (s.ws() === Ch.CloseBracket) {
+      s.p++;
+    } else {
+      for (;;) {
+        s.ws();
+        const x = number(s);
+        if (x === undefined) return undefined;
+        if (n === out.length) {
+          const grown = new Float32Array(out.length * 2);
+          grown.set(out);
+          out = grown;
+        }
+        out[n++] = x;
+        const c = s.ws();
+        s.p++;
+        if (c === Ch.Comma) continue;
+        if (c === Ch.CloseBracket) break;
+        return undefined;
+      }
+    }
+    rowLengths.push(n - rowStart);
+    const c = s.ws();
+    s.p++;
+    if (c === Ch.Comma) continue;
+    if (c === Ch.CloseBracket) break;
+    return undefined;
+  }
+  const values = out.slice(0, n);
+  // The rest of the object: `}` or `, "k": 10, …}`, which JSON.parse reads (small).
+  const c = s.ws();
+  let rest: Record<string, unknown> = {};
+  if (c === Ch.Comma) {
+    s.p++;
+    if (s.ws() !== Ch.Quote) return undefined; // a trailing comma, or not a key
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(`{${Buffer.from(b.buffer, b.byteOffset + s.p, b.byteLength - s.p).toString('utf8')}`);
+    } catch {
+      return undefined; // let JSON.parse report it on the whole body
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || Object.hasOwn(parsed, 'embeddings')) return undefined;
+    rest = parsed as Record<string, unknown>;
+  } else if (c === Ch.CloseBrace) {
+    s.p++;
+    if (s.ws() !== -1) return undefined;
+  } else {
+    return undefined;
+  }
+  return { embeddings: new Float32Rows(values, rowLengths), ...rest };
+}
+
+/**
+ * One JSON number at s.p as float32, exactly Math.fround(JSON.parse(text)); undefined for
+ * anything that is not a JSON number or whose float32 is not finite.
+ */
+function number(s: Scan): number | undefined {
+  const b = s.b;
+  const start = s.p;
+  let p = start;
+  let c = b[p];
+  let negative = false;
+  if (c === Ch.Minus) {
+    negative = true;
+    c = b[++p];
+  }
+  if (c === undefined || c < Ch.Zero || c > Ch.Nine) return undefined;
+  let mantissa = 0;
+  let digits = 0; // significant digits taken into the mantissa
+  let exponent = 0;
+  if (c === Ch.Zero) {
+    c = b[++p];
+    if (c !== undefined && c >= Ch.Zero && c <= Ch.Nine) return undefined; // no leading zeros in JSON
+  } else {
+    while (c !== undefined && c >= Ch.Zero && c <= Ch.Nine) {
+      if (digits < MAX_DIGITS) {
+        mantissa = mantissa * 10 + (c - Ch.Zero);
+        digits++;
+      } else {
+        exponent++;
+      }
+      c = b[++p];
+    }
+  }
+  if (c === Ch.Dot) {
+    c = b[++p];
+    if (c === undefined || c < Ch.Zero || c > Ch.Nine) return undefined;
+    while (c !== undefined && c >= Ch.Zero && c <= Ch.Nine) {
+      if (digits < MAX_DIGITS) {
+        if (mantissa !== 0 || c !== Ch.Zero) {
+          mantissa = mantissa * 10 + (c - Ch.Zero);
+          digits++;
+        }
+        exponent--;
+      }
+      c = b[++p];
+    }
+  }
+  if (c === Ch.e || c === Ch.E) {
+    c = b[++p];
+    let sign = 1;
+    if (c === Ch.Minus || c === Ch.Plus) {
+      if (c === Ch.Minus) sign = -1;
+      c = b[++p];
+    }
+    if (c === undefined || c < Ch.Zero || c > Ch.Nine) return undefined;
+    let e = 0;
+    while (c !== undefined && c >= Ch.Zero && c <= Ch.Nine) {
+      if (e < 100_000) e = e * 10 + (c - Ch.Zero);
+      c = b[++p];
+    }
+    exponent += sign * e;
+  }
+  s.p = p;
+  let f: number;
+  if (mantissa === 0) {
+    f = 0;
+  } else if (exponent >= -22 && exponent <= 22) {
+    const x = exponent >= 0 ? mantissa * POW10[exponent]! : mantissa / POW10[-exponent]!;
+    f = Math.fround(x);
+    // Near a float32 rounding midpoint (or at the edge of the range): decide with the exact parse.
+    if (Math.fround(x * (1 - SLACK)) !== Math.fround(x * (1 + SLACK))) f = exact(b, start, p);
+    else if (negative) f = -f;
+    return Number.isFinite(f) ? f : undefined;
+  } else {
+    f = exact(b, start, p);
+    return Number.isFinite(f) ? f : undefined;
+  }
+  return negative ? -f : f;
+}
+
+/** The correctly rounded parse of the number's text, as float32 (sign included). */
+function exact(b: Uint8Array, from: number, to: number): number {
+  let text = '';
+  for (let i = from; i < to; i++) text += String.fromCharCode(b[i]!);
+  return Math.fround(Number(text));
+}

@@ -1,0 +1,135 @@
+/**
+ * The JSON body fast path gives bit for bit what JSON.parse + Math.fround give, for every kind
+ * of number a client sends (float32 values printed as doubles, short decimals, integers,
+ * exponents, values at float32 rounding midpoints, tiny and huge ones), and leaves every body it
+ * does not fully understand to JSON.parse (same result or same SyntaxError).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseJsonBody } from '../../src/server/json-body.js';
+import { Float32Rows } from '../../src/service/float32-rows.js';
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** What the engine got before the fast path: JSON.parse, then each embedding value through Math.fround. */
+function reference(text: string): { rows: number[][]; rest: Record<string, unknown> } {
+  const { embeddings, ...rest } = JSON.parse(text) as { embeddings: number[][] };
+  return { rows: embeddings.map((r) => r.map((x) => Math.fround(x))), rest };
+}
+
+function assertSame(text: string): void {
+  const got = parseJsonBody(enc(text)) as Record<string, unknown>;
+  const want = reference(text);
+  const { embeddings, ...rest } = got;
+  assert.deepEqual(rest, want.rest);
+  if (embeddings instanceof Float32Rows) {
+    assert.deepEqual([...embeddings.rowLengths], want.rows.map((r) => r.length));
+    let at = 0;
+    want.rows.forEach((row, r) =>
+      row.forEach((x, j) => {
+        const y = embeddings.values[at++]!;
+        assert.ok(Object.is(x, y), `row ${r} value ${j}: ${text.length > 200 ? '' : text} gave ${y}, JSON.parse ${x}`);
+      }),
+    );
+  } else {
+    // Left to JSON.parse: then the values are what JSON.parse made.
+    assert.deepEqual((embeddings as number[][]).map((r) => r.map((x) => Math.fround(x))), want.rows);
+  }
+}
+
+/** Deterministic pseudo-random numbers (xorshift). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
+test('float32 values printed as doubles (what clients send) come back bit for bit, on the fast path', () => {
+  const r = rng(7);
+  const f32 = new Float32Array(784);
+  for (let round = 0; round < 50; round++) {
+    for (let i = 0; i < f32.length; i++) f32[i] = (r() * 2 - 1) * 10 ** Math.floor(r() * 12 - 6);
+    const text = `{"embeddings":[[${Array.from(f32).join(',')}]],"k":10}`;
+    const got = parseJsonBody(enc(text)) as { embeddings: unknown; k: number };
+    assert.ok(got.embeddings instanceof Float32Rows, 'the fast path took it');
+    assert.deepEqual(got.embeddings.values, f32);
+    assert.equal(got.k, 10);
+  }
+});
+
+test('any decimal: random digits and exponents, integers, zeros, short and 25-digit mantissas', () => {
+  const r = rng(11);
+  const nums: string[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    const digits = 1 + Math.floor(r() * 25);
+    let m = String(1 + Math.floor(r() * 9));
+    for (let d = 1; d < digits; d++) m += String(Math.floor(r() * 10));
+    const point = Math.floor(r() * (digits + 1));
+    let s = point === digits ? m : `${m.slice(0, point) || '0'}.${m.slice(point)}`;
+    if (r() < 0.4) s += `${r() < 0.5 ? 'e' : 'E'}${['', '+', '-'][Math.floor(r() * 3)]}${Math.floor(r() * 45)}`;
+    nums.push(r() < 0.5 ? `-${s}` : s);
+  }
+  nums.push('0', '-0', '0.0', '-0.0', '0e5', '-0e-5', '1e-22', '1e22', '1e23', '1e-45', '1.4e-45', '7e-46', '1e-50', '3.4028234e38', '3.4028235e38', '3.4028235677973366e38', '1e-38', '1.1754942e-38');
+  for (let i = 0; i < nums.length; i += 100) assertSame(`{"embeddings":[[${nums.slice(i, i + 100).join(',')}]]}`);
+});
+
+test('values at float32 rounding midpoints are decided as JSON.parse + fround decides them', () => {
+  const r = rng(5);
+  const f = new Float32Array(2);
+  const u = new Uint32Array(f.buffer);
+  const nums: string[] = [];
+  for (let i = 0; i < 5000; i++) {
+    u[0] = Math.floor(r() * 0x7f000000);
+    u[1] = u[0] + 1;
+    const mid = (f[0]! + f[1]!) / 2; // exact in a double: float32 values have 24-bit mantissas
+    nums.push(mid.toPrecision(17), mid.toPrecision(21), (mid * (1 + 2 ** -52)).toPrecision(21), (mid * (1 - 2 ** -52)).toPrecision(21), mid.toExponential(30));
+  }
+  for (let i = 0; i < nums.length; i += 100) assertSame(`{"embeddings":[[${nums.slice(i, i + 100).join(',')}]]}`);
+});
+
+test('several rows, whitespace between tokens, other keys after the embeddings', () => {
+  assertSame('{"embeddings":[[1,2,3],[4.5,-6e-3,0]],"k":3,"include":["distances","metadatas"]}');
+  assertSame(' { "embeddings" : [ [ 1 , 2 ] ,\n[3,\t4] ] , "k" : 2 , "ef" : 64 } \n');
+  assertSame('{"embeddings":[[],[1]]}');
+  const got = parseJsonBody(enc('{"embeddings":[[1,2],[3]],"k":2}')) as { embeddings: Float32Rows };
+  assert.deepEqual([...got.embeddings.rowLengths], [2, 1], 'row lengths are kept for validation');
+});
+
+test('bodies the fast path does not fully understand go to JSON.parse: same value or same error', () => {
+  const same = [
+    '{"k":10,"embeddings":[[1,2]]}', // embeddings not first
+    '{"embeddings":[]}',
+    '{"embeddings":[[1,2]],"embeddings":[[3,4]]}', // repeated key: the last wins, as in JSON.parse
+    '{"embeddings":[[1e39]]}', // overflows float32: validation must see the number
+    '{"embeddings":[[1,"2"]]}',
+    '{"embeddings":[[1,null]]}',
+    '{"embeddings":[[1,2]]}',
+  ];
+  for (const text of same) assert.deepEqual(JSON.parse(JSON.stringify(parseJsonBody(enc(text)), (_k, v: unknown) => (v instanceof Float32Rows ? chunk(v) : v))), JSON.parse(text), text);
+  const bad = ['{"embeddings":[[1,2]],}', '{"embeddings":[[01]]}', '{"embeddings":[[1.]]}', '{"embeddings":[[.5]]}', '{"embeddings":[[+1]]}', '{"embeddings":[[1,2]] x', '{"embeddings":[[1,2]]', '{"embeddings":[[1,2],]]}', '{"embeddings":[[-]]}', '{"embeddings":[[1e]]}', '\ufeff{"embeddings":[[1]]}'];
+  for (const text of bad) {
+    let want: unknown;
+    try {
+      JSON.parse(text);
+    } catch (err) {
+      want = err;
+    }
+    assert.ok(want instanceof SyntaxError, `JSON.parse accepts ${text}`);
+    assert.throws(() => parseJsonBody(enc(text)), SyntaxError, text);
+  }
+});
+
+/** Float32Rows back to number rows, for comparing with JSON.parse. */
+function chunk(v: Float32Rows): number[][] {
+  const rows: number[][] = [];
+  let at = 0;
+  for (const n of v.rowLengths) {
+    rows.push(Array.from(v.values.subarray(at, at + n)));
+    at += n;
+  }
+  return rows;
+}
