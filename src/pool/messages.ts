@@ -21,6 +21,8 @@ export interface SearchTask {
   queries: Float32Array;
   k: number;
   options: SearchOptions;
+  /** Bytes of the shared memory when the task was sent: every offset the task names lies below. */
+  memoryBytes: number;
 }
 
 /** Name of the BroadcastChannel on which the main thread tells workers a graph file was retired. */

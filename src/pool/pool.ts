@@ -46,6 +46,7 @@ export class QueryPool {
   private readonly maxQueue: number;
   private readonly onTask: ((waitSeconds: number, runSeconds: number) => void) | undefined;
   private readonly workers: number;
+  private readonly memory: WebAssembly.Memory;
   private readonly channel = new BroadcastChannel(GRAPH_CHANNEL);
   private readonly coalescer = new QueryCoalescer(
     (target, queries, k, options) => this.run(target, queries, k, options),
@@ -59,6 +60,7 @@ export class QueryPool {
     const init: WorkerInit = { memory: options.memory, scratch: options.scratch, kernel: options.kernel ?? 'wasm' };
     this.maxQueue = options.maxQueue;
     this.workers = options.workers;
+    this.memory = options.memory;
     (this.channel as unknown as { unref(): void }).unref();
     this.onTask = options.onTask;
     this.piscina = new Piscina({
@@ -93,7 +95,7 @@ export class QueryPool {
 
   private async run(target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions): Promise<SearchAnswer> {
     const n = (queries.length / target.dimension) * k; // read before the transfer empties `queries`
-    const task: SearchTask = { target, queries, k, options };
+    const task: SearchTask = { target, queries, k, options, memoryBytes: this.memory.buffer.byteLength };
     const started = performance.now();
     const reply = await this.piscina.run(task, { transferList: [queries.buffer as ArrayBuffer] });
     const result = splitSearchReply(reply, n);

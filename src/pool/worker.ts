@@ -40,8 +40,23 @@ channel.onmessage = (event: unknown) => graphs.forget((event as { data: GraphRet
 // The channel must not keep an idle worker alive at shutdown.
 (channel as unknown as { unref(): void }).unref();
 
+/**
+ * Defence against a view of the shared memory that lags its growth by the main thread (how a
+ * grow reaches other threads is V8's business; a CI run once saw "Invalid atomic access index"
+ * in a worker right after growth, not reproduced since): grow(0) brings this thread's buffer and
+ * the kernels' bounds up to date; a task that still names memory beyond them fails clearly.
+ */
+function catchUpWithGrowth(bytes: number): void {
+  if (init.memory.buffer.byteLength >= bytes) return;
+  init.memory.grow(0);
+  if (init.memory.buffer.byteLength < bytes) {
+    throw new Error(`shared memory is ${init.memory.buffer.byteLength} bytes in this worker, the task needs ${bytes}`);
+  }
+}
+
 export default function search(task: SearchTask): SearchReply {
   const started = performance.now();
+  catchUpWithGrowth(task.memoryBytes);
   const { refs, distances } = scanner.search(task.target, task.queries, task.k, task.options);
   return move(packSearchReply(refs, distances, (performance.now() - started) / 1000)) as SearchReply;
 }

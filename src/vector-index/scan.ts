@@ -52,10 +52,10 @@ export class Scanner {
     private readonly graphs?: GraphViews,
   ) {}
 
-  /** Views must follow the memory when another thread grew it. */
+  /** Views must follow the memory when another thread grew it (compared by length). */
   private views(): void {
     const buf = this.memory.buffer as unknown as SharedArrayBuffer;
-    if (buf !== this.buffer && (this.buffer === null || buf.byteLength !== this.buffer.byteLength)) {
+    if (this.buffer === null || buf.byteLength !== this.u8.length) {
       this.buffer = buf;
       this.f32 = new Float32Array(buf);
       this.u8 = new Uint8Array(buf);

@@ -77,7 +77,10 @@ export async function startHotvec(options: StartOptions = {}): Promise<Hotvec> {
     logs,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      return exited;
+      const code = await exited;
+      // A graceful stop that did not end with 0 is a failure to diagnose: say how it ended.
+      if (code !== 0) process.stderr.write(`hotvec ${url} stopped with ${code ?? proc.signalCode}; its last log lines:\n${logs.slice(-30).join('\n')}\n`);
+      return code;
     },
     async kill9() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
