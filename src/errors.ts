@@ -62,11 +62,15 @@ export class HotvecError extends Error {
   }
 }
 
+/** The message of anything thrown. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** Wraps anything thrown into a HotvecError; unknown errors become INTERNAL. */
 export function toHotvecError(err: unknown): HotvecError {
   if (err instanceof HotvecError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new HotvecError('INTERNAL', message, { cause: err });
+  return new HotvecError('INTERNAL', errorMessage(err), { cause: err });
 }
 
 export const invalid = (message: string): HotvecError => new HotvecError('INVALID_ARGUMENT', message);

@@ -12,6 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errorMessage } from '../errors.js';
 import type { CollectionStore } from '../vector-index/collection.js';
 import { CHUNK_SLOTS } from '../vector-index/layout.js';
 import type { Segment } from '../vector-index/segment.js';
@@ -235,8 +236,4 @@ export class Indexer extends EventEmitter<IndexerEvents> {
       throw err;
     }
   }
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

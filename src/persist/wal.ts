@@ -20,7 +20,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir, open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { HotvecError } from '../errors.js';
+import { errorMessage, HotvecError } from '../errors.js';
 import {
   MAX_PAYLOAD_BYTES,
   SEGMENT_HEADER_BYTES,
@@ -190,7 +190,7 @@ export class Wal extends EventEmitter {
       }
       return new Wal(o, recovery, segments, active);
     } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = errorMessage(err);
       throw new HotvecError('WAL_FAILED', `opening the WAL in ${o.dir} failed: ${reason}`, { cause: err });
     }
   }
@@ -498,7 +498,7 @@ export class Wal extends EventEmitter {
 
   private fail(err: unknown, batch: Pending[]): void {
     if (this.state === 'destroyed' || this.failure !== null) return;
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = errorMessage(err);
     const failure = new HotvecError('WAL_FAILED', `writing the WAL in ${this.dir} failed: ${reason}`, { cause: err });
     this.failure = failure;
     if (this.timer !== null) clearInterval(this.timer);

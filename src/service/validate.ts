@@ -53,13 +53,16 @@ export function ids(value: unknown, field: string, maxBatch: number, unique: boo
  * Returns a fresh Float32Array (safe to transfer).
  */
 export function embeddings(value: unknown, field: string, dimension: number, maxBatch: number): Float32Array {
+  const vectorCount = (n: number): void => {
+    if (n === 0) throw invalid(`"${field}" must hold at least one vector`);
+    if (n > maxBatch) throw invalid(`"${field}" holds ${n} vectors; at most ${maxBatch} per request (maxBatch)`);
+  };
+  const rowLength = (r: number, length: number): void => {
+    if (length !== dimension) throw new HotvecError('DIMENSION_MISMATCH', `"${field}[${r}]": expected ${dimension} numbers, got ${length}`);
+  };
   if (value instanceof Float32Rows) {
-    const rows = value.rowLengths;
-    if (rows.length === 0) throw invalid(`"${field}" must hold at least one vector`);
-    if (rows.length > maxBatch) throw invalid(`"${field}" holds ${rows.length} vectors; at most ${maxBatch} per request (maxBatch)`);
-    for (let r = 0; r < rows.length; r++) {
-      if (rows[r] !== dimension) throw new HotvecError('DIMENSION_MISMATCH', `"${field}[${r}]": expected ${dimension} numbers, got ${rows[r]}`);
-    }
+    vectorCount(value.rowLengths.length);
+    value.rowLengths.forEach((length, r) => rowLength(r, length));
     return value.values;
   }
   if (value instanceof Uint8Array) {
@@ -67,24 +70,19 @@ export function embeddings(value: unknown, field: string, dimension: number, max
       throw new HotvecError('DIMENSION_MISMATCH', `"${field}" is ${value.byteLength} bytes of float32, not a whole number of ${dimension}-dimensional vectors (${4 * dimension} bytes each)`);
     }
     const out = float32FromBytes(value);
-    const n = out.length / dimension;
-    if (n === 0) throw invalid(`"${field}" must hold at least one vector`);
-    if (n > maxBatch) throw invalid(`"${field}" holds ${n} vectors; at most ${maxBatch} per request (maxBatch)`);
+    vectorCount(out.length / dimension);
     for (let i = 0; i < out.length; i++) {
       if (!Number.isFinite(out[i]!)) throw invalid(`"${field}" vector ${Math.floor(i / dimension)} holds a non-finite value at position ${i % dimension}`);
     }
     return out;
   }
   if (!Array.isArray(value)) throw invalid(`"${field}" must be an array of number arrays, or (msgpack) a bin of float32`);
-  if (value.length === 0) throw invalid(`"${field}" must hold at least one vector`);
-  if (value.length > maxBatch) throw invalid(`"${field}" holds ${value.length} vectors; at most ${maxBatch} per request (maxBatch)`);
+  vectorCount(value.length);
   const out = new Float32Array(value.length * dimension);
   for (let r = 0; r < value.length; r++) {
     const row: unknown = value[r];
     if (!Array.isArray(row)) throw invalid(`"${field}[${r}]" must be an array of ${dimension} numbers`);
-    if (row.length !== dimension) {
-      throw new HotvecError('DIMENSION_MISMATCH', `"${field}[${r}]": expected ${dimension} numbers, got ${row.length}`);
-    }
+    rowLength(r, row.length);
     const at = r * dimension;
     for (let j = 0; j < dimension; j++) {
       const x: unknown = row[j];
