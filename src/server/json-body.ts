@@ -47,7 +47,7 @@ const enum Ch {
 
 /** Parses a JSON request body (UTF-8 bytes). Throws SyntaxError as `JSON.parse` does. */
 export function parseJsonBody(bytes: Uint8Array): unknown {
-  return fastEmbeddings(bytes) ?? JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  return fastEmbeddings(bytes) ?? JSON.parse(text(bytes));
 }
 
 class Scan {
@@ -118,7 +118,7 @@ function fastEmbeddings(b: Uint8Array): Record<string, unknown> | undefined {
     if (s.ws() !== Ch.Quote) return undefined; // a trailing comma, or not a key
     let parsed: unknown;
     try {
-      parsed = JSON.parse(`{${Buffer.from(b.buffer, b.byteOffset + s.p, b.byteLength - s.p).toString('utf8')}`);
+      parsed = JSON.parse(`{${text(b, s.p)}`);
     } catch {
       return undefined; // let JSON.parse report it on the whole body
     }
@@ -195,26 +195,25 @@ function number(s: Scan): number | undefined {
     exponent += sign * e;
   }
   s.p = p;
+  if (mantissa === 0) return negative ? -0 : 0;
   let f: number;
-  if (mantissa === 0) {
-    f = 0;
-  } else if (exponent >= -22 && exponent <= 22) {
+  if (exponent < -22 || exponent > 22) {
+    f = exact(b, start, p);
+  } else {
     const x = exponent >= 0 ? mantissa * POW10[exponent]! : mantissa / POW10[-exponent]!;
-    f = Math.fround(x);
     // Near a float32 rounding midpoint (or at the edge of the range): decide with the exact parse.
     if (Math.fround(x * (1 - SLACK)) !== Math.fround(x * (1 + SLACK))) f = exact(b, start, p);
-    else if (negative) f = -f;
-    return Number.isFinite(f) ? f : undefined;
-  } else {
-    f = exact(b, start, p);
-    return Number.isFinite(f) ? f : undefined;
+    else f = negative ? -Math.fround(x) : Math.fround(x);
   }
-  return negative ? -f : f;
+  return Number.isFinite(f) ? f : undefined;
+}
+
+/** UTF-8 text of the bytes from `from` to the end. */
+function text(b: Uint8Array, from = 0, to = b.byteLength): string {
+  return Buffer.from(b.buffer, b.byteOffset + from, to - from).toString('utf8');
 }
 
 /** The correctly rounded parse of the number's text, as float32 (sign included). */
 function exact(b: Uint8Array, from: number, to: number): number {
-  let text = '';
-  for (let i = from; i < to; i++) text += String.fromCharCode(b[i]!);
-  return Math.fround(Number(text));
+  return Math.fround(Number(text(b, from, to)));
 }

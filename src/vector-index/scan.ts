@@ -39,9 +39,8 @@ export interface Scratch {
 export class Scanner {
   private readonly topk = new TopK();
   private states = new Uint8Array(CHUNK_SLOTS);
-  private buffer: SharedArrayBuffer | null = null;
   private f32!: Float32Array;
-  private u8!: Uint8Array;
+  private u8: Uint8Array = new Uint8Array(0);
   private i32!: Int32Array;
 
   constructor(
@@ -55,8 +54,7 @@ export class Scanner {
   /** Views must follow the memory when another thread grew it (compared by length). */
   private views(): void {
     const buf = this.memory.buffer as unknown as SharedArrayBuffer;
-    if (this.buffer === null || buf.byteLength !== this.u8.length) {
-      this.buffer = buf;
+    if (buf.byteLength !== this.u8.length) {
       this.f32 = new Float32Array(buf);
       this.u8 = new Uint8Array(buf);
       this.i32 = new Int32Array(buf);
