@@ -22,11 +22,12 @@ export class Doorkeeper {
   }
 
   /**
-   * Records the query and tells whether it was recorded before (and is still remembered).
-   * `salt` folds in everything else that distinguishes queries (collection, k, options).
+   * Records the query by its fingerprint (`fingerprint(vectors, salt)`, where the salt folds in
+   * everything else that distinguishes queries) and tells whether it was recorded before (and is
+   * still remembered).
    */
-  seenBefore(vectors: Float32Array, salt: string): boolean {
-    const h = fingerprint(vectors, salt) || 1; // 0 marks an empty slot
+  seenBefore(print: number): boolean {
+    const h = print || 1; // 0 marks an empty slot
     const slot = (h ^ (h >>> 16)) & this.mask;
     if (this.table[slot] === h) return true;
     this.table[slot] = h;

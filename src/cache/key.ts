@@ -23,6 +23,20 @@ export interface QueryKeyParts {
 const SEP = '\u0000';
 
 export function queryKey(parts: QueryKeyParts): string {
+  return keyOf(parts.version, querySalt(parts), parts.vectors);
+}
+
+/** The key from its parts, the salt already made (`querySalt`). */
+export function keyOf(version: number, salt: string, vectors: Float32Array): string {
+  const bytes = Buffer.from(vectors.buffer, vectors.byteOffset, vectors.byteLength).toString('latin1');
+  return `${version}${SEP}${salt}${SEP}${bytes}`;
+}
+
+/**
+ * Everything in a key but the version and the vectors: what tells apart two queries with the same
+ * vectors (the doorkeeper's and the print index's salt).
+ */
+export function querySalt(parts: Omit<QueryKeyParts, 'version' | 'vectors'>): string {
   const include = [...parts.include].sort().join(',');
   let options = '';
   if (parts.options) {
@@ -32,8 +46,6 @@ export function queryKey(parts: QueryKeyParts): string {
       if (value !== undefined) options += `${name}=${JSON.stringify(value)};`;
     }
   }
-  const v = parts.vectors;
-  const bytes = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
   // Collection names cannot hold NUL, so the fields cannot run into each other.
-  return `${parts.version}${SEP}${parts.collection}${SEP}${parts.k}${SEP}${include}${SEP}${options}${SEP}${bytes}`;
+  return `${parts.collection}${SEP}${parts.k}${SEP}${include}${SEP}${options}`;
 }

@@ -183,17 +183,46 @@ test('admission repeat: distinct queries never fill the cache; a write does not 
 
 test('doorkeeper: remembers recent fingerprints, forgets overwritten slots, tells salts apart', () => {
   const d = new Doorkeeper(4);
-  assert.equal(d.seenBefore(vec(1), 's'), false);
-  assert.equal(d.seenBefore(vec(1), 's'), true);
-  assert.equal(d.seenBefore(vec(1), 't'), false, 'another salt is another query');
+  assert.equal(d.seenBefore(fingerprint(vec(1), 's')), false);
+  assert.equal(d.seenBefore(fingerprint(vec(1), 's')), true);
+  assert.equal(d.seenBefore(fingerprint(vec(1), 't')), false, 'another salt is another query');
   assert.notEqual(fingerprint(vec(1, 2), 's'), fingerprint(vec(2, 1), 's'), 'order matters');
   assert.notEqual(fingerprint(vec(0), ''), fingerprint(vec(-0), ''), 'bit patterns, not values');
   // With 4 slots, 64 other queries overwrite every slot: the first one is forgotten.
-  for (let i = 0; i < 64; i++) d.seenBefore(vec(100 + i), 's');
-  assert.equal(d.seenBefore(vec(1), 's'), false);
+  for (let i = 0; i < 64; i++) d.seenBefore(fingerprint(vec(100 + i), 's'));
+  assert.equal(d.seenBefore(fingerprint(vec(1), 's')), false);
   // Distinct random queries into a large table: a few collisions at most, never a false "seen" storm.
   const big = new Doorkeeper(1 << 16);
   let falseSeen = 0;
-  for (let i = 0; i < 5000; i++) if (big.seenBefore(vec(i, i * 0.5, -i), 'c')) falseSeen++;
+  for (let i = 0; i < 5000; i++) if (big.seenBefore(fingerprint(vec(i, i * 0.5, -i), 'c'))) falseSeen++;
   assert.ok(falseSeen < 5, `${falseSeen} false sightings among 5000 distinct queries`);
+});
+
+test('a fingerprint shared by every query never serves another query\'s answer, and eviction and writes keep the print counts right', () => {
+  const cache = new QueryCache({ maxBytes: 1 << 20, admission: 'first', fingerprint: () => 42 });
+  assert.equal(ask(cache, 'a', vec(1, 2), answer('x')).hit, false);
+  assert.equal(ask(cache, 'a', vec(3, 4), answer('y')).hit, false, 'same print, other vectors: a miss');
+  assert.deepEqual(ask(cache, 'a', vec(1, 2), answer('other')).got, answer('x'));
+  assert.deepEqual(ask(cache, 'a', vec(3, 4), answer('other')).got, answer('y'));
+  assert.equal(ask(cache, 'b', vec(1, 2), answer('z')).hit, false, 'same print, other collection: a miss');
+  cache.invalidate('a');
+  assert.equal(ask(cache, 'a', vec(1, 2), answer('x2')).hit, false, 'after a write');
+  assert.deepEqual(ask(cache, 'b', vec(1, 2), answer('other')).got, answer('z'), 'the other collection keeps its answer');
+  cache.clear();
+  assert.equal(ask(cache, 'b', vec(1, 2), answer('z2')).hit, false, 'after clear');
+  assert.deepEqual(ask(cache, 'b', vec(1, 2), answer('other')).got, answer('z2'));
+});
+
+test('with the real fingerprint a miss builds no key until an answer with its print is kept; evicted answers stop being candidates', () => {
+  const probe = answer('id-0000');
+  const one = entryBytes(queryKey({ collection: 'c', version: 0, vectors: vec(0, 0), k: 2, include: ['distances'] }), probe);
+  const cache = new QueryCache({ maxBytes: one * 2, maxEntryBytes: one * 2, admission: 'first' });
+  for (let i = 0; i < 50; i++) ask(cache, 'c', vec(i, 0), answer(`id-${String(i).padStart(4, '0')}`));
+  assert.equal(cache.stats().entries, 2, 'only the two most recent are kept');
+  const prints = (cache as unknown as { prints: Map<number, number> }).prints;
+  assert.equal([...prints.values()].reduce((a, b) => a + b, 0), 2, 'evictions uncount their prints');
+  assert.equal(ask(cache, 'c', vec(49, 0), probe).hit, true);
+  assert.equal(ask(cache, 'c', vec(0, 0), probe).hit, false, 'evicted');
+  cache.invalidate('c');
+  assert.equal(prints.size, 0, 'a write uncounts every print of the collection');
 });
