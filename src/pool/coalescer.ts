@@ -1,10 +1,13 @@
 /**
- * Query coalescing: the queries that arrive in one turn of the event loop for the same
- * collection view (and the same k, ef, exact) are sent to the workers together, split into at
- * most one task per worker. Dispatching a task costs tens of microseconds of main-thread time
- * (structured clone, postMessage, wake-up), about as much as parsing the query: under load,
- * one task per worker per turn instead of one per query leaves that time to the search.
- * A lone query waits one `setImmediate` (the same loop turn's check phase), nothing more.
+ * Query coalescing ("smart batching"): queries wait here, not in the pool's queue, until a
+ * worker is free, and everything that waited for the same collection view (and the same k, ef,
+ * exact) then goes to the free workers together, split into at most one task per free worker.
+ *
+ * Dispatching a task costs tens of microseconds of main-thread time (structured clone,
+ * postMessage, a wake-up, the reply), and each task costs the worker a message and a cold start;
+ * under load a task carries every query that arrived while the workers were busy, so that cost
+ * is shared. With a worker free, a query waits one `setImmediate` (the same loop turn's check
+ * phase) and no more: the latency of a lightly loaded engine does not change.
  */
 import type { CollectionTarget } from '../vector-index/collection.js';
 import type { SearchOptions } from '../vector-index/scan.js';
@@ -15,7 +18,8 @@ export interface PartAnswer {
   runSeconds: number;
 }
 
-type RunPart = (target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions) => Promise<PartAnswer>;
+/** Runs one task; `since` (performance.now() ms) is when its oldest query started waiting. */
+type RunPart = (target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions, since: number) => Promise<PartAnswer>;
 
 interface Waiting {
   queries: Float32Array;
@@ -29,16 +33,27 @@ interface Group {
   options: SearchOptions;
   waiting: Waiting[];
   rows: number;
+  since: number;
 }
 
 export class QueryCoalescer {
+  /** Waiting groups by view, then by options; Map order is arrival order, so the oldest goes first. */
   private groups = new Map<CollectionTarget, Map<string, Group>>();
   private scheduled = false;
+  /** Tasks handed to the pool and not yet answered. */
+  private running = 0;
+  private waitingRequests = 0;
 
   constructor(
     private readonly runPart: RunPart,
+    /** Workers: at most this many tasks run at once. */
     private readonly parts: () => number,
   ) {}
+
+  /** Requests waiting here for a free worker. */
+  get waiting(): number {
+    return this.waitingRequests;
+  }
 
   submit(target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions): Promise<PartAnswer> {
     return new Promise((resolve, reject) => {
@@ -46,32 +61,54 @@ export class QueryCoalescer {
       if (!byOptions) this.groups.set(target, (byOptions = new Map()));
       const key = `${k}|${options.ef ?? ''}|${options.exact ? 1 : 0}`;
       let group = byOptions.get(key);
-      if (!group) byOptions.set(key, (group = { target, k, options, waiting: [], rows: 0 }));
+      if (!group) byOptions.set(key, (group = { target, k, options, waiting: [], rows: 0, since: performance.now() }));
       group.waiting.push({ queries, resolve, reject });
       group.rows += queries.length / target.dimension;
+      this.waitingRequests++;
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(() => {
+          this.scheduled = false;
+          this.pump();
+        });
       }
     });
   }
 
-  private flush(): void {
-    this.scheduled = false;
-    const groups = this.groups;
-    this.groups = new Map();
-    for (const byOptions of groups.values()) for (const g of byOptions.values()) this.dispatch(g);
+  /** Hands the oldest waiting groups to the free workers. */
+  private pump(): void {
+    while (this.running < this.parts()) {
+      const first = this.groups.entries().next();
+      if (first.done) return;
+      const [target, byOptions] = first.value;
+      const [key, group] = byOptions.entries().next().value!;
+      byOptions.delete(key);
+      if (byOptions.size === 0) this.groups.delete(target);
+      this.waitingRequests -= group.waiting.length;
+      this.dispatch(group, this.parts() - this.running);
+    }
   }
 
-  /** Splits a group's rows evenly into at most `parts()` tasks and hands each caller its rows back. */
-  private dispatch(g: Group): void {
+  private run(g: Group, queries: Float32Array): Promise<PartAnswer> {
+    this.running++;
+    const done = (): void => {
+      this.running--;
+      this.pump();
+    };
+    const answer = this.runPart(g.target, queries, g.k, g.options, g.since);
+    answer.then(done, done);
+    return answer;
+  }
+
+  /** Splits a group's rows evenly into at most `free` tasks and hands each caller its rows back. */
+  private dispatch(g: Group, free: number): void {
     const dim = g.target.dimension;
     if (g.waiting.length === 1 && g.rows === 1) {
       const only = g.waiting[0]!;
-      this.runPart(g.target, only.queries, g.k, g.options).then(only.resolve, only.reject);
+      this.run(g, only.queries).then(only.resolve, only.reject);
       return;
     }
-    const parts = Math.max(1, Math.min(this.parts(), g.rows));
+    const parts = Math.max(1, Math.min(free, g.rows));
     const per = Math.ceil(g.rows / parts);
     const buffers: Float32Array[] = [];
     for (let from = 0; from < g.rows; from += per) buffers.push(new Float32Array(Math.min(per, g.rows - from) * dim));
@@ -81,7 +118,7 @@ export class QueryCoalescer {
         buffers[Math.floor(row / per)]!.set(w.queries.subarray(r * dim, (r + 1) * dim), (row % per) * dim);
       }
     }
-    const runs = buffers.map((b) => this.runPart(g.target, b, g.k, g.options));
+    const runs = buffers.map((b) => this.run(g, b));
     Promise.all(runs).then(
       (answers) => {
         const runSeconds = answers.reduce((s, a) => s + a.runSeconds, 0) / g.waiting.length;

@@ -1,7 +1,8 @@
 /**
  * The query worker pool (Piscina). Every worker receives the shared arena once at start;
- * a task carries only chunk offsets, graph file paths and the query vectors. Queries are
- * coalesced per event-loop turn and split into at most one task per worker (coalescer.ts).
+ * a task carries only chunk offsets, graph file paths and the query vectors. Queries wait in
+ * the coalescer until a worker is free and then travel together, at most one task per free
+ * worker (coalescer.ts).
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -49,7 +50,7 @@ export class QueryPool {
   private readonly memory: WebAssembly.Memory;
   private readonly channel = new BroadcastChannel(GRAPH_CHANNEL);
   private readonly coalescer = new QueryCoalescer(
-    (target, queries, k, options) => this.run(target, queries, k, options),
+    (target, queries, k, options, since) => this.run(target, queries, k, options, since),
     () => this.workers,
   );
   private closed = false;
@@ -75,9 +76,9 @@ export class QueryPool {
   }
 
   /**
-   * Searches `queries` (nq × dimension) over a collection view. Queries submitted in the same
-   * event-loop turn for the same view and options travel together (see coalescer.ts), split
-   * into at most one task per worker.
+   * Searches `queries` (nq × dimension) over a collection view. Queries for the same view and
+   * options that wait for a worker at the same time travel together (see coalescer.ts), split
+   * into at most one task per free worker.
    */
   async search(target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions = {}): Promise<SearchAnswer> {
     if (this.closed) throw new HotvecError('NOT_READY', 'the query pool is shutting down');
@@ -93,10 +94,11 @@ export class QueryPool {
     }
   }
 
-  private async run(target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions): Promise<SearchAnswer> {
+  /** One task; `since` is when its oldest query began to wait (the wait reported to onTask counts from there). */
+  private async run(target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions, since: number): Promise<SearchAnswer> {
     const n = (queries.length / target.dimension) * k; // read before the transfer empties `queries`
     const task: SearchTask = { target, queries, k, options, memoryBytes: this.memory.buffer.byteLength };
-    const started = performance.now();
+    const started = since;
     const reply = await this.piscina.run(task, { transferList: [queries.buffer as ArrayBuffer] });
     const result = splitSearchReply(reply, n);
     if (this.onTask) this.onTask(Math.max(0, (performance.now() - started) / 1000 - result.runSeconds), result.runSeconds);
@@ -110,8 +112,9 @@ export class QueryPool {
     this.channel.postMessage(message);
   }
 
+  /** Requests waiting for a free worker (in the coalescer, or as tasks in Piscina's queue). */
   get queueSize(): number {
-    return this.piscina.queueSize;
+    return this.coalescer.waiting + this.piscina.queueSize;
   }
 
   get threads(): number {

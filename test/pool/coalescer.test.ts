@@ -1,7 +1,8 @@
 /**
  * Query coalescing: queries submitted in one event-loop turn for the same view and options
- * travel in at most `parts` tasks, each caller gets exactly its own rows back, different
- * options never share a task, and a failed task fails every caller in it.
+ * travel in at most `parts` tasks, queries that arrive while every worker is busy wait and then
+ * travel together, each caller gets exactly its own rows back, different options never share a
+ * task, and a failed task fails every caller in it.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -65,4 +66,80 @@ test('a failed task rejects every caller that was in it', async () => {
   const q = (): Promise<PartAnswer> => c.submit(target, new Float32Array(DIM), 1, {});
   const results = await Promise.allSettled([q(), q(), q()]);
   assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected', 'rejected']);
+});
+
+/** A part runner whose tasks finish only when the test says so. */
+function gated(): { calls: { rows: number; k: number; since: number }[]; finish: (i: number) => void; run: (t: CollectionTarget, q: Float32Array, k: number, o: SearchOptions, since: number) => Promise<PartAnswer> } {
+  const calls: { rows: number; k: number; since: number }[] = [];
+  const gates: (() => void)[] = [];
+  return {
+    calls,
+    finish: (i) => gates[i]!(),
+    run: (_t, q, k, _o, since) => {
+      const rows = q.length / DIM;
+      calls.push({ rows, k, since });
+      const refs = new Float64Array(rows * k);
+      for (let r = 0; r < rows; r++) for (let i = 0; i < k; i++) refs[r * k + i] = q[r * DIM]! * 10 + i;
+      return new Promise((resolve) => gates.push(() => resolve({ refs, distances: new Float32Array(rows * k), runSeconds: 0.001 })));
+    },
+  };
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+test('queries that arrive while every worker is busy wait, then travel together in one task to the worker that frees up', async () => {
+  const g = gated();
+  const c = new QueryCoalescer(g.run, () => 1);
+  const one = (x: number): Float32Array => Float32Array.from([x, 0, 0]);
+  const first = c.submit(target, one(1), 2, {});
+  await turn();
+  assert.equal(g.calls.length, 1);
+  const beforeWaiting = performance.now();
+  const later = [2, 3, 4, 5].map((x) => c.submit(target, one(x), 2, {}));
+  await turn();
+  await turn();
+  assert.equal(g.calls.length, 1, 'nothing more is sent while the only worker is busy');
+  assert.equal(c.waiting, 4);
+  g.finish(0);
+  assert.deepEqual([...(await first).refs], [10, 11]);
+  await turn();
+  assert.equal(g.calls.length, 2);
+  assert.equal(g.calls[1]!.rows, 4, 'the four waiting queries in one task');
+  assert.ok(g.calls[1]!.since >= beforeWaiting && g.calls[1]!.since <= performance.now(), 'the wait counts from when the oldest began to wait');
+  assert.equal(c.waiting, 0);
+  g.finish(1);
+  const answers = await Promise.all(later);
+  answers.forEach((a, i) => assert.deepEqual([...a.refs], [(i + 2) * 10, (i + 2) * 10 + 1]));
+});
+
+test('waiting groups go out oldest first, one per free worker, and a failure frees its worker', async () => {
+  const g = gated();
+  const c = new QueryCoalescer((t, q, k, o, since) => (k === 6 ? Promise.reject(new Error('worker died')) : g.run(t, q, k, o, since)), () => 2);
+  const one = (x: number): Float32Array => Float32Array.from([x, 0, 0]);
+  const busy = [c.submit(target, one(1), 2, {}), c.submit(target, one(2), 5, {})];
+  await turn();
+  assert.deepEqual(g.calls.map((x) => x.k), [2, 5], 'two groups, two free workers');
+  const a = c.submit(target, one(3), 3, {});
+  const b = c.submit(target, one(4), 4, {});
+  await turn();
+  assert.equal(g.calls.length, 2);
+  g.finish(0);
+  await busy[0];
+  await turn();
+  assert.deepEqual(g.calls.map((x) => x.k), [2, 5, 3], 'the oldest waiting group takes the freed worker');
+  const c2 = c.submit(target, one(5), 6, {});
+  g.finish(1);
+  await busy[1];
+  await turn();
+  // k 4 went out on the freed worker; k 6 waits for the next one.
+  assert.deepEqual(g.calls.map((x) => x.k), [2, 5, 3, 4]);
+  g.finish(2);
+  await a;
+  await assert.rejects(c2, /worker died/, 'k 6 went out once a worker freed up, and failed');
+  const after = c.submit(target, one(7), 2, {});
+  await turn();
+  assert.equal(g.calls.length, 5, 'the failed task freed its worker');
+  g.finish(3);
+  g.finish(4);
+  await Promise.all([b, after]);
 });
