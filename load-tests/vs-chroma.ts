@@ -3,6 +3,7 @@
  *
  *   npm run bench:vs-chroma -- [--n 20000] [--dim 784] [--runs 3] [--duration 10] [--connections 16]
  *                              [--ef 100] [--m 32] [--ef-construction 100] [--storage f16|f32]
+ *                              [--ws-batch 16]
  *
  * hotvec's collection is created with M 32 and f16 graph storage by default: on this data at
  * 60,000 × 784, usearch with Chroma's own defaults (M 16, f32) reaches recall@10 0.990, below
@@ -20,7 +21,9 @@
  *    query phases, when every worker has mapped the graphs) against its
  *    raw vectors plus graph, and the bare usearch search over hotvec's own graph files.
  * 4. Per run: the same autocannon HTTP load (JSON, every request a distinct query vector) on
- *    hotvec and on Chroma, hotvec over WebSocket msgpack, and each server at half its own
+ *    hotvec and on Chroma, hotvec over WebSocket msgpack (one query per message, then
+ *    `--ws-batch` per message), the HTTP transport floor (transport-floor.ts: uWS and hotvec's
+ *    JSON handling without a search) under the same HTTP load, and each server at half its own
  *    saturated rate (evenly spaced requests); the CPU time of each server process per query.
  *    Medians over the runs are reported.
  * 5. One sequential client (cache misses, cache hits, Chroma) and saturated cache hits.
@@ -38,6 +41,7 @@ import { ChromaUnderTest, clientFor } from './vs-chroma/chroma.js';
 import { ClusteredSource, exactNeighbours, recallAtK } from './vs-chroma/data.js';
 import { closeClients, httpLoad, pacedHttpLoad, postJson, wsLoad, type LoadStats } from './vs-chroma/load.js';
 import { bareUsearchCpuMs, bareUsearchParallel, graphFiles, graphOnlyBytes, memoryOf, timedRestart, waitIndexed } from './vs-chroma/hotvec.js';
+import { startTransportFloor, type TransportFloor } from './vs-chroma/floor.js';
 import { cpuSeconds, threadCpuSeconds, threadSplit, waitQuiet, type ThreadSplit } from './vs-chroma/proc.js';
 
 const { values: opt } = parseArgs({
@@ -55,6 +59,7 @@ const { values: opt } = parseArgs({
     connections: { type: 'string', default: '16' },
     'ws-sockets': { type: 'string', default: '4' },
     'ws-window': { type: 'string', default: '4' },
+    'ws-batch': { type: 'string', default: '16' },
     sequential: { type: 'string', default: '300' },
     workers: { type: 'string', default: String(availableParallelism()) },
     fsync: { type: 'string', default: 'always' },
@@ -273,6 +278,7 @@ async function main(): Promise<void> {
 
   const chroma = await ChromaUnderTest.start();
   let hv: Hotvec | undefined;
+  let floor: TransportFloor | undefined;
   try {
     // Chroma first, alone on the machine, so its load time is its own.
     await chroma.create(COLLECTION);
@@ -357,28 +363,58 @@ async function main(): Promise<void> {
       });
     };
 
+    const wsBatch = Math.max(1, num('ws-batch'));
+    const hvWsBatch = (seconds: number): Promise<LoadStats> => {
+      const base = hvNext;
+      hvNext += 10_000_000;
+      const rows = new Float32Array(wsBatch * dim);
+      return wsLoad({
+        url: wsUrl,
+        sockets: num('ws-sockets'),
+        window: Math.max(1, Math.ceil(num('ws-window') / wsBatch)),
+        seconds,
+        queriesPerMessage: wsBatch,
+        message: (i) => {
+          for (let r = 0; r < wsBatch; r++) rows.set(stream.f32(base + i * wsBatch + r), r * dim);
+          return { op: 'query', collection: COLLECTION, embeddings: f32bytes(rows), k };
+        },
+      });
+    };
+    // The transport floor (uWS + hotvec's JSON scan and answer, no search) under the same HTTP load.
+    floor = await startTransportFloor(dim, k);
+    const floorUrl = floor.url;
+    const floorHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: floorUrl, body: hvBody(), connections, seconds });
+
     log(`warm-up, ${opt.warmup} s each…`);
     await hvHttp(num('warmup'));
     await chromaHttp(num('warmup'));
     await hvWs(num('warmup'));
+    await hvWsBatch(num('warmup'));
+    await floorHttp(num('warmup'));
 
-    const perRun: { hotvecHttp: Phase; chromaHttp: Phase; hotvecWs: Phase; hotvecHalfRate: Phase; chromaHalfRate: Phase }[] = [];
+    const perRun: { hotvecHttp: Phase; chromaHttp: Phase; hotvecWs: Phase; hotvecWsBatch: Phase; floorHttp: Phase; hotvecHalfRate: Phase; chromaHalfRate: Phase }[] = [];
     for (let r = 0; r < runs; r++) {
       log(`run ${r + 1}/${runs}: ${duration} s per phase, ${connections} connections`);
       const hotvecHttp = await measured(hv.proc.pid!, () => hvHttp(duration));
       const chromaHttpPhase = await measured(chroma.pid, () => chromaHttp(duration));
       const hotvecWs = await measured(hv.proc.pid!, () => hvWs(duration));
+      const hotvecWsBatch = await measured(hv.proc.pid!, () => hvWsBatch(duration));
+      const floorPhase = await measured(floor.pid, () => floorHttp(duration));
       // Each server at half its own saturated rate of this run, evenly spaced arrivals.
       const halfRate = Math.max(1, Math.floor(hotvecHttp.queriesPerSecond / 2));
       const hotvecHalfRate = await measured(hv.proc.pid!, () => hvPaced(halfRate));
       const chromaHalf = Math.max(1, Math.floor(chromaHttpPhase.queriesPerSecond / 2));
       const chromaHalfRate = await measured(chroma.pid, () => chromaPaced(chromaHalf));
-      perRun.push({ hotvecHttp, chromaHttp: chromaHttpPhase, hotvecWs, hotvecHalfRate, chromaHalfRate });
+      perRun.push({ hotvecHttp, chromaHttp: chromaHttpPhase, hotvecWs, hotvecWsBatch, floorHttp: floorPhase, hotvecHalfRate, chromaHalfRate });
       log(
         `  hotvec HTTP ${hotvecHttp.queriesPerSecond.toFixed(0)}/s p99 ${hotvecHttp.p99ms.toFixed(1)} ms | Chroma HTTP ${chromaHttpPhase.queriesPerSecond.toFixed(0)}/s p99 ${chromaHttpPhase.p99ms.toFixed(1)} ms | ` +
-          `ratio ${(hotvecHttp.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)} | hotvec WS ${hotvecWs.queriesPerSecond.toFixed(0)}/s | half rate p99: hotvec (${halfRate}/s) ${hotvecHalfRate.p99ms.toFixed(1)} ms, Chroma (${chromaHalf}/s) ${chromaHalfRate.p99ms.toFixed(1)} ms`,
+          `ratio ${(hotvecHttp.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)} | hotvec WS ${hotvecWs.queriesPerSecond.toFixed(0)}/s, ${wsBatch} per message ${hotvecWsBatch.queriesPerSecond.toFixed(0)}/s (${hotvecWsBatch.cpuMsPerQuery.toFixed(3)} CPU ms/q) | ` +
+          `HTTP floor ${floorPhase.queriesPerSecond.toFixed(0)}/s ${floorPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q | half rate p99: hotvec (${halfRate}/s) ${hotvecHalfRate.p99ms.toFixed(1)} ms, Chroma (${chromaHalf}/s) ${chromaHalfRate.p99ms.toFixed(1)} ms`,
       );
     }
+
+    await floor.stop();
+    floor = undefined;
 
     log(`one sequential client, ${opt.sequential} queries each…`);
     const seqCount = num('sequential');
@@ -413,6 +449,12 @@ async function main(): Promise<void> {
         bareParallelQueriesPerSecond: bareParallel.queriesPerSecond,
         ratioParallel: med((r) => r.hotvecHttp.cpuMsPerQuery) / bareParallel.cpuMsPerQuery,
         ratioParallelWs: med((r) => r.hotvecWs.cpuMsPerQuery) / bareParallel.cpuMsPerQuery,
+        ratioWsBatch: med((r) => r.hotvecWsBatch.cpuMsPerQuery) / bare.cpuMsPerQuery,
+        ratioParallelWsBatch: med((r) => r.hotvecWsBatch.cpuMsPerQuery) / bareParallel.cpuMsPerQuery,
+        wsBatchThreadsMsPerQuery: { main: med((r) => r.hotvecWsBatch.threads.main), workers: med((r) => r.hotvecWsBatch.threads.busiest), other: med((r) => r.hotvecWsBatch.threads.other) },
+        // The least CPU per query any server could spend over HTTP JSON here: the transport floor plus the bare search.
+        httpFloorCpuMsPerQuery: med((r) => r.floorHttp.cpuMsPerQuery),
+        ratioHttpLowerBound: (med((r) => r.floorHttp.cpuMsPerQuery) + bare.cpuMsPerQuery) / bare.cpuMsPerQuery,
         httpThreadsMsPerQuery: { main: med((r) => r.hotvecHttp.threads.main), workers: med((r) => r.hotvecHttp.threads.busiest), other: med((r) => r.hotvecHttp.threads.other) },
         wsThreadsMsPerQuery: { main: med((r) => r.hotvecWs.threads.main), workers: med((r) => r.hotvecWs.threads.busiest), other: med((r) => r.hotvecWs.threads.other) },
       },
@@ -432,6 +474,14 @@ async function main(): Promise<void> {
         chroma: { qps: med((r) => r.chromaHttp.queriesPerSecond), p50ms: med((r) => r.chromaHttp.p50ms), p95ms: med((r) => r.chromaHttp.p95ms), p99ms: med((r) => r.chromaHttp.p99ms), cpuMsPerQuery: med((r) => r.chromaHttp.cpuMsPerQuery) },
         ratioQps: med((r) => r.hotvecHttp.queriesPerSecond / r.chromaHttp.queriesPerSecond),
       },
+      websocketMsgpackBatched: {
+        queriesPerMessage: wsBatch,
+        qps: med((r) => r.hotvecWsBatch.queriesPerSecond),
+        messageP50ms: med((r) => r.hotvecWsBatch.p50ms),
+        messageP99ms: med((r) => r.hotvecWsBatch.p99ms),
+        cpuMsPerQuery: med((r) => r.hotvecWsBatch.cpuMsPerQuery),
+      },
+      httpTransportFloor: { qps: med((r) => r.floorHttp.queriesPerSecond), p50ms: med((r) => r.floorHttp.p50ms), p99ms: med((r) => r.floorHttp.p99ms), cpuMsPerQuery: med((r) => r.floorHttp.cpuMsPerQuery) },
       websocketMsgpack: { qps: med((r) => r.hotvecWs.queriesPerSecond), p50ms: med((r) => r.hotvecWs.p50ms), p95ms: med((r) => r.hotvecWs.p95ms), p99ms: med((r) => r.hotvecWs.p99ms), cpuMsPerQuery: med((r) => r.hotvecWs.cpuMsPerQuery) },
       halfRate: {
         hotvec: { qps: med((r) => r.hotvecHalfRate.queriesPerSecond), p50ms: med((r) => r.hotvecHalfRate.p50ms), p99ms: med((r) => r.hotvecHalfRate.p99ms) },
@@ -452,12 +502,20 @@ async function main(): Promise<void> {
       'server CPU ms/query (HTTP)': { hotvec: f(s.http.hotvec.cpuMsPerQuery, 2), chroma: f(s.http.chroma.cpuMsPerQuery, 2), 'hotvec/chroma': f(s.http.hotvec.cpuMsPerQuery / s.http.chroma.cpuMsPerQuery, 2) },
       'WS msgpack queries/s': { hotvec: f(s.websocketMsgpack.qps, 0), chroma: '', 'hotvec/chroma': f(s.websocketMsgpack.qps / s.http.chroma.qps, 2) },
       'WS msgpack p50 / p95 / p99 ms': { hotvec: `${f(s.websocketMsgpack.p50ms)} / ${f(s.websocketMsgpack.p95ms)} / ${f(s.websocketMsgpack.p99ms)}`, chroma: '', 'hotvec/chroma': '' },
+      [`WS msgpack, ${wsBatch} queries per message: queries/s (message p50 / p99 ms)`]: {
+        hotvec: `${f(s.websocketMsgpackBatched.qps, 0)} (${f(s.websocketMsgpackBatched.messageP50ms)} / ${f(s.websocketMsgpackBatched.messageP99ms)})`,
+        chroma: '',
+        'hotvec/chroma': f(s.websocketMsgpackBatched.qps / s.http.chroma.qps, 2),
+      },
+      'HTTP transport floor, no search: queries/s, CPU ms/query': { hotvec: `${f(s.httpTransportFloor.qps, 0)}, ${f(s.httpTransportFloor.cpuMsPerQuery, 3)}`, chroma: '', 'hotvec/chroma': '' },
       'HTTP at half its rate: p50 / p99 ms': { hotvec: `${f(s.halfRate.hotvec.p50ms)} / ${f(s.halfRate.hotvec.p99ms)}`, chroma: `${f(s.halfRate.chroma.p50ms)} / ${f(s.halfRate.chroma.p99ms)}`, 'hotvec/chroma': f(s.halfRate.hotvec.p99ms / s.halfRate.chroma.p99ms, 2) },
       '1 client p50 / p99 ms': { hotvec: `${f(seqMiss.p50ms, 2)} / ${f(seqMiss.p99ms, 2)}`, chroma: `${f(seqChroma.p50ms, 2)} / ${f(seqChroma.p99ms, 2)}`, 'hotvec/chroma': f(seqMiss.p50ms / seqChroma.p50ms, 2) },
       '1 client cache hit p50 / p99 ms': { hotvec: `${f(seqHit.p50ms, 2)} / ${f(seqHit.p99ms, 2)}`, chroma: '', 'hotvec/chroma': '' },
       'cache hits queries/s (saturated)': { hotvec: f(hits.queriesPerSecond, 0), chroma: '', 'hotvec/chroma': '' },
       'bare usearch CPU ms/query (same graph, ef): 1 thread / all threads at once': { hotvec: `${f(bare.cpuMsPerQuery, 3)} / ${f(bareParallel.cpuMsPerQuery, 3)}`, chroma: '', 'hotvec/chroma': '' },
       'hotvec HTTP CPU per query / bare usearch (1 thread / all at once)': { hotvec: `${f(s.cpuVsBareUsearch.ratio, 2)} / ${f(s.cpuVsBareUsearch.ratioParallel, 2)}`, chroma: '', 'hotvec/chroma': '' },
+      [`hotvec WS ${wsBatch}-per-message CPU per query / bare usearch (1 thread / all at once)`]: { hotvec: `${f(s.cpuVsBareUsearch.ratioWsBatch, 2)} / ${f(s.cpuVsBareUsearch.ratioParallelWsBatch, 2)}`, chroma: '', 'hotvec/chroma': '' },
+      'lowest HTTP CPU per query possible / bare usearch: (floor + bare) / bare': { hotvec: f(s.cpuVsBareUsearch.ratioHttpLowerBound, 2), chroma: '', 'hotvec/chroma': '' },
       'hotvec HTTP CPU ms/query: main / query workers / other threads': {
         hotvec: `${f(s.cpuVsBareUsearch.httpThreadsMsPerQuery.main, 3)} / ${f(s.cpuVsBareUsearch.httpThreadsMsPerQuery.workers, 3)} / ${f(s.cpuVsBareUsearch.httpThreadsMsPerQuery.other, 3)}`,
         chroma: '',
@@ -465,6 +523,11 @@ async function main(): Promise<void> {
       },
       'hotvec WS CPU ms/query: main / query workers / other threads': {
         hotvec: `${f(s.cpuVsBareUsearch.wsThreadsMsPerQuery.main, 3)} / ${f(s.cpuVsBareUsearch.wsThreadsMsPerQuery.workers, 3)} / ${f(s.cpuVsBareUsearch.wsThreadsMsPerQuery.other, 3)}`,
+        chroma: '',
+        'hotvec/chroma': '',
+      },
+      [`hotvec WS ${wsBatch}-per-message CPU ms/query: main / query workers / other threads`]: {
+        hotvec: `${f(s.cpuVsBareUsearch.wsBatchThreadsMsPerQuery.main, 3)} / ${f(s.cpuVsBareUsearch.wsBatchThreadsMsPerQuery.workers, 3)} / ${f(s.cpuVsBareUsearch.wsBatchThreadsMsPerQuery.other, 3)}`,
         chroma: '',
         'hotvec/chroma': '',
       },
@@ -483,7 +546,7 @@ async function main(): Promise<void> {
     const report = {
       machine: { ...machine, loadAverageAtEnd: loadavg()[0]! },
       data: { n, dim, metric: 'l2', k, distribution: `clustered synthetic: ${opt.clusters} clusters, intrinsic dimension ${opt.intrinsic}`, recallQueries: recallQueries.length / dim, loadQueries: stream.size },
-      settings: { runs, durationSeconds: duration, connections, wsSockets: num('ws-sockets'), wsWindow: num('ws-window'), workers: num('workers'), fsync: opt.fsync, hotvecUpsertBatch: num('batch'), chromaBatch: num('chroma-batch') },
+      settings: { runs, durationSeconds: duration, connections, wsSockets: num('ws-sockets'), wsWindow: num('ws-window'), wsBatch, workers: num('workers'), fsync: opt.fsync, hotvecUpsertBatch: num('batch'), chromaBatch: num('chroma-batch') },
       load: { hotvec: { ...hvLoad, vectorsPerSecond: n / hvLoad.seconds, writeBehindCatchUpSeconds: flushed.seconds }, chroma: { seconds: chromaLoadSeconds, vectorsPerSecond: n / chromaLoadSeconds } },
       summary,
       runs: perRun,
@@ -497,6 +560,7 @@ async function main(): Promise<void> {
     throw err;
   } finally {
     closeClients();
+    await floor?.stop();
     if (hv) {
       await hv.stop();
       await removeDir(hv.dataDir);
