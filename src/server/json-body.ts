@@ -4,7 +4,7 @@
  * most of its time on such a body turning 17-digit decimals into doubles (correctly rounded,
  * which takes big-number arithmetic for long ones) and building arrays that are copied into a
  * Float32Array and dropped: ~90–110 µs for one 784-d vector here. The fast path scans the bytes
- * and writes float32 values directly (~40 µs).
+ * (digits four at a time) and writes float32 values directly.
  *
  * It gives exactly what `JSON.parse` followed by `Math.fround` gives. Each number's digits are
  * read into a double with a relative error below 2^-50 (at most 19 significant digits, exact
@@ -52,7 +52,14 @@ export function parseJsonBody(bytes: Uint8Array): unknown {
 
 class Scan {
   p = 0;
-  constructor(readonly b: Uint8Array) {}
+  /** The same bytes, for reading four at a time (fourDigits). */
+  readonly words: DataView;
+  /** Bytes in the body (a DataView's byteLength is a builtin call, not inlined). */
+  readonly end: number;
+  constructor(readonly b: Uint8Array) {
+    this.words = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    this.end = b.byteLength;
+  }
 
   ws(): number {
     const b = this.b;
@@ -155,7 +162,15 @@ function number(s: Scan): number | undefined {
     c = b[++p];
     if (c !== undefined && c >= Ch.Zero && c <= Ch.Nine) return undefined; // no leading zeros in JSON
   } else {
-    while (c !== undefined && c >= Ch.Zero && c <= Ch.Nine) {
+    for (;;) {
+      const four = digits <= MAX_DIGITS - 4 ? fourDigits(s.words, s.end, p) : -1;
+      if (four >= 0) {
+        mantissa = mantissa * 10_000 + four;
+        digits += 4;
+        c = b[(p += 4)];
+        continue;
+      }
+      if (c === undefined || c < Ch.Zero || c > Ch.Nine) break;
       if (digits < MAX_DIGITS) {
         mantissa = mantissa * 10 + (c - Ch.Zero);
         digits++;
@@ -168,12 +183,26 @@ function number(s: Scan): number | undefined {
   if (c === Ch.Dot) {
     c = b[++p];
     if (c === undefined || c < Ch.Zero || c > Ch.Nine) return undefined;
-    while (c !== undefined && c >= Ch.Zero && c <= Ch.Nine) {
+    // Leading zeros of a fraction (0.000123) are not significant digits.
+    if (mantissa === 0) {
+      while (c === Ch.Zero) {
+        exponent--;
+        c = b[++p];
+      }
+    }
+    for (;;) {
+      const four = digits <= MAX_DIGITS - 4 ? fourDigits(s.words, s.end, p) : -1;
+      if (four >= 0) {
+        mantissa = mantissa * 10_000 + four;
+        digits += 4;
+        exponent -= 4;
+        c = b[(p += 4)];
+        continue;
+      }
+      if (c === undefined || c < Ch.Zero || c > Ch.Nine) break;
       if (digits < MAX_DIGITS) {
-        if (mantissa !== 0 || c !== Ch.Zero) {
-          mantissa = mantissa * 10 + (c - Ch.Zero);
-          digits++;
-        }
+        mantissa = mantissa * 10 + (c - Ch.Zero);
+        digits++;
         exponent--;
       }
       c = b[++p];
@@ -206,6 +235,21 @@ function number(s: Scan): number | undefined {
     else f = negative ? -Math.fround(x) : Math.fround(x);
   }
   return Number.isFinite(f) ? f : undefined;
+}
+
+/**
+ * The four bytes at p as a number 0..9999 when all four are ASCII digits, else -1 (also when
+ * fewer than four bytes are left). One little-endian word instead of four byte loops: a byte x
+ * is a digit exactly when its high nibble is 3 and that of x + 6 is still 3; the digits are then
+ * combined in pairs (d0·10 + d1 in byte 0, d2·10 + d3 in byte 2) and the pairs into one number.
+ */
+function fourDigits(words: DataView, end: number, p: number): number {
+  if (p + 4 > end) return -1;
+  const w = words.getUint32(p, true);
+  if (((w & 0xf0f0f0f0) | (((w + 0x06060606) & 0xf0f0f0f0) >>> 4)) !== 0x33333333) return -1;
+  const d = w - 0x30303030; // each byte 0..9, so no borrow between bytes
+  const pairs = (d * 10 + (d >>> 8)) & 0x00ff00ff;
+  return (pairs & 0xff) * 100 + (pairs >>> 16);
 }
 
 /** UTF-8 text of the bytes from `from` to the end. */

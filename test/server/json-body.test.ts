@@ -91,6 +91,24 @@ test('values at float32 rounding midpoints are decided as JSON.parse + fround de
   for (let i = 0; i < nums.length; i += 100) assertSame(`{"embeddings":[[${nums.slice(i, i + 100).join(',')}]]}`);
 });
 
+test('digits read four at a time: fractions with leading zeros, runs of every length across the four-digit steps, digits beside ASCII / and :', () => {
+  const r = rng(3);
+  const run = (n: number): string => Array.from({ length: n }, (_, i) => String(i === 0 ? 1 + Math.floor(r() * 9) : Math.floor(r() * 10))).join('');
+  const nums: string[] = [];
+  for (let len = 1; len <= 24; len++) {
+    for (let zeros = 0; zeros <= 9; zeros++) {
+      nums.push(`0.${'0'.repeat(zeros)}${run(len)}`, `-0.${'0'.repeat(zeros)}${run(len)}`, `${run(len)}.${'0'.repeat(zeros)}${run(len)}`, `${run(len)}${'0'.repeat(zeros)}`, `0.${'0'.repeat(zeros)}${run(len)}e${zeros}`);
+    }
+  }
+  for (let i = 0; i < nums.length; i += 97) assertSame(`{"embeddings":[[${nums.slice(i, i + 97).join(',')}]]}`);
+  // The last number ends the body's digits at every offset from its end (fewer than four bytes left).
+  for (let len = 1; len <= 12; len++) assertSame(`{"embeddings":[[${run(len)}]]}`);
+  for (const text of ['{"embeddings":[[1234/5678]]}', '{"embeddings":[[12345:678]]}', '{"embeddings":[[0.123/]]}', '{"embeddings":[[9999:]]}']) {
+    assert.throws(() => JSON.parse(text), SyntaxError);
+    assert.throws(() => parseJsonBody(enc(text)), SyntaxError, text);
+  }
+});
+
 test('several rows, whitespace between tokens, other keys after the embeddings', () => {
   assertSame('{"embeddings":[[1,2,3],[4.5,-6e-3,0]],"k":3,"include":["distances","metadatas"]}');
   assertSame(' { "embeddings" : [ [ 1 , 2 ] ,\n[3,\t4] ] , "k" : 2 , "ef" : 64 } \n');
