@@ -31,14 +31,18 @@ interface Group {
   target: CollectionTarget;
   k: number;
   options: SearchOptions;
+  /** k, ef and exact as one string: the group's key among the view's groups. */
+  key: string;
   waiting: Waiting[];
   rows: number;
   since: number;
 }
 
 export class QueryCoalescer {
-  /** Waiting groups by view, then by options; Map order is arrival order, so the oldest goes first. */
-  private groups = new Map<CollectionTarget, Map<string, Group>>();
+  /** Waiting groups, oldest first. */
+  private readonly queue: Group[] = [];
+  /** The same groups by view, then by options, for a new query to join its group. */
+  private readonly groups = new Map<CollectionTarget, Map<string, Group>>();
   private scheduled = false;
   /** Tasks handed to the pool and not yet answered. */
   private running = 0;
@@ -61,7 +65,10 @@ export class QueryCoalescer {
       if (!byOptions) this.groups.set(target, (byOptions = new Map()));
       const key = `${k}|${options.ef ?? ''}|${options.exact ? 1 : 0}`;
       let group = byOptions.get(key);
-      if (!group) byOptions.set(key, (group = { target, k, options, waiting: [], rows: 0, since: performance.now() }));
+      if (!group) {
+        byOptions.set(key, (group = { target, k, options, key, waiting: [], rows: 0, since: performance.now() }));
+        this.queue.push(group);
+      }
       group.waiting.push({ queries, resolve, reject });
       group.rows += queries.length / target.dimension;
       this.waitingRequests++;
@@ -78,12 +85,11 @@ export class QueryCoalescer {
   /** Hands the oldest waiting groups to the free workers. */
   private pump(): void {
     while (this.running < this.parts()) {
-      const first = this.groups.entries().next();
-      if (first.done) return;
-      const [target, byOptions] = first.value;
-      const [key, group] = byOptions.entries().next().value!;
-      byOptions.delete(key);
-      if (byOptions.size === 0) this.groups.delete(target);
+      const group = this.queue.shift();
+      if (!group) return;
+      const byOptions = this.groups.get(group.target)!;
+      byOptions.delete(group.key);
+      if (byOptions.size === 0) this.groups.delete(group.target);
       this.waitingRequests -= group.waiting.length;
       this.dispatch(group, this.parts() - this.running);
     }

@@ -112,6 +112,24 @@ test('queries that arrive while every worker is busy wait, then travel together 
   answers.forEach((a, i) => assert.deepEqual([...a.refs], [(i + 2) * 10, (i + 2) * 10 + 1]));
 });
 
+test('waiting groups of different views go out in the order they began to wait', async () => {
+  const g = gated();
+  const c = new QueryCoalescer(g.run, () => 1);
+  const other: CollectionTarget = { ...target, segments: [] };
+  const one = (x: number): Float32Array => Float32Array.from([x, 0, 0]);
+  const busy = c.submit(target, one(1), 2, {});
+  await turn();
+  // Waiting: view A k 3, then view B k 4, then view A k 5 (A's second group is the newest).
+  const asks = [c.submit(target, one(2), 3, {}), c.submit(other, one(3), 4, {}), c.submit(target, one(4), 5, {})];
+  await turn();
+  for (let i = 0; i < 4; i++) {
+    g.finish(i);
+    await (i === 0 ? busy : asks[i - 1]);
+    await turn();
+  }
+  assert.deepEqual(g.calls.map((x) => x.k), [2, 3, 4, 5]);
+});
+
 test('waiting groups go out oldest first, one per free worker, and a failure frees its worker', async () => {
   const g = gated();
   const c = new QueryCoalescer((t, q, k, o, since) => (k === 6 ? Promise.reject(new Error('worker died')) : g.run(t, q, k, o, since)), () => 2);
