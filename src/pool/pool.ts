@@ -96,6 +96,8 @@ export class QueryPool {
 
   /** One task; `since` is when its oldest query began to wait (the wait reported to onTask counts from there). */
   private async run(target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions, since: number): Promise<SearchAnswer> {
+    // Queries still waiting in the coalescer when the pool closes (after the engine's drain timed out).
+    if (this.closed) throw new HotvecError('NOT_READY', 'the query pool is shutting down');
     const n = (queries.length / target.dimension) * k; // read before the transfer empties `queries`
     const task: SearchTask = { target, queries, k, options, memoryBytes: this.memory.buffer.byteLength };
     const started = since;

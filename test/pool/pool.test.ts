@@ -67,6 +67,21 @@ test('a record written right after another query was queued is seen by the next 
   }
 });
 
+test('closing the pool answers the queries still waiting for a worker with NOT_READY; the running one finishes', async () => {
+  const small = new QueryPool({ memory: index.arena.memory, scratch: index.arena.scratch, workers: 1, maxQueue: 100 });
+  const store = index.require('p');
+  // Different k: five groups, one worker — the first runs, four wait in the coalescer.
+  const settled = Promise.allSettled([1, 2, 3, 4, 5].map((k) => small.search(store.searchView().target, new Float32Array(64), k)));
+  await new Promise((resolve) => setImmediate(resolve));
+  await small.close();
+  const results = await settled;
+  assert.equal(results[0]!.status, 'fulfilled');
+  for (const r of results.slice(1)) {
+    assert.equal(r.status, 'rejected');
+    assert.equal((r as PromiseRejectedResult).reason.code, 'HOTVEC_NOT_READY');
+  }
+});
+
 test('overload: a full queue answers OVERLOADED instead of queueing without bound', async () => {
   const small = new QueryPool({ memory: index.arena.memory, scratch: index.arena.scratch, workers: 1, maxQueue: 1 });
   try {
