@@ -1,7 +1,8 @@
 /**
  * Query coalescing ("smart batching"): queries wait here, not in the pool's queue, until a
  * worker is free, and everything that waited for the same collection view (and the same k, ef,
- * exact) then goes to the free workers together, split into at most one task per free worker.
+ * exact) then goes out together, split evenly into one task per worker; the first task goes to
+ * the free worker and the others, ahead of any later query, to the next workers that free up.
  *
  * Dispatching a task costs tens of microseconds of main-thread time (structured clone,
  * postMessage, a wake-up, the reply), and each task costs the worker a message and a cold start;
@@ -27,6 +28,11 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
+/** One task of a split group, waiting for a worker. */
+interface Part extends Waiting {
+  group: Group;
+}
+
 interface Group {
   target: CollectionTarget;
   k: number;
@@ -39,6 +45,8 @@ interface Group {
 }
 
 export class QueryCoalescer {
+  /** Tasks of groups already split, oldest first: they go out before any group. */
+  private readonly ready: Part[] = [];
   /** Waiting groups, oldest first. */
   private readonly queue: Group[] = [];
   /** The same groups by view, then by options, for a new query to join its group. */
@@ -46,17 +54,17 @@ export class QueryCoalescer {
   private scheduled = false;
   /** Tasks handed to the pool and not yet answered. */
   private running = 0;
-  private waitingRequests = 0;
+  private waitingRows = 0;
 
   constructor(
     private readonly runPart: RunPart,
-    /** Workers: at most this many tasks run at once. */
+    /** Workers: at most this many tasks run at once, and a group is split into this many tasks. */
     private readonly parts: () => number,
   ) {}
 
-  /** Requests waiting here for a free worker. */
+  /** Query vectors (rows) waiting here for a free worker. */
   get waiting(): number {
-    return this.waitingRequests;
+    return this.waitingRows;
   }
 
   submit(target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions): Promise<PartAnswer> {
@@ -69,9 +77,10 @@ export class QueryCoalescer {
         byOptions.set(key, (group = { target, k, options, key, waiting: [], rows: 0, since: performance.now() }));
         this.queue.push(group);
       }
+      const rows = queries.length / target.dimension;
       group.waiting.push({ queries, resolve, reject });
-      group.rows += queries.length / target.dimension;
-      this.waitingRequests++;
+      group.rows += rows;
+      this.waitingRows += rows;
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => {
@@ -82,39 +91,48 @@ export class QueryCoalescer {
     });
   }
 
-  /** Hands the oldest waiting groups to the free workers. */
+  /** Hands waiting tasks, then the oldest waiting groups, to the free workers. */
   private pump(): void {
     while (this.running < this.parts()) {
+      const part = this.ready.shift();
+      if (part) {
+        this.start(part);
+        continue;
+      }
       const group = this.queue.shift();
       if (!group) return;
       const byOptions = this.groups.get(group.target)!;
       byOptions.delete(group.key);
       if (byOptions.size === 0) this.groups.delete(group.target);
-      this.waitingRequests -= group.waiting.length;
-      this.dispatch(group, this.parts() - this.running);
+      this.split(group);
     }
   }
 
-  private run(g: Group, queries: Float32Array): Promise<PartAnswer> {
+  private start(part: Part): void {
     this.running++;
+    this.waitingRows -= part.queries.length / part.group.target.dimension;
+    let answer: Promise<PartAnswer>;
+    try {
+      answer = this.runPart(part.group.target, part.queries, part.group.k, part.group.options, part.group.since);
+    } catch (err) {
+      answer = Promise.reject(err);
+    }
     const done = (): void => {
       this.running--;
       this.pump();
     };
-    const answer = this.runPart(g.target, queries, g.k, g.options, g.since);
+    answer.then(part.resolve, part.reject);
     answer.then(done, done);
-    return answer;
   }
 
-  /** Splits a group's rows evenly into at most `free` tasks and hands each caller its rows back. */
-  private dispatch(g: Group, free: number): void {
+  /** Splits a group's rows evenly into one task per worker (fewer for fewer rows) and hands each caller its rows back. */
+  private split(g: Group): void {
     const dim = g.target.dimension;
     if (g.waiting.length === 1 && g.rows === 1) {
-      const only = g.waiting[0]!;
-      this.run(g, only.queries).then(only.resolve, only.reject);
+      this.ready.push({ ...g.waiting[0]!, group: g });
       return;
     }
-    const parts = Math.max(1, Math.min(free, g.rows));
+    const parts = Math.max(1, Math.min(this.parts(), g.rows));
     const per = Math.ceil(g.rows / parts);
     const buffers: Float32Array[] = [];
     for (let from = 0; from < g.rows; from += per) buffers.push(new Float32Array(Math.min(per, g.rows - from) * dim));
@@ -124,7 +142,7 @@ export class QueryCoalescer {
         buffers[Math.floor(row / per)]!.set(w.queries.subarray(r * dim, (r + 1) * dim), (row % per) * dim);
       }
     }
-    const runs = buffers.map((b) => this.run(g, b));
+    const runs = buffers.map((queries) => new Promise<PartAnswer>((resolve, reject) => this.ready.push({ queries, resolve, reject, group: g })));
     Promise.all(runs).then(
       (answers) => {
         const runSeconds = answers.reduce((s, a) => s + a.runSeconds, 0) / g.waiting.length;

@@ -1,7 +1,7 @@
 /**
  * The query worker pool (Piscina). Every worker receives the shared arena once at start;
  * a task carries only chunk offsets, graph file paths and the query vectors. Queries wait in
- * the coalescer until a worker is free and then travel together, at most one task per free
+ * the coalescer until a worker is free and then travel together, split into one task per
  * worker (coalescer.ts).
  */
 import { BroadcastChannel } from 'node:worker_threads';
@@ -78,7 +78,7 @@ export class QueryPool {
   /**
    * Searches `queries` (nq × dimension) over a collection view. Queries for the same view and
    * options that wait for a worker at the same time travel together (see coalescer.ts), split
-   * into at most one task per free worker.
+   * into one task per worker.
    */
   async search(target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions = {}): Promise<SearchAnswer> {
     if (this.closed) throw new HotvecError('NOT_READY', 'the query pool is shutting down');
@@ -100,10 +100,9 @@ export class QueryPool {
     if (this.closed) throw new HotvecError('NOT_READY', 'the query pool is shutting down');
     const n = (queries.length / target.dimension) * k; // read before the transfer empties `queries`
     const task: SearchTask = { target, queries, k, options, memoryBytes: this.memory.buffer.byteLength };
-    const started = since;
     const reply = await this.piscina.run(task, { transferList: [queries.buffer as ArrayBuffer] });
     const result = splitSearchReply(reply, n);
-    if (this.onTask) this.onTask(Math.max(0, (performance.now() - started) / 1000 - result.runSeconds), result.runSeconds);
+    if (this.onTask) this.onTask(Math.max(0, (performance.now() - since) / 1000 - result.runSeconds), result.runSeconds);
     return result;
   }
 
@@ -114,9 +113,9 @@ export class QueryPool {
     this.channel.postMessage(message);
   }
 
-  /** Requests waiting for a free worker (in the coalescer, or as tasks in Piscina's queue). */
+  /** Query vectors waiting for a free worker (tasks go to Piscina only when a worker is free). */
   get queueSize(): number {
-    return this.coalescer.waiting + this.piscina.queueSize;
+    return this.coalescer.waiting;
   }
 
   get threads(): number {

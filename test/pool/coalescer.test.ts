@@ -1,8 +1,9 @@
 /**
  * Query coalescing: queries submitted in one event-loop turn for the same view and options
  * travel in at most `parts` tasks, queries that arrive while every worker is busy wait and then
- * travel together, each caller gets exactly its own rows back, different options never share a
- * task, and a failed task fails every caller in it.
+ * travel together (a batch split over all workers), each caller gets exactly its own rows back,
+ * different options never share a task, and a failed task — or a runner that throws — fails
+ * every caller in it and frees its worker.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -160,4 +161,45 @@ test('waiting groups go out oldest first, one per free worker, and a failure fre
   g.finish(3);
   g.finish(4);
   await Promise.all([b, after]);
+});
+
+test('a batch that arrives while every worker is busy is split over all workers: one part to the worker that frees up, the rest to the next ones, ahead of later queries', async () => {
+  const g = gated();
+  const c = new QueryCoalescer(g.run, () => 2);
+  const one = (x: number): Float32Array => Float32Array.from([x, 0, 0]);
+  const busy = [c.submit(target, one(1), 2, {}), c.submit(target, one(2), 3, {})];
+  await turn();
+  const batch = new Float32Array(8 * DIM);
+  for (let r = 0; r < 8; r++) batch[r * DIM] = 10 + r;
+  const big = c.submit(target, batch, 2, {});
+  await turn();
+  assert.equal(c.waiting, 8);
+  g.finish(0);
+  await busy[0];
+  await turn();
+  assert.deepEqual(g.calls.map((x) => x.rows), [1, 1, 4], 'half the batch to the freed worker');
+  const later = c.submit(target, one(99), 2, {});
+  await turn();
+  g.finish(1);
+  await busy[1];
+  await turn();
+  assert.deepEqual(g.calls.map((x) => x.rows), [1, 1, 4, 4], 'the other half before the later query');
+  g.finish(2);
+  g.finish(3);
+  const got = await big;
+  assert.deepEqual([...got.refs], Array.from({ length: 8 }, (_, r) => [(10 + r) * 10, (10 + r) * 10 + 1]).flat());
+  await turn();
+  g.finish(4);
+  assert.deepEqual([...(await later).refs], [990, 991]);
+});
+
+test('a part runner that throws synchronously fails its callers and frees its worker', async () => {
+  const c = new QueryCoalescer((_t, q, k) => {
+    if (k === 7) throw new Error('no task');
+    return Promise.resolve({ refs: new Float64Array((q.length / DIM) * k), distances: new Float32Array((q.length / DIM) * k), runSeconds: 0 });
+  }, () => 1);
+  await assert.rejects(c.submit(target, new Float32Array(DIM), 7, {}), /no task/);
+  const after = await c.submit(target, new Float32Array(DIM), 2, {});
+  assert.equal(after.refs.length, 2, 'the only worker is free again');
+  assert.equal(c.waiting, 0);
 });
