@@ -1,10 +1,11 @@
 /**
- * The HTTP transport floor of the benchmark: a server that does for a query what hotvec's query
- * route does *except the search* — uWS, hotvec's own body reader, JSON scan and response
- * writer — and answers k made-up neighbours in hotvec's answer shape. It is not a product path.
- * Under the same load as hotvec, its CPU per query is what a query costs a server before any
- * search: hotvec's CPU per query over HTTP JSON cannot go below this floor plus the bare
- * search's, whatever happens inside it.
+ * The HTTP transport floor of the benchmark: a server that does for a query only the transport
+ * part of what hotvec's query route does — uWS, hotvec's own body reader, JSON scan and response
+ * writer, none of the validation, cache, dispatch or search — and answers k made-up neighbours
+ * in hotvec's answer shape. It is not a product path. Its CPU per query under the same kind of
+ * load (at its own, higher, saturated rate) is what hotvec's HTTP JSON handling costs before
+ * anything else: hotvec's CPU per query over HTTP JSON cannot go below this floor plus the bare
+ * search's with this transport. (Another server with a cheaper transport could.)
  *
  *   node dist/load-tests/vs-chroma/transport-floor.js DIMENSION K
  *
