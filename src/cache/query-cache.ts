@@ -97,6 +97,9 @@ export class QueryCache {
   constructor(options: QueryCacheOptions) {
     if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 1) throw new RangeError(`maxBytes must be a positive integer, got ${options.maxBytes}`);
     this.maxEntryBytes = options.maxEntryBytes ?? Math.max(1, Math.floor(options.maxBytes / 4));
+    if (!Number.isSafeInteger(this.maxEntryBytes) || this.maxEntryBytes < 1 || this.maxEntryBytes > options.maxBytes) {
+      throw new RangeError(`maxEntryBytes must be a positive integer no larger than maxBytes (${options.maxBytes}), got ${options.maxEntryBytes}`);
+    }
     const admission = options.admission ?? 'repeat';
     if (admission !== 'first' && admission !== 'repeat') throw new RangeError(`admission must be 'first' or 'repeat', got ${String(admission)}`);
     this.doorkeeper = admission === 'repeat' ? new Doorkeeper() : undefined;

@@ -226,3 +226,10 @@ test('with the real fingerprint a miss builds no key until an answer with its pr
   cache.invalidate('c');
   assert.equal(prints.size, 0, 'a write uncounts every print of the collection');
 });
+
+test('options are checked: an entry bound above the cache bound is refused (the LRU would keep a negative size)', () => {
+  assert.throws(() => new QueryCache({ maxBytes: 1000, maxEntryBytes: 2000 }), /maxEntryBytes must be a positive integer no larger than maxBytes \(1000\), got 2000/);
+  assert.throws(() => new QueryCache({ maxBytes: 1000, maxEntryBytes: 0 }), RangeError);
+  assert.throws(() => new QueryCache({ maxBytes: 0 }), /maxBytes must be a positive integer/);
+  assert.doesNotThrow(() => new QueryCache({ maxBytes: 1000, maxEntryBytes: 1000 }));
+});
