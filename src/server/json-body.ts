@@ -52,6 +52,9 @@ export function parseJsonBody(bytes: Uint8Array): unknown {
 
 class Scan {
   p = 0;
+  /** The number being read: its significant digits so far, as an integer (within 2^-50), and how many. */
+  mantissa = 0;
+  digits = 0;
   /** The same bytes, for reading four at a time (fourDigits). */
   readonly words: DataView;
   /** Bytes in the body (a DataView's byteLength is a builtin call, not inlined). */
@@ -155,58 +158,32 @@ function number(s: Scan): number | undefined {
     c = b[++p];
   }
   if (c === undefined || c < Ch.Zero || c > Ch.Nine) return undefined;
-  let mantissa = 0;
-  let digits = 0; // significant digits taken into the mantissa
+  s.mantissa = 0;
+  s.digits = 0;
   let exponent = 0;
   if (c === Ch.Zero) {
     c = b[++p];
     if (c !== undefined && c >= Ch.Zero && c <= Ch.Nine) return undefined; // no leading zeros in JSON
   } else {
-    for (;;) {
-      const four = digits <= MAX_DIGITS - 4 ? fourDigits(s.words, s.end, p) : -1;
-      if (four >= 0) {
-        mantissa = mantissa * 10_000 + four;
-        digits += 4;
-        c = b[(p += 4)];
-        continue;
-      }
-      if (c === undefined || c < Ch.Zero || c > Ch.Nine) break;
-      if (digits < MAX_DIGITS) {
-        mantissa = mantissa * 10 + (c - Ch.Zero);
-        digits++;
-      } else {
-        exponent++;
-      }
-      c = b[++p];
-    }
+    const runStart = p;
+    const taken = digitRun(s, p);
+    p = s.p;
+    c = b[p];
+    exponent += p - runStart - taken; // integer digits beyond MAX_DIGITS scale the value
   }
   if (c === Ch.Dot) {
     c = b[++p];
     if (c === undefined || c < Ch.Zero || c > Ch.Nine) return undefined;
     // Leading zeros of a fraction (0.000123) are not significant digits.
-    if (mantissa === 0) {
+    if (s.mantissa === 0) {
       while (c === Ch.Zero) {
         exponent--;
         c = b[++p];
       }
     }
-    for (;;) {
-      const four = digits <= MAX_DIGITS - 4 ? fourDigits(s.words, s.end, p) : -1;
-      if (four >= 0) {
-        mantissa = mantissa * 10_000 + four;
-        digits += 4;
-        exponent -= 4;
-        c = b[(p += 4)];
-        continue;
-      }
-      if (c === undefined || c < Ch.Zero || c > Ch.Nine) break;
-      if (digits < MAX_DIGITS) {
-        mantissa = mantissa * 10 + (c - Ch.Zero);
-        digits++;
-        exponent--;
-      }
-      c = b[++p];
-    }
+    exponent -= digitRun(s, p);
+    p = s.p;
+    c = b[p];
   }
   if (c === Ch.e || c === Ch.E) {
     c = b[++p];
@@ -224,6 +201,7 @@ function number(s: Scan): number | undefined {
     exponent += sign * e;
   }
   s.p = p;
+  const mantissa = s.mantissa;
   if (mantissa === 0) return negative ? -0 : 0;
   let f: number;
   if (exponent < -22 || exponent > 22) {
@@ -235,6 +213,35 @@ function number(s: Scan): number | undefined {
     else f = negative ? -Math.fround(x) : Math.fround(x);
   }
   return Number.isFinite(f) ? f : undefined;
+}
+
+/**
+ * Reads the run of digits at p into s.mantissa (up to MAX_DIGITS significant digits in all,
+ * four at a time where it can) and leaves s.p after the run; returns how many digits it took.
+ */
+function digitRun(s: Scan, p: number): number {
+  const b = s.b;
+  let taken = 0;
+  for (;;) {
+    const four = s.digits <= MAX_DIGITS - 4 ? fourDigits(s.words, s.end, p) : -1;
+    if (four >= 0) {
+      s.mantissa = s.mantissa * 10_000 + four;
+      s.digits += 4;
+      taken += 4;
+      p += 4;
+      continue;
+    }
+    const c = b[p];
+    if (c === undefined || c < Ch.Zero || c > Ch.Nine) break;
+    if (s.digits < MAX_DIGITS) {
+      s.mantissa = s.mantissa * 10 + (c - Ch.Zero);
+      s.digits++;
+      taken++;
+    }
+    p++;
+  }
+  s.p = p;
+  return taken;
 }
 
 /**
