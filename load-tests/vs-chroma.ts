@@ -2,7 +2,7 @@
  * hotvec beside Chroma, in one run, on one machine, with one dataset and one load generator.
  *
  *   npm run bench:vs-chroma -- [--n 20000] [--dim 784] [--runs 3] [--duration 10] [--connections 16]
- *                              [--ef 100] [--m 32] [--ef-construction 100] [--storage f16|f32]
+ *                              [--ef 100] [--m 32] [--ef-construction 100] [--storage f16|f32|i8]
  *                              [--ws-batch 16]
  *
  * hotvec's collection is created with M 32 and f16 graph storage by default: on this data at
@@ -42,6 +42,9 @@ import { ClusteredSource, exactNeighbours, recallAtK } from './vs-chroma/data.js
 import { closeClients, httpLoad, pacedHttpLoad, postJson, wsLoad, type LoadStats } from './vs-chroma/load.js';
 import { bareUsearchCpuMs, bareUsearchParallel, graphFiles, graphOnlyBytes, memoryOf, timedRestart, waitIndexed } from './vs-chroma/hotvec.js';
 import { startTransportFloor, type TransportFloor } from './vs-chroma/floor.js';
+import { fitI8 } from '../src/graph/quantize.js';
+import { LOSSY_EXTRA } from '../src/vector-index/scan.js';
+import type { StorageKind } from '../src/vector-index/settings.js';
 import { cpuSeconds, threadCpuSeconds, threadSplit, waitQuiet, type ThreadSplit } from './vs-chroma/proc.js';
 
 const { values: opt } = parseArgs({
@@ -318,10 +321,16 @@ async function main(): Promise<void> {
         `raw vectors ${mib(rawBytes)} MiB, graph files ${mib(graph.fileBytes)} MiB of which links ${mib(graph.graphBytes)} MiB`,
     );
     const bareQueries = Array.from({ length: 1000 }, (_, i) => stream.f32(80_000_000 + i));
-    const bare = bareUsearchCpuMs(files, dim, indexed.detail.index, num('ef'), bareQueries, k);
-    const bareParallel = await bareUsearchParallel(files, dim, indexed.detail.index, num('ef'), bareQueries, k, num('workers'));
+    // The searches hotvec makes: as many candidates as it asks a graph for, i8 queries quantised as
+    // its builder quantised the graph's vectors (one merged graph over all the data: the same fit).
+    const storage = indexed.detail.index.storage as StorageKind;
+    const candidates = k * (1 + LOSSY_EXTRA[storage]);
+    const quantizer = storage === 'i8' ? fitI8(data, dim, true) : undefined;
+    if (quantizer && files.length !== 1) log(`warning: ${files.length} i8 graphs; the bare baseline quantises with one fit over all the data`);
+    const bare = bareUsearchCpuMs(files, dim, indexed.detail.index, num('ef'), bareQueries, candidates, quantizer);
+    const bareParallel = await bareUsearchParallel(files, dim, indexed.detail.index, num('ef'), bareQueries, candidates, num('workers'), quantizer);
     log(
-      `bare usearch over the same ${files.length} graph file(s), ef ${opt.ef}: one thread ${bare.queriesPerSecond.toFixed(0)} queries/s, ${bare.cpuMsPerQuery.toFixed(3)} CPU ms/query; ` +
+      `bare usearch over the same ${files.length} graph file(s), ef ${opt.ef}, ${candidates} candidates: one thread ${bare.queriesPerSecond.toFixed(0)} queries/s, ${bare.cpuMsPerQuery.toFixed(3)} CPU ms/query; ` +
         `${opt.workers} threads at once ${bareParallel.queriesPerSecond.toFixed(0)} queries/s, ${bareParallel.cpuMsPerQuery.toFixed(3)} CPU ms/query`,
     );
 

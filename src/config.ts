@@ -75,7 +75,7 @@ export const configSchema = z.object({
   hnswEfConstruction: int(1, 4096).default(100),
   /** Default HNSW ef_search of new collections (a query may pass its own `ef`). */
   hnswEfSearch: int(1, 4096).default(100),
-  /** Default scalar type of vectors inside HNSW graphs of new collections: f32, f16 or i8 (i8: cosine collections only, others get f16); exact f32 re-ranking either way. */
+  /** Default scalar type of vectors inside HNSW graphs of new collections: f32, f16 or i8 (int8 quantised by hotvec; ip collections get f16); exact f32 re-ranking either way. */
   hnswStorage: z.enum(['f32', 'f16', 'i8']).default('f32'),
   /** Hot-query cache: most bytes of cached answers (estimated heap size); 0 disables the cache. */
   cacheBytes: int(0, 64 * 1024 * MiB).default(64 * MiB),

@@ -7,6 +7,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { quantizeI8, type I8Quantizer } from '../../src/graph/quantize.js';
 import { newIndex } from '../../src/graph/usearch.js';
 import { startHotvec, type Hotvec } from '../../test/helpers/hotvec.js';
 
@@ -60,16 +61,18 @@ export async function graphFiles(dataDir: string, segments: SegmentInfo[]): Prom
  * CPU milliseconds per query of usearch alone, in this process, one thread, over the same graph
  * files hotvec searches (every segment, as hotvec does), with the same ef and k.
  */
-export function bareUsearchCpuMs(files: string[], dim: number, settings: Detail['index'], ef: number, queries: Float32Array[], k: number): { cpuMsPerQuery: number; queriesPerSecond: number } {
+export function bareUsearchCpuMs(files: string[], dim: number, settings: Detail['index'], ef: number, queries: Float32Array[], k: number, quantizer?: I8Quantizer): { cpuMsPerQuery: number; queriesPerSecond: number } {
   const views = files.map((f) => {
     const v = newIndex(dim, 'l2', settings, ef);
     v.view(f);
     return v;
   });
-  for (const q of queries.slice(0, 50)) for (const v of views) v.search(q, k, 1); // warm the page cache and branch predictors
+  const i8 = new Int8Array(dim);
+  const input = (q: Float32Array): Float32Array | Int8Array => (quantizer ? quantizeI8(q, quantizer, i8) : q);
+  for (const q of queries.slice(0, 50)) for (const v of views) v.search(input(q), k, 1); // warm the page cache and branch predictors
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (const q of queries) for (const v of views) v.search(q, k, 1);
+  for (const q of queries) for (const v of views) v.search(input(q), k, 1);
   const cpu = process.cpuUsage(c0);
   const wall = (performance.now() - t0) / 1000;
   return { cpuMsPerQuery: (cpu.user + cpu.system) / 1000 / queries.length, queriesPerSecond: queries.length / wall };
@@ -81,9 +84,9 @@ export function bareUsearchCpuMs(files: string[], dim: number, settings: Detail[
  * machine whose cores share caches and memory bandwidth this is what one search costs when the
  * cores are busy together, as hotvec's are under load; the single-thread figure is the floor.
  */
-export async function bareUsearchParallel(files: string[], dim: number, settings: Detail['index'], ef: number, queries: Float32Array[], k: number, threads: number): Promise<{ cpuMsPerQuery: number; queriesPerSecond: number }> {
+export async function bareUsearchParallel(files: string[], dim: number, settings: Detail['index'], ef: number, queries: Float32Array[], k: number, threads: number, quantizer?: I8Quantizer): Promise<{ cpuMsPerQuery: number; queriesPerSecond: number }> {
   const barrier = new Int32Array(new SharedArrayBuffer(8));
-  const workers = Array.from({ length: threads }, () => new Worker(new URL('./bare-worker.js', import.meta.url), { workerData: { files, dim, settings, ef, k, queries, barrier } }));
+  const workers = Array.from({ length: threads }, () => new Worker(new URL('./bare-worker.js', import.meta.url), { workerData: { files, dim, settings, ef, k, queries, barrier, quantizer } }));
   const done = workers.map((w) => new Promise<void>((resolve, reject) => { w.once('message', () => resolve()); w.once('error', reject); }));
   while (Atomics.load(barrier, 0) < threads) await new Promise((r) => setTimeout(r, 5));
   const c0 = process.cpuUsage();

@@ -5,6 +5,7 @@
 import type { Metric } from '../persist/ops.js';
 import type { ChunkLayout } from '../vector-index/layout.js';
 import type { IndexSettings } from '../vector-index/settings.js';
+import type { I8Quantizer } from './quantize.js';
 
 export interface BuildJob {
   dimension: number;
@@ -29,6 +30,8 @@ export interface BuildResult {
   nodes: number;
   seconds: number;
   bytes: number;
+  /** For an `i8` graph: how its vectors were quantised (quantize.ts); queries are quantised alike. */
+  quantizer?: I8Quantizer;
   /** The builder thread's nice value, where it was lowered (Linux). */
   nice?: number;
 }

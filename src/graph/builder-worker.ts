@@ -10,6 +10,7 @@ import { workerData } from 'piscina';
 import { CHUNK_SLOTS, SlotState } from '../vector-index/layout.js';
 import { lowerThreadPriority } from '../platform/priority.js';
 import type { BuildJob, BuildResult } from './build-job.js';
+import { fitI8, quantizeI8 } from './quantize.js';
 import { newIndex } from './usearch.js';
 
 const { memory, nice } = workerData as { memory: WebAssembly.Memory; nice: number };
@@ -48,11 +49,12 @@ export default function build(job: BuildJob): BuildResult {
     }
   }
   const index = newIndex(dim, job.metric, job.settings);
-  if (n > 0) index.add(BigUint64Array.from(job.keys, (k) => BigInt(k)), vectors, job.threads);
+  const quantizer = job.settings.storage === 'i8' ? fitI8(vectors, dim, job.metric === 'l2') : undefined;
+  if (n > 0) index.add(BigUint64Array.from(job.keys, (k) => BigInt(k)), quantizer ? quantizeI8(vectors, quantizer) : vectors, job.threads);
   const temp = `${job.path}.tmp`;
   index.save(temp);
   fsyncFile(temp);
   renameSync(temp, job.path);
   fsyncFile(dirname(job.path)); // the rename itself must survive a power loss
-  return { nodes: n, seconds: (performance.now() - started) / 1000, bytes: statSync(job.path).size, ...(niceInEffect === undefined ? {} : { nice: niceInEffect }) };
+  return { nodes: n, seconds: (performance.now() - started) / 1000, bytes: statSync(job.path).size, ...(quantizer ? { quantizer } : {}), ...(niceInEffect === undefined ? {} : { nice: niceInEffect }) };
 }

@@ -15,10 +15,15 @@ import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
 import type { CollectionStore } from '../vector-index/collection.js';
 import { CHUNK_SLOTS } from '../vector-index/layout.js';
-import type { Segment } from '../vector-index/segment.js';
+import type { Segment, SegmentGraph } from '../vector-index/segment.js';
 import type { VectorIndex } from '../vector-index/vector-index.js';
 import type { BuildResult } from './build-job.js';
 import type { GraphBuilder } from './builder.js';
+
+/** A built graph as its segment records it. */
+function graphOf(path: string, result: BuildResult): SegmentGraph {
+  return result.quantizer ? { path, nodes: result.nodes, quantizer: result.quantizer } : { path, nodes: result.nodes };
+}
 
 export interface IndexerOptions {
   index: VectorIndex;
@@ -189,7 +194,7 @@ export class Indexer extends EventEmitter<IndexerEvents> {
       path,
       threads: this.o.buildThreads,
     });
-    if (!store.seal(seg, { path, nodes: result.nodes })) {
+    if (!store.seal(seg, graphOf(path, result))) {
       await rm(path, { force: true });
       return;
     }
@@ -224,7 +229,7 @@ export class Indexer extends EventEmitter<IndexerEvents> {
         path,
         threads: this.o.buildThreads,
       });
-      merged.graph = { path, nodes: result.nodes };
+      merged.graph = graphOf(path, result);
       // replace() takes ownership of `merged` from here on, installed or released.
       if (!store.replace(sources, merged, locs, slots)) {
         await rm(path, { force: true });

@@ -7,6 +7,7 @@
  */
 import type { Metric } from '../persist/ops.js';
 import type { IndexSettings } from '../vector-index/settings.js';
+import { quantizeI8, type I8Quantizer } from './quantize.js';
 import { newIndex, type UsearchIndex } from './usearch.js';
 
 export interface GraphHits {
@@ -17,10 +18,13 @@ export interface GraphHits {
 
 export class GraphViews {
   private readonly views = new Map<string, UsearchIndex>();
+  /** The query quantised for an i8 graph (reused: one query at a time per worker). */
+  private i8 = new Int8Array(0);
 
   constructor(private readonly maxViews = 64) {}
 
-  search(path: string, dimension: number, metric: Metric, settings: IndexSettings, ef: number, query: Float32Array, k: number): GraphHits {
+  /** `quantizer`: how hotvec quantised the graph's vectors to int8 (the query is quantised alike). */
+  search(path: string, dimension: number, metric: Metric, settings: IndexSettings, ef: number, query: Float32Array, k: number, quantizer?: I8Quantizer): GraphHits {
     const key = `${ef}\u0000${path}`;
     let view = this.views.get(key);
     if (view) {
@@ -31,7 +35,12 @@ export class GraphViews {
       if (this.views.size >= this.maxViews) this.views.delete(this.views.keys().next().value!);
     }
     this.views.set(key, view);
-    const m = view.search(query, k, 1);
+    let input: Float32Array | Int8Array = query;
+    if (quantizer) {
+      if (this.i8.length !== query.length) this.i8 = new Int8Array(query.length);
+      input = quantizeI8(query, quantizer, this.i8);
+    }
+    const m = view.search(input, k, 1);
     return { keys: m.keys, distances: m.distances, count: m.keys.length };
   }
 

@@ -41,6 +41,8 @@ interface SnapSegment {
   count: number;
   /** Graph nodes of a sealed segment; null for a growing or frozen one (restored frozen, sealed again). */
   nodes: number | null;
+  /** How a sealed segment's i8 graph was quantised (graph/quantize.ts); absent for f32/f16 graphs (and i8 graphs of older versions: usearch's own cast). */
+  quantizer?: { scale: number; offset?: number[] };
   /** One byte per slot: LIVE 1 / DEAD 0 at the snapshot's seq. */
   states: Uint8Array;
 }
@@ -133,7 +135,10 @@ export class Snapshots {
         const states = new Uint8Array(count);
         for (let s = 0; s < count; s++) states[s] = u8[seg.stateOffset(s)]!;
         const sealed = seg.phase === 'sealed' && seg.graph !== null;
-        segments.push({ serial: seg.serial, count, nodes: sealed ? seg.graph!.nodes : null, states });
+        const snap: SnapSegment = { serial: seg.serial, count, nodes: sealed ? seg.graph!.nodes : null, states };
+        const q = sealed ? seg.graph!.quantizer : undefined;
+        if (q) snap.quantizer = q.offset ? { scale: q.scale, offset: Array.from(q.offset) } : { scale: q.scale };
+        segments.push(snap);
         files.push({ store, seg, count, base: sealed ? String(seg.serial) : `${seg.serial}-${count}` });
       }
       collections.push({ name: store.name, uid: store.uid, dimension: store.dimension, metric: store.metric, settings: { ...store.settings }, segments });
@@ -320,7 +325,9 @@ export class Snapshots {
         }
         const rec = unpack(await readFile(this.segmentFile(store, base, 'records'))) as { ids: string[]; metadatas: (Metadata | null)[]; documents: (string | null)[] };
         if (rec.ids.length !== s.count) throw new Error(`segment records ${base} of ${c.name}: ${rec.ids.length} ids for ${s.count} slots`);
-        const graph = s.nodes === null ? null : { path: graphPath, nodes: s.nodes };
+        const q = s.quantizer;
+        const quantizer = q ? (q.offset ? { scale: q.scale, offset: Float32Array.from(q.offset) } : { scale: q.scale }) : undefined;
+        const graph = s.nodes === null ? null : quantizer ? { path: graphPath, nodes: s.nodes, quantizer } : { path: graphPath, nodes: s.nodes };
         records += store.adoptSegment(seg, { ...rec, states: s.states, count: s.count }, graph, s === lastLoose);
         if (s.nodes !== null) sealedSegments++;
       }

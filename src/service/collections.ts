@@ -37,9 +37,9 @@ export async function createCollection(ctx: ServiceContext, body: unknown): Prom
   );
   const name = collectionName(req.name);
   if (ctx.index.get(name)) throw new HotvecError('COLLECTION_EXISTS', `collection "${name}" already exists`);
-  if (req.index?.storage === 'i8' && req.metric !== 'cosine') {
-    // usearch normalises vectors to unit length when it quantises to i8: only cosine survives that.
-    throw new HotvecError('INVALID_ARGUMENT', `"index.storage" i8 needs metric cosine (i8 graphs compare directions only); use f16 or f32 for ${req.metric}`);
+  if (req.index?.storage === 'i8' && req.metric === 'ip') {
+    // usearch's int8 inner product is not a dot product (graph/quantize.ts): i8 graphs serve l2 and cosine.
+    throw new HotvecError('INVALID_ARGUMENT', `"index.storage" i8 is for metrics l2 and cosine; use f16 or f32 for ip`);
   }
   const index = req.index ? Object.fromEntries(Object.entries(req.index).filter(([, v]) => v !== undefined)) : undefined;
   await commit(ctx, { t: 'create', collection: name, dimension: req.dimension, metric: req.metric, ...(index ? { index } : {}) });

@@ -12,6 +12,7 @@
  * A merge of segments with few dead slots copies nothing: the merged segment takes over its
  * sources' chunks (`CollectionStore.spanning`), and only the owner of chunks frees them.
  */
+import type { I8Quantizer } from '../graph/quantize.js';
 import type { Metadata } from '../persist/ops.js';
 import type { Arena } from './arena.js';
 import { CHUNK_SLOTS, DESCRIPTOR_BYTES, DescriptorWord, SlotState, type ChunkLayout } from './layout.js';
@@ -24,6 +25,8 @@ export interface SegmentGraph {
   readonly path: string;
   /** Slots that are nodes of the graph (the segment's live slots when it was built). */
   readonly nodes: number;
+  /** An i8 graph quantised by hotvec (graph/quantize.ts): how; queries are quantised alike. */
+  readonly quantizer?: I8Quantizer;
 }
 
 /** What a worker needs to search one segment: offsets and a file path, never vectors. */
@@ -31,7 +34,7 @@ export interface SegmentTarget {
   descriptorOffset: number;
   chunks: number[];
   /** Present once sealed; absent means scan exactly. */
-  graph?: { path: string; nodes: number; dead: number };
+  graph?: { path: string; nodes: number; dead: number; quantizer?: I8Quantizer };
 }
 
 export class Segment {
@@ -172,7 +175,10 @@ export class Segment {
 
   target(): SegmentTarget {
     const t: SegmentTarget = { descriptorOffset: this.descriptorOffset, chunks: this.chunks.slice() };
-    if (this.graph) t.graph = { path: this.graph.path, nodes: this.graph.nodes, dead: this.graph.nodes - this.live };
+    if (this.graph) {
+      t.graph = { path: this.graph.path, nodes: this.graph.nodes, dead: this.graph.nodes - this.live };
+      if (this.graph.quantizer) t.graph.quantizer = this.graph.quantizer;
+    }
     return t;
   }
 

@@ -54,8 +54,8 @@ export class VectorIndex {
     switch (op.t) {
       case 'create': {
         const settings = resolveSettings(op.index, this.defaults);
-        // An engine-wide i8 default applies to cosine collections only (i8 graphs keep directions, not lengths).
-        if (settings.storage === 'i8' && op.metric !== 'cosine') settings.storage = 'f16';
+        // An engine-wide i8 default applies to l2 and cosine collections (usearch's int8 inner product is no dot product).
+        if (settings.storage === 'i8' && op.metric === 'ip') settings.storage = 'f16';
         const info: CollectionInfo = { name: op.collection, dimension: op.dimension, metric: op.metric, settings };
         this.add(info);
         return;

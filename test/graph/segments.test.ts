@@ -14,6 +14,7 @@ import type { Metric } from '../../src/persist/ops.js';
 import { QueryPool, scratchSlotsFor } from '../../src/pool/pool.js';
 import type { CollectionStore } from '../../src/vector-index/collection.js';
 import { Scanner, type SearchOptions } from '../../src/vector-index/scan.js';
+import type { StorageKind } from '../../src/vector-index/settings.js';
 import { VectorIndex } from '../../src/vector-index/vector-index.js';
 import { randomVectors, removeDir, tempDir } from '../helpers/hotvec.js';
 import { bruteForce, sameNeighbours } from '../helpers/reference.js';
@@ -96,22 +97,38 @@ function upsert(index: VectorIndex, name: string, model: Map<string, number[]>, 
   ids.forEach((id, i) => model.set(id, vecs[i]!));
 }
 
-for (const metric of ['l2', 'cosine', 'ip'] as Metric[]) {
-  test(`${metric}: recall across sealed, frozen and growing segments; tombstones and overwrites in sealed ones`, async () => {
+/**
+ * Coordinates x × spread + shift. i8 graphs must quantise far outside usearch's own ±1 cast
+ * range, and l2 data far from the origin (a shift of 1000 leaves a scale-only quantiser one
+ * level for the whole spread of each coordinate).
+ */
+const place = (vecs: number[][], at: { spread: number; shift: number }): number[][] => vecs.map((v) => v.map((x) => Math.fround(x * at.spread + at.shift)));
+
+const cases: { metric: Metric; storage: StorageKind; spread: number; shift: number }[] = [
+  { metric: 'l2', storage: 'f32', spread: 1, shift: 0 },
+  { metric: 'cosine', storage: 'f32', spread: 1, shift: 0 },
+  { metric: 'ip', storage: 'f32', spread: 1, shift: 0 },
+  { metric: 'l2', storage: 'i8', spread: 40, shift: 0 },
+  { metric: 'l2', storage: 'i8', spread: 1, shift: 1000 },
+  { metric: 'cosine', storage: 'i8', spread: 40, shift: 0 },
+];
+for (const { metric, storage, spread, shift } of cases) {
+  test(`${metric} ${storage}${shift ? ` (data around ${shift})` : ''}: recall across sealed, frozen and growing segments; tombstones and overwrites in sealed ones`, async () => {
     const r = rig({ segmentRecords: 1024, sealIdleMs: 3_600_000 });
-    r.index.apply({ t: 'create', seq: 0, collection: 'c', dimension: DIM, metric });
+    r.index.apply({ t: 'create', seq: 0, collection: 'c', dimension: DIM, metric, index: { storage } });
     const store = r.index.require('c');
     const model = new Map<string, number[]>();
     const n = 3 * 1024 + 500;
-    const vecs = randomVectors(n, DIM, 11);
+    const vecs = place(randomVectors(n, DIM, 11), { spread, shift });
     upsert(r.index, 'c', model, vecs.map((_, i) => `v${i}`), vecs);
-    const queries = randomVectors(40, DIM, 12);
+    const queries = place(randomVectors(40, DIM, 12), { spread, shift });
     // Three full segments are frozen (scanned exactly until sealed), the fourth grows.
     assert.deepEqual(store.list().map((s) => s.phase), ['frozen', 'frozen', 'frozen', 'growing']);
     assert.equal(recall(r, store, metric, model, queries, 10), 1, 'exact while nothing is sealed');
 
     await r.indexer.settled();
     assert.deepEqual(store.list().map((s) => s.phase), ['sealed', 'sealed', 'sealed', 'growing']);
+    for (const s of store.list().slice(0, 3)) assert.equal(s.graph!.quantizer !== undefined, storage === 'i8', `segment ${s.serial} graph quantiser`);
     const sealedRecall = recall(r, store, metric, model, queries, 10);
     assert.ok(sealedRecall >= 0.95, `recall@10 across 3 graphs + a growing segment: ${sealedRecall}`);
 
@@ -120,7 +137,7 @@ for (const metric of ['l2', 'cosine', 'ip'] as Metric[]) {
     r.index.apply({ t: 'delete', seq: 0, collection: 'c', ids: del });
     for (const id of del) model.delete(id);
     const over = [...model.keys()].filter((_, i) => i % 10 === 3);
-    upsert(r.index, 'c', model, over, randomVectors(over.length, DIM, 13));
+    upsert(r.index, 'c', model, over, place(randomVectors(over.length, DIM, 13), { spread, shift }));
     assert.equal(store.count, model.size);
     const afterWrites = recall(r, store, metric, model, queries, 10);
     assert.ok(afterWrites >= 0.95, `recall@10 with tombstones in sealed segments: ${afterWrites}`);
@@ -178,21 +195,28 @@ test('workers search sealed segments through memory-mapped graphs, and batches s
   const r = rig({ segmentRecords: 1024, sealIdleMs: 3_600_000 });
   const pool = new QueryPool({ memory: r.index.arena.memory, scratch: r.index.arena.scratch, workers: 2, maxQueue: 100 });
   try {
-    r.index.apply({ t: 'create', seq: 0, collection: 'w', dimension: DIM, metric: 'l2' });
-    const store = r.index.require('w');
-    const model = new Map<string, number[]>();
-    const vecs = randomVectors(2600, DIM, 31);
-    upsert(r.index, 'w', model, vecs.map((_, i) => `w${i}`), vecs);
-    await r.indexer.settled();
-    assert.deepEqual(store.list().map((s) => s.phase), ['sealed', 'sealed', 'growing']);
-    const queries = randomVectors(9, DIM, 32);
-    const view = store.searchView();
-    const answer = await pool.search(view.target, new Float32Array(queries.flat()), 10);
-    for (let q = 0; q < queries.length; q++) {
-      const inThread = search(r, store, queries[q]!, 10);
-      const ids: string[] = [];
-      for (let i = q * 10; i < q * 10 + 10; i++) ids.push(store.resolve(view, answer.refs[i]!)!.id);
-      assert.deepEqual(ids, inThread.ids, `query ${q}: worker and in-thread answers differ`);
+    // An i8 graph's quantiser travels to the workers with the segment (data far from the origin: without it, other answers).
+    for (const [name, storage] of [['w', 'f32'], ['w8', 'i8']] as const) {
+      r.index.apply({ t: 'create', seq: 0, collection: name, dimension: DIM, metric: 'l2', index: { storage } });
+      const store = r.index.require(name);
+      const model = new Map<string, number[]>();
+      const at = { spread: 1, shift: storage === 'i8' ? 300 : 0 };
+      const vecs = place(randomVectors(2600, DIM, 31), at);
+      upsert(r.index, name, model, vecs.map((_, i) => `w${i}`), vecs);
+      await r.indexer.settled();
+      assert.deepEqual(store.list().map((s) => s.phase), ['sealed', 'sealed', 'growing']);
+      const queries = place(randomVectors(9, DIM, 32), at);
+      const view = store.searchView();
+      const answer = await pool.search(view.target, new Float32Array(queries.flat()), 10);
+      let hits = 0;
+      for (let q = 0; q < queries.length; q++) {
+        const inThread = search(r, store, queries[q]!, 10);
+        const ids: string[] = [];
+        for (let i = q * 10; i < q * 10 + 10; i++) ids.push(store.resolve(view, answer.refs[i]!)!.id);
+        assert.deepEqual(ids, inThread.ids, `${storage} query ${q}: worker and in-thread answers differ`);
+        hits += ids.filter((id) => bruteForce('l2', model, queries[q]!, 10).some((w) => w.id === id)).length;
+      }
+      assert.ok(hits >= 0.9 * 10 * queries.length, `${storage}: recall@10 of the workers' answers ${hits / (10 * queries.length)}`);
     }
   } finally {
     await pool.close();

@@ -37,6 +37,7 @@ const cases: Case[] = [
   ['bad collection name', 'POST', '/v1/collections', { name: 'a/b', dimension: 3 }, 400, 'HOTVEC_INVALID_ARGUMENT', /name/],
   ['dimension not a number', 'POST', '/v1/collections', { name: 'd', dimension: 'x' }, 400, 'HOTVEC_INVALID_ARGUMENT', /dimension/],
   ['unknown metric', 'POST', '/v1/collections', { name: 'd', dimension: 3, metric: 'hamming' }, 400, 'HOTVEC_INVALID_ARGUMENT', /metric/],
+  ['i8 graphs for ip', 'POST', '/v1/collections', { name: 'd', dimension: 3, metric: 'ip', index: { storage: 'i8' } }, 400, 'HOTVEC_INVALID_ARGUMENT', /i8 is for metrics l2 and cosine/],
   ['unknown collection', 'POST', '/v1/collections/nope/query', { embeddings: [[1, 2, 3]] }, 404, 'HOTVEC_COLLECTION_NOT_FOUND'],
   ['unknown route', 'GET', '/v2/whatever', undefined, 404, 'HOTVEC_ROUTE_NOT_FOUND'],
   ['wrong method', 'PUT', '/v1/collections/c/query', undefined, 405, 'HOTVEC_METHOD_NOT_ALLOWED'],

@@ -41,11 +41,11 @@ function state(store: CollectionStore, ids: string[]): Map<string, { v: number[]
   return new Map(store.get(ids).map((r) => [r.id, { v: [...r.embedding], m: r.metadata, d: r.document }]));
 }
 
-function searchIds(index: VectorIndex, store: CollectionStore, q: number[], k: number): string[] {
+function searchIds(index: VectorIndex, store: CollectionStore, q: number[], k: number, exact = true): string[] {
   const { base, queryOffset, distancesOffset } = index.arena.scratch;
   const scanner = new Scanner(index.arena.memory, createWasmKernels(index.arena.memory), { queryOffset: base + queryOffset, distancesOffset: base + distancesOffset }, new GraphViews());
   const view = store.searchView();
-  const r = scanner.search(view.target, new Float32Array(q), k, { exact: true });
+  const r = scanner.search(view.target, new Float32Array(q), k, { exact });
   return [...r.refs].filter((x) => x >= 0).map((x) => store.resolve(view, x)!.id);
 }
 
@@ -109,6 +109,43 @@ test('capture → write → restore gives the same records, segments and answers
   // Every file in the collection's folder is named by the snapshot or by a live graph.
   const files = await readdir(join(snapshots.segmentsDir, store.uid));
   for (const name of files) assert.match(name, /^\d+(-\d+)?\.(vectors|records)$|^\d+\.usearch$/);
+});
+
+test('i8 graphs come back with the quantiser they were built with: the same graph answers after a restore', async () => {
+  const index = newIndex();
+  const builder = new GraphBuilder(index.arena.memory);
+  const snapshots = new Snapshots(`${dir}/i8`);
+  const indexer = new Indexer({ index, builder, dir: snapshots.segmentsDir, sealIdleMs: 3_600_000, sealMinRecords: 10, maxSegments: 8, compactDeadRatio: 0.9, buildThreads: 1 });
+  closers.push(() => indexer.close(), () => builder.close());
+  index.onFrozen = () => setImmediate(() => indexer.kick());
+  index.apply({ t: 'create', seq: 1, collection: 'q', dimension: DIM, metric: 'l2', index: { m: 8, storage: 'i8' } });
+  const store = index.require('q');
+  // Far from the origin: a graph searched without its quantiser's centre finds nothing near.
+  const vecs = randomVectors(2300, DIM, 8).map((v) => v.map((x) => Math.fround(x + 500)));
+  index.apply({ t: 'upsert', seq: 2, collection: 'q', ids: vecs.map((_, i) => `q${i}`), embeddings: new Float32Array(vecs.flat()) });
+  await indexer.settled();
+  const sealed = store.list().filter((s) => s.phase === 'sealed');
+  assert.equal(sealed.length, 2);
+  const queries = randomVectors(8, DIM, 9).map((v) => v.map((x) => Math.fround(x + 500)));
+  const answers = queries.map((q) => searchIds(index, store, q, 10, false));
+  const exact = queries.map((q) => new Set(searchIds(index, store, q, 10, true)));
+  const found = answers.reduce((n, a, i) => n + a.filter((id) => exact[i]!.has(id)).length, 0);
+  assert.ok(found >= 0.9 * 10 * queries.length, `recall@10 of the i8 graphs: ${found / (10 * queries.length)}`);
+  const capture = snapshots.capture(index, 2);
+  await snapshots.write(index, capture, () => new Map([[store.uid, { serials: new Set(store.list().map((s) => s.serial)), from: store.serialWatermark }]]));
+  capture.release();
+
+  const read = await snapshots.read();
+  assert.ok(read && 'body' in read, JSON.stringify(read));
+  const fresh = newIndex();
+  await snapshots.restore(fresh, read.body);
+  const restored = fresh.require('q');
+  const back = restored.list().filter((s) => s.phase === 'sealed');
+  assert.deepEqual(
+    back.map((s) => ({ scale: s.graph!.quantizer!.scale, offset: [...s.graph!.quantizer!.offset!] })),
+    sealed.map((s) => ({ scale: s.graph!.quantizer!.scale, offset: [...s.graph!.quantizer!.offset!] })),
+  );
+  queries.forEach((q, i) => assert.deepEqual(searchIds(fresh, restored, q, 10, false), answers[i]));
 });
 
 test('a damaged snapshot file is reported, not trusted', async () => {
