@@ -1,0 +1,189 @@
+/**
+ * The side-by-side summary of a vs-chroma benchmark: medians over its runs of each phase, the
+ * CPU comparisons with the bare usearch search, memory and restart; and the table printed from it.
+ */
+import type { LoadStats } from './load.js';
+import type { ThreadSplit } from './proc.js';
+
+export interface Phase extends LoadStats {
+  /** Server CPU seconds (all threads) per answered query, in ms. */
+  cpuMsPerQuery: number;
+  /** The same split by thread (ms per query): main thread, the query workers (busiest threads), the rest. */
+  threads: ThreadSplit;
+}
+
+/** One run's measured phases. */
+export interface RunPhases {
+  hotvecHttp: Phase;
+  chromaHttp: Phase;
+  hotvecWs: Phase;
+  hotvecWsBatch: Phase;
+  floorHttp: Phase;
+  hotvecHalfRate: Phase;
+  chromaHalfRate: Phase;
+}
+
+interface Latency {
+  p50ms: number;
+  p99ms: number;
+}
+
+interface CpuRate {
+  cpuMsPerQuery: number;
+  queriesPerSecond: number;
+}
+
+interface Memory {
+  rss: number;
+  pss: number;
+  arena: number;
+  graphFiles: number;
+  cHeap: number;
+}
+
+/** Everything a benchmark measured outside its runs, and the runs. */
+export interface Measured {
+  n: number;
+  k: number;
+  wsBatch: number;
+  wsBatchInFlight: number;
+  connections: number;
+  recall: { hotvec: number; chroma: number };
+  hnsw: Record<string, unknown>;
+  duringLoad: Latency & { queries: number };
+  bare: CpuRate;
+  bareParallel: CpuRate;
+  memory: Memory;
+  memoryIdle: Memory;
+  rawBytes: number;
+  graph: { fileBytes: number; graphBytes: number };
+  restart: { readySeconds: number; recovery: unknown };
+  loadSeconds: { hotvec: number; chroma: number };
+  perRun: RunPhases[];
+  seqMiss: Latency;
+  seqHit: Latency;
+  seqChroma: Latency;
+  hits: Phase;
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** Medians over the runs, ratios to Chroma and to the bare search, memory against raw vectors + graph. */
+export function summarize(i: Measured) {
+  const { n, recall, duringLoad, bare, bareParallel, memory, memoryIdle, rawBytes, graph, restart, wsBatch, seqMiss, seqHit, seqChroma, hits, perRun } = i;
+  const med = (pick: (r: RunPhases) => number): number => median(perRun.map(pick));
+  return {
+    recall,
+    hnsw: i.hnsw,
+    queriesDuringLoad: duringLoad,
+    cpuVsBareUsearch: {
+      bareCpuMsPerQuery: bare.cpuMsPerQuery,
+      bareQueriesPerSecond: bare.queriesPerSecond,
+      ratio: med((r) => r.hotvecHttp.cpuMsPerQuery) / bare.cpuMsPerQuery,
+      bareParallelCpuMsPerQuery: bareParallel.cpuMsPerQuery,
+      bareParallelQueriesPerSecond: bareParallel.queriesPerSecond,
+      ratioParallel: med((r) => r.hotvecHttp.cpuMsPerQuery) / bareParallel.cpuMsPerQuery,
+      ratioParallelWs: med((r) => r.hotvecWs.cpuMsPerQuery) / bareParallel.cpuMsPerQuery,
+      ratioWsBatch: med((r) => r.hotvecWsBatch.cpuMsPerQuery) / bare.cpuMsPerQuery,
+      ratioParallelWsBatch: med((r) => r.hotvecWsBatch.cpuMsPerQuery) / bareParallel.cpuMsPerQuery,
+      wsBatchThreadsMsPerQuery: { main: med((r) => r.hotvecWsBatch.threads.main), workers: med((r) => r.hotvecWsBatch.threads.busiest), other: med((r) => r.hotvecWsBatch.threads.other) },
+      // The least CPU per query hotvec could spend over HTTP JSON with its transport: the transport floor plus the bare search.
+      httpFloorCpuMsPerQuery: med((r) => r.floorHttp.cpuMsPerQuery),
+      ratioHttpLowerBound: (med((r) => r.floorHttp.cpuMsPerQuery) + bare.cpuMsPerQuery) / bare.cpuMsPerQuery,
+      httpThreadsMsPerQuery: { main: med((r) => r.hotvecHttp.threads.main), workers: med((r) => r.hotvecHttp.threads.busiest), other: med((r) => r.hotvecHttp.threads.other) },
+      wsThreadsMsPerQuery: { main: med((r) => r.hotvecWs.threads.main), workers: med((r) => r.hotvecWs.threads.busiest), other: med((r) => r.hotvecWs.threads.other) },
+    },
+    memory: {
+      ...memory,
+      afterIndexing: memoryIdle,
+      rawVectorBytes: rawBytes,
+      graphFileBytes: graph.fileBytes,
+      graphOnlyBytes: graph.graphBytes,
+      rssOverRawPlusGraph: memory.rss / (rawBytes + graph.graphBytes),
+      pssOverRawPlusGraphFiles: memory.pss / (rawBytes + graph.fileBytes),
+    },
+    restart: { readySeconds: restart.readySeconds, recovery: restart.recovery },
+    loadVectorsPerSecond: { hotvec: n / i.loadSeconds.hotvec, chroma: n / i.loadSeconds.chroma },
+    http: {
+      hotvec: { qps: med((r) => r.hotvecHttp.queriesPerSecond), p50ms: med((r) => r.hotvecHttp.p50ms), p95ms: med((r) => r.hotvecHttp.p95ms), p99ms: med((r) => r.hotvecHttp.p99ms), cpuMsPerQuery: med((r) => r.hotvecHttp.cpuMsPerQuery) },
+      chroma: { qps: med((r) => r.chromaHttp.queriesPerSecond), p50ms: med((r) => r.chromaHttp.p50ms), p95ms: med((r) => r.chromaHttp.p95ms), p99ms: med((r) => r.chromaHttp.p99ms), cpuMsPerQuery: med((r) => r.chromaHttp.cpuMsPerQuery) },
+      ratioQps: med((r) => r.hotvecHttp.queriesPerSecond / r.chromaHttp.queriesPerSecond),
+    },
+    websocketMsgpackBatched: {
+      queriesPerMessage: wsBatch,
+      qps: med((r) => r.hotvecWsBatch.queriesPerSecond),
+      messageP50ms: med((r) => r.hotvecWsBatch.p50ms),
+      messageP99ms: med((r) => r.hotvecWsBatch.p99ms),
+      cpuMsPerQuery: med((r) => r.hotvecWsBatch.cpuMsPerQuery),
+    },
+    httpTransportFloor: { qps: med((r) => r.floorHttp.queriesPerSecond), p50ms: med((r) => r.floorHttp.p50ms), p99ms: med((r) => r.floorHttp.p99ms), cpuMsPerQuery: med((r) => r.floorHttp.cpuMsPerQuery) },
+    websocketMsgpack: { qps: med((r) => r.hotvecWs.queriesPerSecond), p50ms: med((r) => r.hotvecWs.p50ms), p95ms: med((r) => r.hotvecWs.p95ms), p99ms: med((r) => r.hotvecWs.p99ms), cpuMsPerQuery: med((r) => r.hotvecWs.cpuMsPerQuery) },
+    halfRate: {
+      hotvec: { qps: med((r) => r.hotvecHalfRate.queriesPerSecond), p50ms: med((r) => r.hotvecHalfRate.p50ms), p99ms: med((r) => r.hotvecHalfRate.p99ms) },
+      chroma: { qps: med((r) => r.chromaHalfRate.queriesPerSecond), p50ms: med((r) => r.chromaHalfRate.p50ms), p99ms: med((r) => r.chromaHalfRate.p99ms) },
+    },
+    sequential: { hotvecMiss: seqMiss, hotvecCacheHit: seqHit, chroma: seqChroma },
+    cacheHitsSaturated: { qps: hits.queriesPerSecond, p50ms: hits.p50ms, p99ms: hits.p99ms, cpuMsPerQuery: hits.cpuMsPerQuery },
+  };
+}
+
+export type Summary = ReturnType<typeof summarize>;
+
+/** The printed table: one row per figure, hotvec beside Chroma and their ratio where both have one. */
+export function sideBySide(s: Summary, i: Measured): Record<string, { hotvec: string; chroma: string; 'hotvec/chroma': string }> {
+  const { k, connections, wsBatch, wsBatchInFlight, bare, bareParallel, seqMiss, seqHit, seqChroma, hits, duringLoad, memory, rawBytes, graph, restart } = i;
+  const f = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '—');
+  return {
+    'load, vectors/s': { hotvec: f(s.loadVectorsPerSecond.hotvec, 0), chroma: f(s.loadVectorsPerSecond.chroma, 0), 'hotvec/chroma': f(s.loadVectorsPerSecond.hotvec / s.loadVectorsPerSecond.chroma, 1) },
+    [`recall@${k}`]: { hotvec: f(s.recall.hotvec, 4), chroma: f(s.recall.chroma, 4), 'hotvec/chroma': '' },
+    [`HTTP queries/s (${connections} conns)`]: { hotvec: f(s.http.hotvec.qps, 0), chroma: f(s.http.chroma.qps, 0), 'hotvec/chroma': f(s.http.ratioQps, 2) },
+    'HTTP p50 ms': { hotvec: f(s.http.hotvec.p50ms), chroma: f(s.http.chroma.p50ms), 'hotvec/chroma': f(s.http.hotvec.p50ms / s.http.chroma.p50ms, 2) },
+    'HTTP p95 ms': { hotvec: f(s.http.hotvec.p95ms), chroma: f(s.http.chroma.p95ms), 'hotvec/chroma': f(s.http.hotvec.p95ms / s.http.chroma.p95ms, 2) },
+    'HTTP p99 ms': { hotvec: f(s.http.hotvec.p99ms), chroma: f(s.http.chroma.p99ms), 'hotvec/chroma': f(s.http.hotvec.p99ms / s.http.chroma.p99ms, 2) },
+    'server CPU ms/query (HTTP)': { hotvec: f(s.http.hotvec.cpuMsPerQuery, 2), chroma: f(s.http.chroma.cpuMsPerQuery, 2), 'hotvec/chroma': f(s.http.hotvec.cpuMsPerQuery / s.http.chroma.cpuMsPerQuery, 2) },
+    'WS msgpack queries/s': { hotvec: f(s.websocketMsgpack.qps, 0), chroma: '', 'hotvec/chroma': f(s.websocketMsgpack.qps / s.http.chroma.qps, 2) },
+    'WS msgpack p50 / p95 / p99 ms': { hotvec: `${f(s.websocketMsgpack.p50ms)} / ${f(s.websocketMsgpack.p95ms)} / ${f(s.websocketMsgpack.p99ms)}`, chroma: '', 'hotvec/chroma': '' },
+    // Not divided by Chroma's rate: Chroma was driven one query per request (it takes batches too).
+    [`WS msgpack, ${wsBatch} queries per message, ${wsBatchInFlight * wsBatch} in flight: queries/s (message p50 / p99 ms)`]: {
+      hotvec: `${f(s.websocketMsgpackBatched.qps, 0)} (${f(s.websocketMsgpackBatched.messageP50ms)} / ${f(s.websocketMsgpackBatched.messageP99ms)})`,
+      chroma: '',
+      'hotvec/chroma': '',
+    },
+    'HTTP transport floor, no search: queries/s, CPU ms/query': { hotvec: `${f(s.httpTransportFloor.qps, 0)}, ${f(s.httpTransportFloor.cpuMsPerQuery, 3)}`, chroma: '', 'hotvec/chroma': '' },
+    'HTTP at half its rate: p50 / p99 ms': { hotvec: `${f(s.halfRate.hotvec.p50ms)} / ${f(s.halfRate.hotvec.p99ms)}`, chroma: `${f(s.halfRate.chroma.p50ms)} / ${f(s.halfRate.chroma.p99ms)}`, 'hotvec/chroma': f(s.halfRate.hotvec.p99ms / s.halfRate.chroma.p99ms, 2) },
+    '1 client p50 / p99 ms': { hotvec: `${f(seqMiss.p50ms, 2)} / ${f(seqMiss.p99ms, 2)}`, chroma: `${f(seqChroma.p50ms, 2)} / ${f(seqChroma.p99ms, 2)}`, 'hotvec/chroma': f(seqMiss.p50ms / seqChroma.p50ms, 2) },
+    '1 client cache hit p50 / p99 ms': { hotvec: `${f(seqHit.p50ms, 2)} / ${f(seqHit.p99ms, 2)}`, chroma: '', 'hotvec/chroma': '' },
+    'cache hits queries/s (saturated)': { hotvec: f(hits.queriesPerSecond, 0), chroma: '', 'hotvec/chroma': '' },
+    'bare usearch CPU ms/query (same graph, ef): 1 thread / all threads at once': { hotvec: `${f(bare.cpuMsPerQuery, 3)} / ${f(bareParallel.cpuMsPerQuery, 3)}`, chroma: '', 'hotvec/chroma': '' },
+    'hotvec HTTP CPU per query / bare usearch (1 thread / all at once)': { hotvec: `${f(s.cpuVsBareUsearch.ratio, 2)} / ${f(s.cpuVsBareUsearch.ratioParallel, 2)}`, chroma: '', 'hotvec/chroma': '' },
+    [`hotvec WS ${wsBatch}-per-message CPU per query / bare usearch (1 thread / all at once)`]: { hotvec: `${f(s.cpuVsBareUsearch.ratioWsBatch, 2)} / ${f(s.cpuVsBareUsearch.ratioParallelWsBatch, 2)}`, chroma: '', 'hotvec/chroma': '' },
+    'hotvec HTTP CPU per query at best (transport floor + bare) / bare': { hotvec: f(s.cpuVsBareUsearch.ratioHttpLowerBound, 2), chroma: '', 'hotvec/chroma': '' },
+    'hotvec HTTP CPU ms/query: main / query workers / other threads': {
+      hotvec: `${f(s.cpuVsBareUsearch.httpThreadsMsPerQuery.main, 3)} / ${f(s.cpuVsBareUsearch.httpThreadsMsPerQuery.workers, 3)} / ${f(s.cpuVsBareUsearch.httpThreadsMsPerQuery.other, 3)}`,
+      chroma: '',
+      'hotvec/chroma': '',
+    },
+    'hotvec WS CPU ms/query: main / query workers / other threads': {
+      hotvec: `${f(s.cpuVsBareUsearch.wsThreadsMsPerQuery.main, 3)} / ${f(s.cpuVsBareUsearch.wsThreadsMsPerQuery.workers, 3)} / ${f(s.cpuVsBareUsearch.wsThreadsMsPerQuery.other, 3)}`,
+      chroma: '',
+      'hotvec/chroma': '',
+    },
+    [`hotvec WS ${wsBatch}-per-message CPU ms/query: main / query workers / other threads`]: {
+      hotvec: `${f(s.cpuVsBareUsearch.wsBatchThreadsMsPerQuery.main, 3)} / ${f(s.cpuVsBareUsearch.wsBatchThreadsMsPerQuery.workers, 3)} / ${f(s.cpuVsBareUsearch.wsBatchThreadsMsPerQuery.other, 3)}`,
+      chroma: '',
+      'hotvec/chroma': '',
+    },
+    'queries answered during the load (p50 / p99 ms)': { hotvec: `${duringLoad.queries} (${f(duringLoad.p50ms)} / ${f(duringLoad.p99ms)})`, chroma: '', 'hotvec/chroma': '' },
+    'memory RSS MiB (raw vectors + graph links MiB)': { hotvec: `${f(memory.rss / 2 ** 20, 0)} (${f(rawBytes / 2 ** 20, 0)} + ${f(graph.graphBytes / 2 ** 20, 0)})`, chroma: '', 'hotvec/chroma': '' },
+    'memory PSS MiB: arena / graph files / C heap (raw + graph files MiB)': {
+      hotvec: `${f(memory.pss / 2 ** 20, 0)}: ${f(memory.arena / 2 ** 20, 0)} / ${f(memory.graphFiles / 2 ** 20, 0)} / ${f(memory.cHeap / 2 ** 20, 0)} (${f(rawBytes / 2 ** 20, 0)} + ${f(graph.fileBytes / 2 ** 20, 0)})`,
+      chroma: '',
+      'hotvec/chroma': '',
+    },
+    'restart until answering, s': { hotvec: f(restart.readySeconds, 2), chroma: '', 'hotvec/chroma': '' },
+  };
+}
