@@ -314,7 +314,7 @@ async function main(): Promise<void> {
     // its builder quantised the graph's vectors (one merged graph over all the data: the same fit).
     const storage = indexed.detail.index.storage as StorageKind;
     const candidates = graphCandidates(k, num('ef'), storage);
-    const quantizer = storage === 'i8' ? fitI8(data, dim, true) : undefined;
+    const quantizer = storage === 'i8' ? fitI8(data, dim) : undefined;
     if (quantizer && files.length !== 1) log(`warning: ${files.length} i8 graphs; the bare baseline quantises with one fit over all the data`);
     const bare = bareUsearchCpuMs(files, dim, indexed.detail.index, num('ef'), bareQueries, candidates, quantizer);
     const bareParallel = await bareUsearchParallel(files, dim, indexed.detail.index, num('ef'), bareQueries, candidates, num('workers'), quantizer);
@@ -443,7 +443,7 @@ async function main(): Promise<void> {
       wsBatchInFlight,
       connections,
       recall,
-      hnsw: { ...indexed.detail.index, ef: num('ef'), segments: indexed.detail.segments, indexingSecondsAfterFlush: indexed.seconds },
+      hnsw: { ...indexed.detail.index, ef: num('ef'), candidates, segments: indexed.detail.segments, indexingSecondsAfterFlush: indexed.seconds },
       duringLoad,
       bare,
       bareParallel,

@@ -12,10 +12,11 @@
  * Other rows time the build (`add`, 2 threads, once per quantization: it is the slow part),
  * `save`, and `view` (memory-maps the saved file).
  *
- * i8 graphs are built and searched as hotvec builds and searches them: vectors and queries
+ * i8 graphs are built and searched as hotvec builds and searches l2 ones: vectors and queries
  * quantised by src/graph/quantize.ts (centred per dimension, one scale), not by usearch's own
- * cast, which clamps at ±1 (recall@10 0.42 on this data). Recall here is the graph's alone,
- * before hotvec's exact re-rank of 3k extra candidates.
+ * cast, which scales every vector to unit length (ranking l2 by direction alone: recall@10 0.42
+ * on this data). Recall here is the graph's alone, before hotvec's exact re-rank of its
+ * candidates (for i8, every one of the ef the search expands).
  *
  * usearch fixes expansion_search when an Index is constructed, so each ef is a fresh Index
  * viewing the saved file. Query contenders run round-robin, pass after pass, so machine
@@ -151,7 +152,7 @@ interface Built {
 async function buildAndSave(usearch: Usearch, base: Float32Array, quantization: Quantization, dir: string): Promise<Built> {
   const index = newIndex(usearch, quantization, 64);
   const keys = BigUint64Array.from({ length: N }, (_, i) => BigInt(i));
-  const quantizer = quantization === 'i8' ? fitI8(base, DIM, true) : undefined;
+  const quantizer = quantization === 'i8' ? fitI8(base, DIM) : undefined;
   const vectors = quantizer ? quantizeI8(base, quantizer) : base;
   let start = performance.now();
   index.add(keys, vectors, BUILD_THREADS);

@@ -49,7 +49,8 @@ export default function build(job: BuildJob): BuildResult {
     }
   }
   const index = newIndex(dim, job.metric, job.settings);
-  const quantizer = job.settings.storage === 'i8' ? fitI8(vectors, dim, job.metric === 'l2') : undefined;
+  // l2 i8 graphs get hotvec's quantiser; cosine ones usearch's own cast (unit length × 127), which suits them (quantize.ts).
+  const quantizer = job.settings.storage === 'i8' && job.metric === 'l2' ? fitI8(vectors, dim) : undefined;
   if (n > 0) index.add(BigUint64Array.from(job.keys, (k) => BigInt(k)), quantizer ? quantizeI8(vectors, quantizer) : vectors, job.threads);
   const temp = `${job.path}.tmp`;
   index.save(temp);

@@ -1,53 +1,56 @@
 /**
- * hotvec's own int8 quantisation of the vectors inside an `i8` HNSW graph.
+ * hotvec's own int8 quantisation of the vectors inside an l2 `i8` HNSW graph.
  *
- * usearch casts float32 input to int8 as round(x × 100) clamped to ±100: fine for unit-length
- * (cosine) vectors, destructive for anything else (recall@10 0.42 on the benchmark's l2 data).
- * So hotvec hands usearch Int8Array vectors it quantised itself, with one quantiser per graph
- * fitted to that graph's vectors:
+ * usearch's own float→int8 cast scales every vector to unit length and then by 127: right for
+ * cosine (which compares directions, and is left to that cast), but it makes an l2 graph rank
+ * by direction alone (recall@10 0.42 on the benchmark's data). So for l2 hotvec hands usearch
+ * Int8Array vectors it quantised itself, with one quantiser per graph fitted to that graph's
+ * vectors:
  *
- *   q = round((x − offset) × scale), offset = each dimension's mid-range (l2 only), scale = 127 / max |x − offset|
+ *   q = round((x − centre) × scale), clamped to ±127
  *
- * One scale for every dimension keeps squared L2 a multiple (scale²) of the float one, and a
- * shift changes no L2 distance; cosine gets no shift (it would change angles) and its vectors are
- * unit length anyway. So the graph's order is the float order up to rounding, and the exact
- * float32 re-rank of the candidates (vector-index/scan.ts) makes the distances exact again.
- * Queries are quantised with the quantiser of the graph they search (clamped: a query outside
- * the data's range still finds the nearest points).
+ * `centre` is the middle of each dimension's robust range (its 0.5% and 99.5% quantiles over a
+ * sample of rows) and `scale` = 127 / the widest half-range, so a few far-off vectors neither
+ * move the centre nor coarsen everyone else's steps: they are clamped, and the exact float32
+ * re-rank of the candidates (vector-index/scan.ts) gives them their true distances back. One
+ * scale for every dimension keeps squared L2 a multiple (scale²) of the float one up to rounding
+ * and clamping, and a shift changes no L2 distance. Queries are quantised with the quantiser of
+ * the graph they search.
  *
- * Inner product is not offered: usearch's int8 inner product is not a dot product.
+ * Inner product is not offered at all: usearch's int8 inner product normalises too.
  */
 
 export interface I8Quantizer {
   scale: number;
-  /** Per-dimension shift subtracted before scaling (l2 graphs); absent: none. */
-  offset?: Float32Array;
+  /** Per-dimension shift subtracted before scaling. */
+  offset: Float32Array;
 }
 
-/** The quantiser for a graph over `vectors` (rows of `dimension`); `centre`: shift each dimension to its mid-range (l2). */
-export function fitI8(vectors: Float32Array, dimension: number, centre: boolean): I8Quantizer {
-  const rows = vectors.length / dimension;
-  let offset: Float32Array | undefined;
-  if (centre && rows > 0) {
-    const lo = new Float32Array(dimension).fill(Infinity);
-    const hi = new Float32Array(dimension).fill(-Infinity);
-    for (let r = 0; r < rows; r++) {
-      for (let d = 0, at = r * dimension; d < dimension; d++) {
-        const x = vectors[at + d]!;
-        if (x < lo[d]!) lo[d] = x;
-        if (x > hi[d]!) hi[d] = x;
-      }
-    }
-    offset = new Float32Array(dimension);
-    for (let d = 0; d < dimension; d++) offset[d] = (lo[d]! + hi[d]!) / 2;
+/** Rows sampled to fit a quantiser (evenly spread over the graph's vectors). */
+const SAMPLE_ROWS = 4096;
+/** The fraction of each dimension's sampled values below (and above) its fitted range. */
+const TAIL = 0.005;
+
+/** The quantiser for an l2 graph over `vectors` (rows of `dimension`). */
+export function fitI8(vectors: Float32Array, dimension: number): I8Quantizer {
+  const rows = Math.floor(vectors.length / dimension);
+  const offset = new Float32Array(dimension);
+  if (rows === 0) return { scale: 1, offset };
+  const take = Math.min(rows, SAMPLE_ROWS);
+  const column = new Float32Array(take);
+  // At least the one most extreme value each side once there are enough rows to call it an outlier.
+  const lowAt = take >= 64 ? Math.max(1, Math.floor(TAIL * (take - 1))) : 0;
+  const highAt = take - 1 - lowAt;
+  let halfRange = 0;
+  for (let d = 0; d < dimension; d++) {
+    for (let s = 0; s < take; s++) column[s] = vectors[Math.floor((s * rows) / take) * dimension + d]!;
+    column.sort();
+    const lo = column[lowAt]!;
+    const hi = column[highAt]!;
+    offset[d] = (lo + hi) / 2;
+    halfRange = Math.max(halfRange, (hi - lo) / 2);
   }
-  let max = 0;
-  for (let i = 0; i < vectors.length; i++) {
-    const a = Math.abs(vectors[i]! - (offset ? offset[i % dimension]! : 0));
-    if (a > max) max = a;
-  }
-  const scale = max > 0 && Number.isFinite(max) ? 127 / max : 1;
-  return offset ? { scale, offset } : { scale };
+  return { scale: halfRange > 0 && Number.isFinite(halfRange) ? 127 / halfRange : 1, offset };
 }
 
 /**
@@ -57,9 +60,9 @@ export function fitI8(vectors: Float32Array, dimension: number, centre: boolean)
 export function quantizeI8(src: Float32Array, q: I8Quantizer, out: Int8Array = new Int8Array(src.length)): Int8Array {
   if (out.length !== src.length) throw new RangeError(`quantizeI8: output length ${out.length} is not the input's ${src.length}`);
   const { scale, offset } = q;
-  const dim = offset ? offset.length : 1;
-  for (let i = 0; i < src.length; i++) {
-    const x = (src[i]! - (offset ? offset[i % dim]! : 0)) * scale;
+  const dim = offset.length;
+  for (let i = 0, d = 0; i < src.length; i++, d = d + 1 === dim ? 0 : d + 1) {
+    const x = (src[i]! - offset[d]!) * scale;
     // Int8Array stores ToInt8 (wrap-around): clamp before the store. NaN stores 0.
     out[i] = x >= 127 ? 127 : x <= -127 ? -127 : Math.sign(x) * Math.round(Math.abs(x));
   }

@@ -33,7 +33,13 @@ import { fsyncPath } from './fsync.js';
 import type { Metadata, Metric } from './ops.js';
 import { crc32c } from './wal-format.js';
 
-const VERSION = 1;
+/**
+ * 2: sealed segments may carry an int8 quantiser (l2 i8 graphs). Version 1 snapshots are still
+ * read (they have none); a hotvec that knows only version 1 refuses a version 2 snapshot and
+ * recovers from Chroma instead of searching quantised graphs with float queries.
+ */
+const VERSION = 2;
+const READABLE_VERSIONS: readonly number[] = [1, 2];
 const MANIFEST = 'manifest.json';
 
 interface SnapSegment {
@@ -41,8 +47,8 @@ interface SnapSegment {
   count: number;
   /** Graph nodes of a sealed segment; null for a growing or frozen one (restored frozen, sealed again). */
   nodes: number | null;
-  /** How a sealed segment's i8 graph was quantised (graph/quantize.ts); absent for f32/f16 graphs (and i8 graphs of older versions: usearch's own cast). */
-  quantizer?: { scale: number; offset?: number[] };
+  /** How a sealed segment's l2 i8 graph was quantised (graph/quantize.ts); absent for the others (usearch's own cast, or none). */
+  quantizer?: { scale: number; offset: number[] };
   /** One byte per slot: LIVE 1 / DEAD 0 at the snapshot's seq. */
   states: Uint8Array;
 }
@@ -137,7 +143,7 @@ export class Snapshots {
         const sealed = seg.phase === 'sealed' && seg.graph !== null;
         const snap: SnapSegment = { serial: seg.serial, count, nodes: sealed ? seg.graph!.nodes : null, states };
         const q = sealed ? seg.graph!.quantizer : undefined;
-        if (q) snap.quantizer = q.offset ? { scale: q.scale, offset: Array.from(q.offset) } : { scale: q.scale };
+        if (q) snap.quantizer = { scale: q.scale, offset: Array.from(q.offset) };
         segments.push(snap);
         files.push({ store, seg, count, base: sealed ? String(seg.serial) : `${seg.serial}-${count}` });
       }
@@ -277,7 +283,7 @@ export class Snapshots {
     }
     try {
       const m = JSON.parse(text) as Manifest;
-      if (m.version !== VERSION) return { warning: `snapshot manifest version ${m.version} is not ${VERSION}` };
+      if (!READABLE_VERSIONS.includes(m.version)) return { warning: `snapshot manifest version ${m.version} is not one of ${READABLE_VERSIONS.join(', ')}` };
       const bytes = await readFile(join(this.dir, m.file));
       if (bytes.length !== m.bytes || hex(crc32c(bytes)) !== m.crc32c) return { warning: `snapshot ${m.file} does not match its manifest (size or checksum)` };
       const body = unpack(bytes) as SnapBody;
@@ -326,7 +332,7 @@ export class Snapshots {
         const rec = unpack(await readFile(this.segmentFile(store, base, 'records'))) as { ids: string[]; metadatas: (Metadata | null)[]; documents: (string | null)[] };
         if (rec.ids.length !== s.count) throw new Error(`segment records ${base} of ${c.name}: ${rec.ids.length} ids for ${s.count} slots`);
         const q = s.quantizer;
-        const quantizer = q ? (q.offset ? { scale: q.scale, offset: Float32Array.from(q.offset) } : { scale: q.scale }) : undefined;
+        const quantizer = q ? { scale: q.scale, offset: Float32Array.from(q.offset) } : undefined;
         const graph = s.nodes === null ? null : quantizer ? { path: graphPath, nodes: s.nodes, quantizer } : { path: graphPath, nodes: s.nodes };
         records += store.adoptSegment(seg, { ...rec, states: s.states, count: s.count }, graph, s === lastLoose);
         if (s.nodes !== null) sealedSegments++;

@@ -98,28 +98,31 @@ function upsert(index: VectorIndex, name: string, model: Map<string, number[]>, 
 }
 
 /**
- * Coordinates x × spread + shift. i8 graphs must quantise far outside usearch's own ±1 cast
- * range, and l2 data far from the origin (a shift of 1000 leaves a scale-only quantiser one
- * level for the whole spread of each coordinate).
+ * Coordinates x × spread + shift; with `outliers`, every 500th vector × 10⁴. l2 i8 graphs must
+ * quantise data far from the origin (a shift of 1000 leaves a quantiser without a centre one
+ * step for the whole spread of each coordinate; usearch's own cast keeps only directions) and
+ * must not let a few far-off vectors coarsen everyone's steps. Cosine i8 graphs (usearch's cast)
+ * see vectors of very different lengths.
  */
-const place = (vecs: number[][], at: { spread: number; shift: number }): number[][] => vecs.map((v) => v.map((x) => Math.fround(x * at.spread + at.shift)));
+const place = (vecs: number[][], at: { spread: number; shift: number; outliers?: boolean }): number[][] =>
+  vecs.map((v, i) => v.map((x) => Math.fround((x * at.spread + at.shift) * (at.outliers && i % 500 === 7 ? 1e4 : 1))));
 
-const cases: { metric: Metric; storage: StorageKind; spread: number; shift: number }[] = [
+const cases: { metric: Metric; storage: StorageKind; spread: number; shift: number; outliers?: boolean; name?: string }[] = [
   { metric: 'l2', storage: 'f32', spread: 1, shift: 0 },
   { metric: 'cosine', storage: 'f32', spread: 1, shift: 0 },
   { metric: 'ip', storage: 'f32', spread: 1, shift: 0 },
-  { metric: 'l2', storage: 'i8', spread: 40, shift: 0 },
-  { metric: 'l2', storage: 'i8', spread: 1, shift: 1000 },
-  { metric: 'cosine', storage: 'i8', spread: 40, shift: 0 },
+  { metric: 'l2', storage: 'i8', spread: 1, shift: 1000, name: 'data around 1000' },
+  { metric: 'l2', storage: 'i8', spread: 1, shift: 0, outliers: true, name: 'a few vectors 10⁴ times longer' },
+  { metric: 'cosine', storage: 'i8', spread: 40, shift: 0, outliers: true, name: 'a few vectors 10⁴ times longer' },
 ];
-for (const { metric, storage, spread, shift } of cases) {
-  test(`${metric} ${storage}${shift ? ` (data around ${shift})` : ''}: recall across sealed, frozen and growing segments; tombstones and overwrites in sealed ones`, async () => {
+for (const { metric, storage, spread, shift, outliers, name } of cases) {
+  test(`${metric} ${storage}${name ? ` (${name})` : ''}: recall across sealed, frozen and growing segments; tombstones and overwrites in sealed ones`, async () => {
     const r = rig({ segmentRecords: 1024, sealIdleMs: 3_600_000 });
     r.index.apply({ t: 'create', seq: 0, collection: 'c', dimension: DIM, metric, index: { storage } });
     const store = r.index.require('c');
     const model = new Map<string, number[]>();
     const n = 3 * 1024 + 500;
-    const vecs = place(randomVectors(n, DIM, 11), { spread, shift });
+    const vecs = place(randomVectors(n, DIM, 11), { spread, shift, ...(outliers ? { outliers } : {}) });
     upsert(r.index, 'c', model, vecs.map((_, i) => `v${i}`), vecs);
     const queries = place(randomVectors(40, DIM, 12), { spread, shift });
     // Three full segments are frozen (scanned exactly until sealed), the fourth grows.
@@ -128,9 +131,16 @@ for (const { metric, storage, spread, shift } of cases) {
 
     await r.indexer.settled();
     assert.deepEqual(store.list().map((s) => s.phase), ['sealed', 'sealed', 'sealed', 'growing']);
-    for (const s of store.list().slice(0, 3)) assert.equal(s.graph!.quantizer !== undefined, storage === 'i8', `segment ${s.serial} graph quantiser`);
+    for (const s of store.list().slice(0, 3)) assert.equal(s.graph!.quantizer !== undefined, storage === 'i8' && metric === 'l2', `segment ${s.serial} graph quantiser`);
     const sealedRecall = recall(r, store, metric, model, queries, 10);
     assert.ok(sealedRecall >= 0.95, `recall@10 across 3 graphs + a growing segment: ${sealedRecall}`);
+    if (metric === 'cosine') {
+      // Cosine ignores lengths: a query 100 times longer or shorter finds the same neighbours.
+      for (const q of queries.slice(0, 5)) {
+        const ids = search(r, store, q, 10).ids;
+        for (const f of [100, 0.01]) assert.deepEqual(search(r, store, q.map((x) => x * f), 10).ids, ids, `query × ${f}`);
+      }
+    }
 
     // Delete 40% of the first segment and overwrite a tenth of everything with new vectors.
     const del = [...model.keys()].filter((_, i) => i < 1024 && i % 5 < 2);

@@ -14,7 +14,7 @@ import { GraphBuilder } from '../../src/graph/builder.js';
 import { Indexer } from '../../src/graph/indexer.js';
 import { GraphViews } from '../../src/graph/views.js';
 import { createWasmKernels } from '../../src/kernels/index.js';
-import { Snapshots } from '../../src/persist/snapshot.js';
+import { Snapshots, type RestoreReport } from '../../src/persist/snapshot.js';
 import type { CollectionStore } from '../../src/vector-index/collection.js';
 import { Scanner } from '../../src/vector-index/scan.js';
 import { VectorIndex } from '../../src/vector-index/vector-index.js';
@@ -35,6 +35,17 @@ after(async () => {
 
 function newIndex(): VectorIndex {
   return new VectorIndex({ maxBytes: 256 * MiB, maxDimension: 64, scratchSlots: 2, segmentRecords: 1024 });
+}
+
+/** Writes a capture (keeping the store's live files), then reads the snapshot back into a fresh index. */
+async function writeAndRestore(snapshots: Snapshots, index: VectorIndex, store: CollectionStore, capture: ReturnType<Snapshots['capture']>): Promise<{ fresh: VectorIndex; report: RestoreReport }> {
+  await snapshots.write(index, capture, () => new Map([[store.uid, { serials: new Set(store.list().map((s) => s.serial)), from: store.serialWatermark }]]));
+  capture.release();
+  const read = await snapshots.read();
+  assert.ok(read && 'body' in read, JSON.stringify(read));
+  const fresh = newIndex();
+  const report = await snapshots.restore(fresh, read.body);
+  return { fresh, report };
 }
 
 function state(store: CollectionStore, ids: string[]): Map<string, { v: number[]; m: unknown; d: unknown }> {
@@ -82,14 +93,7 @@ test('capture → write → restore gives the same records, segments and answers
   const answers = queries.map((q) => searchIds(index, store, q, 10));
   // A write after the capture must not show up in the restored state.
   index.apply({ t: 'delete', seq: 5, collection: 's', ids: ['r1', 'r2'] });
-  const keep = () => new Map([[store.uid, { serials: new Set(store.list().map((s) => s.serial)), from: store.serialWatermark }]]);
-  await snapshots.write(index, capture, keep);
-  capture.release();
-
-  const read = await snapshots.read();
-  assert.ok(read && 'body' in read, JSON.stringify(read));
-  const fresh = newIndex();
-  const report = await snapshots.restore(fresh, read.body);
+  const { fresh, report } = await writeAndRestore(snapshots, index, store, capture);
   assert.equal(report.seq, 4);
   const restored = fresh.require('s');
   assert.deepEqual(restored.settings, store.settings);
@@ -131,19 +135,12 @@ test('i8 graphs come back with the quantiser they were built with: the same grap
   const exact = queries.map((q) => new Set(searchIds(index, store, q, 10, true)));
   const found = answers.reduce((n, a, i) => n + a.filter((id) => exact[i]!.has(id)).length, 0);
   assert.ok(found >= 0.9 * 10 * queries.length, `recall@10 of the i8 graphs: ${found / (10 * queries.length)}`);
-  const capture = snapshots.capture(index, 2);
-  await snapshots.write(index, capture, () => new Map([[store.uid, { serials: new Set(store.list().map((s) => s.serial)), from: store.serialWatermark }]]));
-  capture.release();
-
-  const read = await snapshots.read();
-  assert.ok(read && 'body' in read, JSON.stringify(read));
-  const fresh = newIndex();
-  await snapshots.restore(fresh, read.body);
+  const { fresh } = await writeAndRestore(snapshots, index, store, snapshots.capture(index, 2));
   const restored = fresh.require('q');
   const back = restored.list().filter((s) => s.phase === 'sealed');
   assert.deepEqual(
-    back.map((s) => ({ scale: s.graph!.quantizer!.scale, offset: [...s.graph!.quantizer!.offset!] })),
-    sealed.map((s) => ({ scale: s.graph!.quantizer!.scale, offset: [...s.graph!.quantizer!.offset!] })),
+    back.map((s) => ({ scale: s.graph!.quantizer!.scale, offset: [...s.graph!.quantizer!.offset] })),
+    sealed.map((s) => ({ scale: s.graph!.quantizer!.scale, offset: [...s.graph!.quantizer!.offset] })),
   );
   queries.forEach((q, i) => assert.deepEqual(searchIds(fresh, restored, q, 10, false), answers[i]));
 });
@@ -189,12 +186,7 @@ test('a segment merged over its sources’ chunks (with dead holes) restores wit
   const want = state(store, ids);
   const queries = randomVectors(5, DIM, 9);
   const answers = queries.map((q) => searchIds(index, store, q, 10));
-  await snapshots.write(index, capture, () => new Map([[store.uid, { serials: new Set(store.list().map((s) => s.serial)), from: store.serialWatermark }]]));
-  capture.release();
-  const read = await snapshots.read();
-  assert.ok(read && 'body' in read, JSON.stringify(read));
-  const fresh = newIndex();
-  await snapshots.restore(fresh, read.body);
+  const { fresh } = await writeAndRestore(snapshots, index, store, capture);
   const restored = fresh.require('h');
   assert.deepEqual(state(restored, ids), want);
   assert.equal(restored.count, 1598);

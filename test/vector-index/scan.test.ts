@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { createScalarKernels, createWasmKernels } from '../../src/kernels/index.js';
 import type { Metric } from '../../src/persist/ops.js';
 import { CHUNK_SLOTS } from '../../src/vector-index/layout.js';
-import { Scanner } from '../../src/vector-index/scan.js';
+import { Scanner, graphCandidates } from '../../src/vector-index/scan.js';
 import { VectorIndex } from '../../src/vector-index/vector-index.js';
 import { bruteForce, sameNeighbours } from '../helpers/reference.js';
 import { randomVectors } from '../helpers/hotvec.js';
@@ -107,4 +107,14 @@ test('a full arena refuses the write with INDEX_FULL and changes nothing', () =>
   assert.throws(() => store.reserve(4 * CHUNK_SLOTS), { code: 'HOTVEC_INDEX_FULL' });
   assert.equal(store.count, 0);
   store.reserve(CHUNK_SLOTS);
+});
+
+test('graph candidates: k (more with dead nodes); f16 k more; i8 every one the search expands, at least 3k more', () => {
+  assert.equal(graphCandidates(10, 100, 'f32'), 10);
+  assert.equal(graphCandidates(10, 100, 'f32', 0.5), 20);
+  assert.equal(graphCandidates(10, 100, 'f16'), 20);
+  assert.equal(graphCandidates(10, 100, 'f16', 0.5), 30);
+  assert.equal(graphCandidates(10, 100, 'i8'), 100);
+  assert.equal(graphCandidates(10, 16, 'i8'), 40);
+  assert.equal(graphCandidates(10, 16, 'i8', 0.25), 70);
 });
