@@ -4,9 +4,9 @@
  * at a barrier so that every thread searches at the same time.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { quantizeI8, type I8Quantizer } from '../../src/graph/quantize.js';
-import { newIndex } from '../../src/graph/usearch.js';
+import type { I8Quantizer } from '../../src/graph/quantize.js';
 import type { IndexSettings } from '../../src/vector-index/settings.js';
+import { bareSearch } from './bare-search.js';
 
 interface BareJob {
   files: string[];
@@ -22,16 +22,10 @@ interface BareJob {
 }
 
 const job = workerData as BareJob;
-const views = job.files.map((f) => {
-  const v = newIndex(job.dim, 'l2', job.settings, job.ef);
-  v.view(f);
-  return v;
-});
-const i8 = new Int8Array(job.dim);
-const input = (q: Float32Array): Float32Array | Int8Array => (job.quantizer ? quantizeI8(q, job.quantizer, i8) : q);
-for (const q of job.queries.slice(0, 50)) for (const v of views) v.search(input(q), job.k, 1);
+const search = bareSearch(job.files, job.dim, job.settings, job.ef, job.k, job.quantizer);
+for (const q of job.queries.slice(0, 50)) search(q);
 Atomics.add(job.barrier, 0, 1);
 Atomics.notify(job.barrier, 0);
 Atomics.wait(job.barrier, 1, 0);
-for (const q of job.queries) for (const v of views) v.search(input(q), job.k, 1);
+for (const q of job.queries) search(q);
 parentPort!.postMessage('done');

@@ -7,8 +7,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { quantizeI8, type I8Quantizer } from '../../src/graph/quantize.js';
-import { newIndex } from '../../src/graph/usearch.js';
+import type { I8Quantizer } from '../../src/graph/quantize.js';
+import { bareSearch } from './bare-search.js';
 import { startHotvec, type Hotvec } from '../../test/helpers/hotvec.js';
 
 export interface SegmentInfo {
@@ -62,17 +62,11 @@ export async function graphFiles(dataDir: string, segments: SegmentInfo[]): Prom
  * files hotvec searches (every segment, as hotvec does), with the same ef and k.
  */
 export function bareUsearchCpuMs(files: string[], dim: number, settings: Detail['index'], ef: number, queries: Float32Array[], k: number, quantizer?: I8Quantizer): { cpuMsPerQuery: number; queriesPerSecond: number } {
-  const views = files.map((f) => {
-    const v = newIndex(dim, 'l2', settings, ef);
-    v.view(f);
-    return v;
-  });
-  const i8 = new Int8Array(dim);
-  const input = (q: Float32Array): Float32Array | Int8Array => (quantizer ? quantizeI8(q, quantizer, i8) : q);
-  for (const q of queries.slice(0, 50)) for (const v of views) v.search(input(q), k, 1); // warm the page cache and branch predictors
+  const search = bareSearch(files, dim, settings, ef, k, quantizer);
+  for (const q of queries.slice(0, 50)) search(q); // warm the page cache and branch predictors
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (const q of queries) for (const v of views) v.search(input(q), k, 1);
+  for (const q of queries) search(q);
   const cpu = process.cpuUsage(c0);
   const wall = (performance.now() - t0) / 1000;
   return { cpuMsPerQuery: (cpu.user + cpu.system) / 1000 / queries.length, queriesPerSecond: queries.length / wall };
