@@ -11,6 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Each .wat source and the .wasm it becomes. */
 const targets = [
   { source: 'src/kernels/distance.wat', output: 'dist/src/kernels/distance.wasm' },
+  { source: 'src/server/json-scan.wat', output: 'dist/src/server/json-scan.wasm' },
 ];
 
 // Shared memory needs the threads feature; the kernels need SIMD.

@@ -91,18 +91,18 @@ test('values at float32 rounding midpoints are decided as JSON.parse + fround de
   for (let i = 0; i < nums.length; i += 100) assertSame(`{"embeddings":[[${nums.slice(i, i + 100).join(',')}]]}`);
 });
 
-test('digits read four at a time: fractions with leading zeros, runs of every length across the four-digit steps, digits beside ASCII / and :', () => {
+test('digits read eight at a time: fractions with leading zeros, runs of every length across the eight-digit steps, digits beside ASCII / and :', () => {
   const r = rng(3);
   const run = (n: number): string => Array.from({ length: n }, (_, i) => String(i === 0 ? 1 + Math.floor(r() * 9) : Math.floor(r() * 10))).join('');
   const nums: string[] = [];
-  for (let len = 1; len <= 24; len++) {
+  for (let len = 1; len <= 30; len++) {
     for (let zeros = 0; zeros <= 9; zeros++) {
       nums.push(`0.${'0'.repeat(zeros)}${run(len)}`, `-0.${'0'.repeat(zeros)}${run(len)}`, `${run(len)}.${'0'.repeat(zeros)}${run(len)}`, `${run(len)}${'0'.repeat(zeros)}`, `0.${'0'.repeat(zeros)}${run(len)}e${zeros}`);
     }
   }
   for (let i = 0; i < nums.length; i += 97) assertSame(`{"embeddings":[[${nums.slice(i, i + 97).join(',')}]]}`);
-  // The last number ends the body's digits at every offset from its end (fewer than four bytes left).
-  for (let len = 1; len <= 12; len++) assertSame(`{"embeddings":[[${run(len)}]]}`);
+  // The last number ends the body's digits at every offset from its end (fewer than eight bytes left).
+  for (let len = 1; len <= 20; len++) assertSame(`{"embeddings":[[${run(len)}]]}`);
   for (const text of ['{"embeddings":[[1234/5678]]}', '{"embeddings":[[12345:678]]}', '{"embeddings":[[0.123/]]}', '{"embeddings":[[9999:]]}']) {
     assert.throws(() => JSON.parse(text), SyntaxError);
     assert.throws(() => parseJsonBody(enc(text)), SyntaxError, text);
@@ -111,7 +111,10 @@ test('digits read four at a time: fractions with leading zeros, runs of every le
 
 test('several rows, whitespace between tokens, other keys after the embeddings', () => {
   assertSame('{"embeddings":[[1,2,3],[4.5,-6e-3,0]],"k":3,"include":["distances","metadatas"]}');
-  assertSame(' { "embeddings" : [ [ 1 , 2 ] ,\n[3,\t4] ] , "k" : 2 , "ef" : 64 } \n');
+  const spaced = ' { "embeddings" : [ [ 1 , 2 ] ,\n[3,\t4] ] , "k" : 2 , "ef" : 64 } \n';
+  assertSame(spaced);
+  assert.ok((parseJsonBody(enc(spaced)) as { embeddings: unknown }).embeddings instanceof Float32Rows, 'whitespace stays on the fast path');
+  assert.ok((parseJsonBody(enc('{"embeddings":[ [ \r1 ,\t-2.5e1\n] , [ ] ] }')) as { embeddings: unknown }).embeddings instanceof Float32Rows);
   assertSame('{"embeddings":[[],[1]]}');
   const got = parseJsonBody(enc('{"embeddings":[[1,2],[3]],"k":2}')) as { embeddings: Float32Rows };
   assert.deepEqual([...got.embeddings.rowLengths], [2, 1], 'row lengths are kept for validation');
@@ -139,6 +142,32 @@ test('bodies the fast path does not fully understand go to JSON.parse: same valu
     assert.ok(want instanceof SyntaxError, `JSON.parse accepts ${text}`);
     assert.throws(() => parseJsonBody(enc(text)), SyntaxError, text);
   }
+});
+
+test('a body cut short anywhere fails as JSON.parse fails: the scan stops at the end of the body', () => {
+  const whole = '{"embeddings":[[12345678.12345678, -0.5e-3 ,7],[1234567890123456789012, 0.000012345678901]],"k":3}';
+  // Longest first: the scan's memory then still holds the rest of the body after each cut, and the
+  // caller's bytes are a view into the whole body; the answer must not depend on either.
+  for (let cut = whole.length - 1; cut > 0; cut--) {
+    const text = whole.slice(0, cut);
+    assert.throws(() => JSON.parse(text), SyntaxError);
+    const bytes = enc(whole).subarray(0, cut);
+    assert.throws(() => parseJsonBody(bytes), SyntaxError, text);
+  }
+  assertSame(whole);
+});
+
+test('bodies of every size: a large one (its scan memory is let go afterwards), then small ones again', () => {
+  const r = rng(19);
+  const rows = Array.from({ length: 600 }, () => Array.from({ length: 784 }, () => Math.fround(r() * 2 - 1)));
+  const large = `{"embeddings":${JSON.stringify(rows)},"k":1}`;
+  assert.ok(large.length > 4_000_000, 'large enough to take the scan past the memory it keeps');
+  const got = parseJsonBody(enc(large)) as { embeddings: Float32Rows };
+  assert.ok(got.embeddings instanceof Float32Rows);
+  assert.deepEqual(got.embeddings.values, Float32Array.from(rows.flat()));
+  assert.equal(got.embeddings.rowLengths.length, 600);
+  assertSame('{"embeddings":[[1.5,2.25]],"k":1}');
+  assertSame(`{"embeddings":[${'[],'.repeat(1000)}[1]]}`);
 });
 
 /** Float32Rows back to number rows, for comparing with JSON.parse. */

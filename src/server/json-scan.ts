@@ -1,0 +1,123 @@
+/**
+ * The WebAssembly scan of a JSON body's embeddings (json-scan.wat): rows of JSON numbers straight
+ * into float32, as `JSON.parse` followed by `Math.fround` would give them. The one instance
+ * belongs to the thread that loads this module (the main thread: bodies are decoded there) and
+ * its memory holds one body at a time:
+ *
+ *   0 ─ powers of ten ─ BODY ─ body bytes, 8 zero bytes ─ values (f32 × cap) ─ rows (i32 × cap)
+ *
+ * The memory grows to fit the largest body seen; after a body that took it past
+ * `KEEP_BYTES`, the instance is dropped and the next body gets a fresh, small one.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { HotvecError } from '../errors.js';
+
+/** Where the body starts (after the table of powers of ten the module keeps at 0). */
+const BODY = 192;
+/** Zero bytes after the body: the scan's four-byte reads and token tests stop there. */
+const PADDING = 8;
+const PAGE = 65_536;
+/** Memory kept between bodies; a larger one is let go after the body that needed it. */
+const KEEP_BYTES = 16 * 1024 * 1024;
+
+interface ScanExports {
+  memory: WebAssembly.Memory;
+  pos: { value: number };
+  rowCount: { value: number };
+  scan(p: number, values: number, cap: number, rows: number, rowCap: number): number;
+}
+
+/** What the scan read: the values of every row back to back, each row's length, and the byte after the closing `]`. */
+export interface ScannedRows {
+  values: Float32Array;
+  rowLengths: number[];
+  /** Offset in the body of the byte after the `]` that closes the embeddings. */
+  end: number;
+}
+
+let compiled: WebAssembly.Module | undefined;
+let scanner: Scanner | undefined;
+
+function scanModule(): WebAssembly.Module {
+  if (compiled === undefined) {
+    const url = new URL('./json-scan.wasm', import.meta.url);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(url);
+    } catch (err) {
+      throw new HotvecError('INTERNAL', `cannot read ${fileURLToPath(url)}; it is built by scripts/build-wasm.mjs (npm run build)`, {
+        cause: err,
+      });
+    }
+    compiled = new WebAssembly.Module(bytes);
+  }
+  return compiled;
+}
+
+class Scanner {
+  private readonly exports: ScanExports;
+  private bytes: Uint8Array;
+
+  constructor() {
+    const instance = new WebAssembly.Instance(scanModule(), { js: { exact: (from: number, to: number) => this.exact(from, to) } });
+    this.exports = instance.exports as unknown as ScanExports;
+    this.bytes = new Uint8Array(this.exports.memory.buffer);
+  }
+
+  get memoryBytes(): number {
+    return this.bytes.byteLength;
+  }
+
+  /** Reads the rows of `body` from `from`, just after the `[` that opens the embeddings; undefined when the scan does not apply. */
+  scan(body: Uint8Array, from: number): ScannedRows | undefined {
+    const length = body.byteLength;
+    // A value takes at least two bytes (a digit and a comma or bracket), a row at least two (`[]`).
+    const cap = (length >>> 1) + 1;
+    const values = align(BODY + length + PADDING, 4);
+    const rows = values + cap * 4;
+    this.reserve(rows + cap * 4);
+    const mem = this.bytes;
+    mem.set(body, BODY);
+    mem.fill(0, BODY + length, BODY + length + PADDING);
+    const n = this.exports.scan(BODY + from, values, cap, rows, cap);
+    if (n < 0) return undefined;
+    const rowCount = this.exports.rowCount.value;
+    const lengths = new Int32Array(mem.buffer, rows, rowCount);
+    return {
+      values: new Float32Array(mem.buffer.slice(values, values + n * 4)),
+      rowLengths: Array.from(lengths),
+      end: this.exports.pos.value - BODY,
+    };
+  }
+
+  private reserve(bytes: number): void {
+    const memory = this.exports.memory;
+    if (bytes > memory.buffer.byteLength) {
+      memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
+      this.bytes = new Uint8Array(memory.buffer);
+    }
+  }
+
+  /** The correctly rounded parse of the number's text, as float32 (sign included). */
+  private exact(from: number, to: number): number {
+    return Math.fround(Number(Buffer.from(this.bytes.buffer, from, to - from).toString('latin1')));
+  }
+}
+
+const align = (n: number, to: number): number => Math.ceil(n / to) * to;
+
+/**
+ * Scans the embeddings' rows of `body` from offset `from` (just after the `[` that opens them)
+ * to the `]` that closes them; undefined for anything the scan does not expect (the caller
+ * then leaves the body to `JSON.parse`).
+ */
+export function scanRows(body: Uint8Array, from: number): ScannedRows | undefined {
+  scanner ??= new Scanner();
+  const s = scanner;
+  try {
+    return s.scan(body, from);
+  } finally {
+    if (s.memoryBytes > KEEP_BYTES) scanner = undefined;
+  }
+}
