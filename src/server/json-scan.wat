@@ -3,19 +3,25 @@
 ;;
 ;; Memory (json-scan.ts decides the offsets and grows the memory before a scan):
 ;;
-;;   0        184                  body              body+len  (+ 8 zero bytes)     values            rows
-;;   ├────────┼─────── … ──────────┼── body bytes ──────┼──────┼──── … ───────────────┼── f32 × cap ──────┼── i32 × rowCap ──┤
-;;   │ 10^0..10^22 (f64), set by $init                │ zero padding: the four-byte digit read and every
-;;                                                    │ token test stop there without a bounds check
+;;   0          184    192                       body end          values (f32 × cap)      rows (i32 × cap)
+;;   ├──────────┼──────┼─── body bytes ───────────┼── 8 zero bytes ──┼── … ─────────────────┼── … ──────────┤
+;;   10^0..10^22 (f64,                             the eight-byte digit reads and every token
+;;   set by $init)                                 test stop there without a bounds check
 ;;
 ;; `scan(p, values, cap, rows, rowCap)` starts right after the `[` that opens the embeddings,
 ;; reads rows up to and including the `]` that closes them, and returns how many values it
 ;; wrote (then the global `pos` is the byte after that `]` and `rowCount` the rows written), or
 ;; -1 for anything it does not expect (JSON.parse then takes the whole body: same value or the
-;; same error). A number is read as a double from at most 19 significant digits (relative
-;; error below 2^-50) and exact powers of ten; when that double lies too close to a float32
-;; rounding midpoint to decide, or its exponent is beyond 10^±22, the imported `exact(from, to)`
-;; (Math.fround(Number(text))) decides it. A value whose float32 is not finite gives -1.
+;; same error).
+;;
+;; A number's first 18 significant digits are read into an i64 (exact; the digits left out
+;; are below 10^-17 of the value), which becomes a double (one rounding) scaled by an exact power
+;; of ten (one more): the double lies within 2^-51 of the exact decimal, relative. The float32
+;; nearest to the decimal is then the float32 of every double within 2^-49 of this one unless a
+;; float32 rounding midpoint lies that close, which is checked by rounding both ends of that
+;; interval; in that case, and for exponents beyond 10^±22, the imported `exact(from, to)`
+;; (Math.fround(Number(text)), as JSON.parse + Math.fround) decides. A value whose float32 is
+;; not finite gives -1.
 
 (module
   (import "js" "exact" (func $exact (param i32 i32) (result f64)))
