@@ -4,7 +4,7 @@
  * belongs to the thread that loads this module (the main thread: bodies are decoded there) and
  * its memory holds one body at a time:
  *
- *   0 ─ powers of ten ─ BODY ─ body bytes, 8 zero bytes ─ values (f32 × cap) ─ rows (i32 × cap)
+ *   0 ─ powers of ten ─ BODY ─ body bytes, 8 zero bytes ─ values (f32 × cap) ─ rows (i32 × rowCap)
  *
  * The memory grows to fit the largest body seen; after a body that took it past
  * `KEEP_BYTES`, the instance is dropped and the next body gets a fresh, small one.
@@ -18,8 +18,10 @@ const BODY = 192;
 /** Zero bytes after the body: the scan's four-byte reads and token tests stop there. */
 const PADDING = 8;
 const PAGE = 65_536;
-/** Memory kept between bodies; a larger one is let go after the body that needed it. */
-const KEEP_BYTES = 16 * 1024 * 1024;
+/** Memory kept between bodies (enough for a ~10 MB body); a larger one is let go after the body that needed it. */
+const KEEP_BYTES = 32 * 1024 * 1024;
+/** Rows one body may have on this path. */
+const MAX_ROWS = 65_536;
 
 interface ScanExports {
   memory: WebAssembly.Memory;
@@ -72,15 +74,17 @@ class Scanner {
   /** Reads the rows of `body` from `from`, just after the `[` that opens the embeddings; undefined when the scan does not apply. */
   scan(body: Uint8Array, from: number): ScannedRows | undefined {
     const length = body.byteLength;
-    // A value takes at least two bytes (a digit and a comma or bracket), a row at least two (`[]`).
+    // A value takes at least two bytes (a digit and a comma or bracket), a row at least two (`[]`);
+    // a body with more rows than MAX_ROWS is left to JSON.parse.
     const cap = (length >>> 1) + 1;
+    const rowCap = Math.min(cap, MAX_ROWS);
     const values = align(BODY + length + PADDING, 4);
     const rows = values + cap * 4;
-    this.reserve(rows + cap * 4);
+    this.reserve(rows + rowCap * 4);
     const mem = this.bytes;
     mem.set(body, BODY);
     mem.fill(0, BODY + length, BODY + length + PADDING);
-    const n = this.exports.scan(BODY + from, values, cap, rows, cap);
+    const n = this.exports.scan(BODY + from, values, cap, rows, rowCap);
     if (n < 0) return undefined;
     const rowCount = this.exports.rowCount.value;
     const lengths = new Int32Array(mem.buffer, rows, rowCount);
@@ -120,4 +124,9 @@ export function scanRows(body: Uint8Array, from: number): ScannedRows | undefine
   } finally {
     if (s.memoryBytes > KEEP_BYTES) scanner = undefined;
   }
+}
+
+/** Bytes of memory the scan holds now (0 before the first body and after one that took it past KEEP_BYTES). */
+export function scanMemoryBytes(): number {
+  return scanner?.memoryBytes ?? 0;
 }

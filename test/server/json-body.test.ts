@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseJsonBody } from '../../src/server/json-body.js';
+import { scanMemoryBytes } from '../../src/server/json-scan.js';
 import { Float32Rows } from '../../src/service/float32-rows.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -157,16 +158,22 @@ test('a body cut short anywhere fails as JSON.parse fails: the scan stops at the
   assertSame(whole);
 });
 
-test('bodies of every size: a large one (its scan memory is let go afterwards), then small ones again', () => {
+test('bodies of every size: a large one (its scan memory is let go afterwards), then small ones again; more rows than the scan takes', () => {
   const r = rng(19);
-  const rows = Array.from({ length: 600 }, () => Array.from({ length: 784 }, () => Math.fround(r() * 2 - 1)));
+  const rows = Array.from({ length: 900 }, () => Array.from({ length: 784 }, () => Math.fround(r() * 2 - 1)));
   const large = `{"embeddings":${JSON.stringify(rows)},"k":1}`;
-  assert.ok(large.length > 4_000_000, 'large enough to take the scan past the memory it keeps');
+  assertSame('{"embeddings":[[1.5,2.25]],"k":1}');
+  const kept = scanMemoryBytes();
+  assert.ok(kept > 0 && kept < 1024 * 1024, `a small body keeps a small scan memory (${kept} bytes)`);
   const got = parseJsonBody(enc(large)) as { embeddings: Float32Rows };
   assert.ok(got.embeddings instanceof Float32Rows);
   assert.deepEqual(got.embeddings.values, Float32Array.from(rows.flat()));
-  assert.equal(got.embeddings.rowLengths.length, 600);
+  assert.equal(got.embeddings.rowLengths.length, 900);
+  assert.equal(scanMemoryBytes(), 0, `the ${large.length}-byte body's scan memory is let go`);
   assertSame('{"embeddings":[[1.5,2.25]],"k":1}');
+  assert.ok(scanMemoryBytes() > 0 && scanMemoryBytes() < 1024 * 1024);
+  // 70,000 rows: more than the scan keeps room for; JSON.parse gives the same answer.
+  assertSame(`{"embeddings":[${'[],'.repeat(70_000)}[1]]}`);
   assertSame(`{"embeddings":[${'[],'.repeat(1000)}[1]]}`);
 });
 
