@@ -15,15 +15,10 @@ import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
 import type { CollectionStore } from '../vector-index/collection.js';
 import { CHUNK_SLOTS } from '../vector-index/layout.js';
-import type { Segment, SegmentGraph } from '../vector-index/segment.js';
+import { segmentGraph, type Segment } from '../vector-index/segment.js';
 import type { VectorIndex } from '../vector-index/vector-index.js';
 import type { BuildResult } from './build-job.js';
 import type { GraphBuilder } from './builder.js';
-
-/** A built graph as its segment records it. */
-function graphOf(path: string, result: BuildResult): SegmentGraph {
-  return result.quantizer ? { path, nodes: result.nodes, quantizer: result.quantizer } : { path, nodes: result.nodes };
-}
 
 export interface IndexerOptions {
   index: VectorIndex;
@@ -194,7 +189,7 @@ export class Indexer extends EventEmitter<IndexerEvents> {
       path,
       threads: this.o.buildThreads,
     });
-    if (!store.seal(seg, graphOf(path, result))) {
+    if (!store.seal(seg, segmentGraph(path, result.nodes, result.quantizer))) {
       await rm(path, { force: true });
       return;
     }
@@ -229,7 +224,7 @@ export class Indexer extends EventEmitter<IndexerEvents> {
         path,
         threads: this.o.buildThreads,
       });
-      merged.graph = graphOf(path, result);
+      merged.graph = segmentGraph(path, result.nodes, result.quantizer);
       // replace() takes ownership of `merged` from here on, installed or released.
       if (!store.replace(sources, merged, locs, slots)) {
         await rm(path, { force: true });

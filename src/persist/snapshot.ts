@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { pack, unpack } from 'msgpackr';
 import type { CollectionStore } from '../vector-index/collection.js';
 import { CHUNK_SLOTS } from '../vector-index/layout.js';
-import type { Segment } from '../vector-index/segment.js';
+import { segmentGraph, type Segment } from '../vector-index/segment.js';
 import type { IndexSettings } from '../vector-index/settings.js';
 import type { VectorIndex } from '../vector-index/vector-index.js';
 import { fsyncPath } from './fsync.js';
@@ -333,7 +333,7 @@ export class Snapshots {
         if (rec.ids.length !== s.count) throw new Error(`segment records ${base} of ${c.name}: ${rec.ids.length} ids for ${s.count} slots`);
         const q = s.quantizer;
         const quantizer = q ? { scale: q.scale, offset: Float32Array.from(q.offset) } : undefined;
-        const graph = s.nodes === null ? null : quantizer ? { path: graphPath, nodes: s.nodes, quantizer } : { path: graphPath, nodes: s.nodes };
+        const graph = s.nodes === null ? null : segmentGraph(graphPath, s.nodes, quantizer);
         records += store.adoptSegment(seg, { ...rec, states: s.states, count: s.count }, graph, s === lastLoose);
         if (s.nodes !== null) sealedSegments++;
       }

@@ -29,6 +29,11 @@ export interface SegmentGraph {
   readonly quantizer?: I8Quantizer;
 }
 
+/** A graph as a segment records it (the quantiser only for a graph hotvec quantised). */
+export function segmentGraph(path: string, nodes: number, quantizer: I8Quantizer | undefined): SegmentGraph {
+  return quantizer ? { path, nodes, quantizer } : { path, nodes };
+}
+
 /** What a worker needs to search one segment: offsets and a file path, never vectors. */
 export interface SegmentTarget {
   descriptorOffset: number;
@@ -176,8 +181,7 @@ export class Segment {
   target(): SegmentTarget {
     const t: SegmentTarget = { descriptorOffset: this.descriptorOffset, chunks: this.chunks.slice() };
     if (this.graph) {
-      t.graph = { path: this.graph.path, nodes: this.graph.nodes, dead: this.graph.nodes - this.live };
-      if (this.graph.quantizer) t.graph.quantizer = this.graph.quantizer;
+      t.graph = { ...this.graph, dead: this.graph.nodes - this.live };
     }
     return t;
   }
