@@ -4,9 +4,8 @@
  * cheap, and each worker imports the same shared arena, so all of them read the vectors in
  * place.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { HotvecError } from '../errors.js';
+import { builtWasmModule } from '../platform/wasm-module.js';
 import { checkBatch, type DistanceKernels } from './types.js';
 
 type BatchFn = (qOff: number, baseOff: number, dim: number, n: number, outOff: number) => void;
@@ -25,7 +24,6 @@ const SIMD_PROBE = new Uint8Array([
 ]);
 
 let simdSupported: boolean | undefined;
-let compiled: WebAssembly.Module | undefined;
 
 /**
  * Whether this thread can run the WASM kernels: WebAssembly SIMD and shared memories.
@@ -45,22 +43,7 @@ export function wasmSimdSupported(): boolean {
   return simdSupported;
 }
 
-function distanceModule(): WebAssembly.Module {
-  if (compiled === undefined) {
-    const url = new URL('./distance.wasm', import.meta.url);
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(url);
-    } catch (err) {
-      throw new HotvecError('INTERNAL', `cannot read ${fileURLToPath(url)}; it is built by scripts/build-wasm.mjs (npm run build)`, {
-        cause: err,
-      });
-    }
-    // Synchronous compile: the module is ~1 KiB, and workers need the kernels before their first task.
-    compiled = new WebAssembly.Module(bytes);
-  }
-  return compiled;
-}
+const distanceModule = (): WebAssembly.Module => builtWasmModule(new URL('./distance.wasm', import.meta.url));
 
 /**
  * Kernels running in WebAssembly over `memory`, which must be a shared memory (the module

@@ -9,13 +9,11 @@
  * The memory grows to fit the largest body seen; after a body that took it past
  * `KEEP_BYTES`, the instance is dropped and the next body gets a fresh, small one.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { HotvecError } from '../errors.js';
+import { builtWasmModule } from '../platform/wasm-module.js';
 
 /** Where the body starts (after the table of powers of ten the module keeps at 0). */
 const BODY = 192;
-/** Zero bytes after the body: the scan's four-byte reads and token tests stop there. */
+/** Zero bytes after the body: the scan's eight-byte digit reads and token tests stop there. */
 const PADDING = 8;
 const PAGE = 65_536;
 /** Memory kept between bodies (enough for a ~10 MB body); a larger one is let go after the body that needed it. */
@@ -38,24 +36,9 @@ export interface ScannedRows {
   end: number;
 }
 
-let compiled: WebAssembly.Module | undefined;
 let scanner: Scanner | undefined;
 
-function scanModule(): WebAssembly.Module {
-  if (compiled === undefined) {
-    const url = new URL('./json-scan.wasm', import.meta.url);
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(url);
-    } catch (err) {
-      throw new HotvecError('INTERNAL', `cannot read ${fileURLToPath(url)}; it is built by scripts/build-wasm.mjs (npm run build)`, {
-        cause: err,
-      });
-    }
-    compiled = new WebAssembly.Module(bytes);
-  }
-  return compiled;
-}
+const scanModule = (): WebAssembly.Module => builtWasmModule(new URL('./json-scan.wasm', import.meta.url));
 
 class Scanner {
   private readonly exports: ScanExports;
