@@ -63,7 +63,8 @@ class Scanner {
     const rowCap = Math.min(cap, MAX_ROWS);
     const values = align(BODY + length + PADDING, 4);
     const rows = values + cap * 4;
-    this.reserve(rows + rowCap * 4);
+    // A body too large for the scan's memory (maxBodyBytes allows up to 1 GiB) is left to JSON.parse.
+    if (!this.reserve(rows + rowCap * 4)) return undefined;
     const mem = this.bytes;
     mem.set(body, BODY);
     mem.fill(0, BODY + length, BODY + length + PADDING);
@@ -78,12 +79,18 @@ class Scanner {
     };
   }
 
-  private reserve(bytes: number): void {
+  /** Grows the memory to at least `bytes`; false when it cannot grow that far. */
+  private reserve(bytes: number): boolean {
     const memory = this.exports.memory;
     if (bytes > memory.buffer.byteLength) {
-      memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
+      try {
+        memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
+      } catch {
+        return false; // RangeError: beyond the 4 GiB of a 32-bit memory, or the allocation failed
+      }
       this.bytes = new Uint8Array(memory.buffer);
     }
+    return true;
   }
 
   /** The correctly rounded parse of the number's text, as float32 (sign included). */

@@ -3,7 +3,7 @@
 ;;
 ;; Memory (json-scan.ts decides the offsets and grows the memory before a scan):
 ;;
-;;   0          184    192                       body end          values (f32 × cap)      rows (i32 × cap)
+;;   0          184    192                       body end          values (f32 × cap)      rows (i32 × rowCap)
 ;;   ├──────────┼──────┼─── body bytes ───────────┼── 8 zero bytes ──┼── … ─────────────────┼── … ──────────┤
 ;;   10^0..10^22 (f64,                             the eight-byte digit reads and every token
 ;;   set by $init)                                 test stop there without a bounds check
@@ -118,7 +118,7 @@
         (local.set $m)
         (local.set $p)
         (local.set $c (i32.load8_u (local.get $p)))
-        ;; integer digits beyond the 19 taken scale the value
+        ;; integer digits beyond the 18 taken scale the value
         (local.set $exp (i32.sub (i32.sub (local.get $p) (local.get $run)) (local.get $d)))))
     (if (i32.eq (local.get $c) (i32.const 46)) ;; .
       (then
@@ -161,7 +161,12 @@
             (local.set $p (i32.add (local.get $p) (i32.const 1)))
             (local.set $c (i32.load8_u (local.get $p)))
             (br $l)))
-        (local.set $exp (i32.add (local.get $exp) (i32.mul (local.get $sign) (local.get $e))))))
+        ;; An exponent of 100,000 or more (its digits were not all added up) could be offset by as
+        ;; many zeros or dropped digits back into ±22: such a number always goes to exact().
+        (local.set $exp
+          (if (result i32) (i32.ge_s (local.get $e) (i32.const 100000))
+            (then (i32.const 1000000))
+            (else (i32.add (local.get $exp) (i32.mul (local.get $sign) (local.get $e))))))))
     (if (i64.eqz (local.get $m))
       (then
         (f32.store (local.get $out) (select (f32.const -0) (f32.const 0) (local.get $neg)))
@@ -169,7 +174,8 @@
     (if (i32.gt_u (i32.add (local.get $exp) (i32.const 22)) (i32.const 44)) ;; exp < -22 or > 22
       (then (local.set $f (f32.demote_f64 (call $exact (local.get $start) (local.get $p)))))
       (else
-        ;; two roundings (the i64 to a double, then the power of ten): relative error below 2^-52
+        ;; the digits left out, then two roundings (the i64 to a double, the power of ten): within
+        ;; 2^-51 of the exact decimal, relative (see the top of this file)
         (local.set $x
           (if (result f64) (i32.ge_s (local.get $exp) (i32.const 0))
             (then (f64.mul (f64.convert_i64_s (local.get $m)) (f64.load (i32.shl (local.get $exp) (i32.const 3)))))

@@ -76,6 +76,12 @@ test('any decimal: random digits and exponents, integers, zeros, short and 25-di
   }
   nums.push('0', '-0', '0.0', '-0.0', '0e5', '-0e-5', '1e-22', '1e22', '1e23', '1e-45', '1.4e-45', '7e-46', '1e-50', '3.4028234e38', '3.4028235e38', '3.4028235677973366e38', '1e-38', '1.1754942e-38');
   for (let i = 0; i < nums.length; i += 100) assertSame(`{"embeddings":[[${nums.slice(i, i + 100).join(',')}]]}`);
+  // Exponents too long to add up, offset by as many zeros or dropped digits (found by review:
+  // these gave 1, 1.5 and 99999998430674940 instead of Infinity, Infinity and 0).
+  for (const n of [`0.${'0'.repeat(99_999)}1e1000000`, `0.${'0'.repeat(99_999)}15e1000001`, `1${'0'.repeat(100_017)}e-1000000`, `-1${'0'.repeat(100_017)}e-1000000`]) {
+    assertSame(`{"embeddings":[[${n}]]}`);
+  }
+  assertSame(`{"embeddings":[[1${'0'.repeat(100_000)}e-100000, 0.${'0'.repeat(100_000)}25e100001]]}`);
 });
 
 test('values at float32 rounding midpoints are decided as JSON.parse + fround decides them', () => {
