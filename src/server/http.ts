@@ -65,20 +65,32 @@ export function readBody(state: ResponseState, limit: number, contentLength: num
     return Promise.reject(new HotvecError('PAYLOAD_TOO_LARGE', `the body is ${contentLength} bytes; at most ${limit} (maxBodyBytes)`));
   }
   return new Promise((resolve, reject) => {
+    // With a Content-Length (what uWS frames the body by), one buffer of that size takes every
+    // chunk in place: no list of copies and no concatenation (a 1.5 MB upsert arrives in ~24).
+    let whole: Buffer | undefined = contentLength > 0 ? Buffer.allocUnsafe(contentLength) : undefined;
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
     state.res.onData((chunk, isLast) => {
       if (failed) return;
-      size += chunk.byteLength;
+      const bytes = new Uint8Array(chunk);
+      const at = size;
+      size += bytes.byteLength;
       if (size > limit) {
         failed = true;
         reject(new HotvecError('PAYLOAD_TOO_LARGE', `the body is over ${limit} bytes (maxBodyBytes)`));
         return;
       }
       // uWS reuses the chunk's memory after this callback returns: copy it.
-      chunks.push(Buffer.from(new Uint8Array(chunk)));
-      if (isLast) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      if (whole !== undefined && size <= whole.byteLength) {
+        whole.set(bytes, at);
+      } else {
+        // No length given, or more bytes than it said: collect copies.
+        if (whole !== undefined) chunks.push(whole.subarray(0, at));
+        whole = undefined;
+        chunks.push(Buffer.from(bytes));
+      }
+      if (isLast) resolve(whole !== undefined ? whole.subarray(0, size) : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
   });
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { useEngine } from '../helpers/engines.js';
-import { call, callMsgpack, randomVectors, rng } from '../helpers/hotvec.js';
+import { call, callMsgpack, packr, randomVectors, rng } from '../helpers/hotvec.js';
 import { bruteForce, sameNeighbours, type Metric } from '../helpers/reference.js';
 
 const engine = useEngine();
@@ -141,5 +141,53 @@ describe('records', () => {
       ours.body.distances[0]!.forEach((d, i) => assert.ok(Math.abs(d - (theirs.distances[0]![i] as number)) < 1e-4, `${metric} distance ${i}: ${d} vs ${theirs.distances[0]![i]}`));
       await client.deleteCollection({ name: `parity_ref_${metric}` });
     }
+  });
+});
+
+describe('request bodies', () => {
+  /** POSTs `body` with node:http in `pieces` writes a moment apart; with `length`, a Content-Length, else chunked transfer encoding. */
+  async function post(path: string, body: Uint8Array, contentType: string, pieces: number, length: boolean): Promise<{ status: number; body: unknown }> {
+    const { request } = await import('node:http');
+    const url = new URL(path, engine.hv.url);
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string | number> = { 'content-type': contentType, accept: 'application/json' };
+      if (length) headers['content-length'] = body.byteLength;
+      const req = request(url, { method: 'POST', headers }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString('utf8')) as unknown }));
+      });
+      req.on('error', reject);
+      // A pause between pieces, so that the server reads them one by one instead of all at once.
+      const step = Math.ceil(body.byteLength / pieces);
+      void (async () => {
+        for (let at = 0; at < body.byteLength; at += step) {
+          req.write(body.subarray(at, at + step));
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        req.end();
+      })();
+    });
+  }
+
+  test('a body in many chunks, with a Content-Length or chunked, arrives whole (msgpack and JSON)', async () => {
+    await call(engine.hv.url, 'POST', '/v1/collections', { name: 'bodies', dimension: 64 });
+    const vectors = randomVectors(600, 64, 91);
+    const ids = vectors.map((_, i) => `b${i}`);
+    const f32 = Float32Array.from(vectors.flat());
+    const msgpack = packr.pack({ ids: ids.slice(0, 300), embeddings: new Uint8Array(f32.buffer, 0, 300 * 64 * 4) });
+    const json = new TextEncoder().encode(JSON.stringify({ ids: ids.slice(300), embeddings: vectors.slice(300) }));
+    assert.deepEqual(await post('/v1/collections/bodies/upsert', msgpack, 'application/msgpack', 37, true), { status: 200, body: { upserted: 300 } });
+    assert.deepEqual(await post('/v1/collections/bodies/upsert', json, 'application/json', 53, false), { status: 200, body: { upserted: 300 } });
+    const got = await call<{ ids: string[]; embeddings: number[][] }>(engine.hv.url, 'POST', '/v1/collections/bodies/get', { ids: ['b0', 'b299', 'b300', 'b599'], include: ['embeddings'] });
+    assert.deepEqual(got.body.ids, ['b0', 'b299', 'b300', 'b599']);
+    assert.deepEqual(got.body.embeddings, [vectors[0], vectors[299], vectors[300], vectors[599]]);
+    // A query body both ways gives the same answer.
+    const query = new TextEncoder().encode(JSON.stringify({ embeddings: [vectors[42]], k: 3 }));
+    const a = await post('/v1/collections/bodies/query', query, 'application/json', 7, true);
+    const b = await post('/v1/collections/bodies/query', query, 'application/json', 7, false);
+    assert.equal(a.status, 200);
+    assert.deepEqual(a, b);
+    assert.equal((a.body as { ids: string[][] }).ids[0]![0], 'b42');
   });
 });
