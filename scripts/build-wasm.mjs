@@ -12,6 +12,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const targets = [
   { source: 'src/kernels/distance.wat', output: 'dist/src/kernels/distance.wasm' },
   { source: 'src/server/json-scan.wat', output: 'dist/src/server/json-scan.wasm' },
+  { source: 'src/persist/crc32c.wat', output: 'dist/src/persist/crc32c.wasm' },
 ];
 
 // Shared memory needs the threads feature; the kernels need SIMD.

@@ -18,7 +18,7 @@ import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HotvecError } from '../errors.js';
 import { fsyncPath } from './fsync.js';
-import { crc32c } from './wal-format.js';
+import { crc32c } from './crc32c.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.json';
 const TEMP_FILE = `${CHECKPOINT_FILE}.tmp`;

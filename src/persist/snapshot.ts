@@ -31,7 +31,7 @@ import type { IndexSettings } from '../vector-index/settings.js';
 import type { VectorIndex } from '../vector-index/vector-index.js';
 import { fsyncPath } from './fsync.js';
 import type { Metadata, Metric } from './ops.js';
-import { crc32c } from './wal-format.js';
+import { crc32c } from './crc32c.js';
 
 /**
  * 2: sealed segments may carry an int8 quantiser (l2 i8 graphs). Version 1 snapshots are still

@@ -21,7 +21,7 @@
  * The header repeats the first seq so a file renamed by hand is caught rather than replayed
  * under the wrong numbers.
  */
-import { crc32c as nativeCrc32c } from '@node-rs/crc32';
+import { crc32c } from './crc32c.js';
 
 /** "HVWL" read as a little-endian u32. */
 export const SEGMENT_MAGIC = 0x4c575648;
@@ -43,18 +43,6 @@ export function parseSegmentName(name: string): number | null {
   if (m === null) return null;
   const seq = Number(m[1]);
   return Number.isSafeInteger(seq) ? seq : null;
-}
-
-// ── CRC-32C (Castagnoli) ────────────────────────────────────────────────────────────────
-// From @node-rs/crc32 (native, the CPU's CRC32 instruction where there is one): ~0.8 µs for a
-// 784-d record's 3.2 KB against ~5 µs for the slicing-by-8 JavaScript loop it replaced, which had
-// been ~11 µs of the main thread's work per upserted vector (the WAL append and the write-behind's
-// read back). Node's zlib.crc32 is the IEEE polynomial, not Castagnoli. Check value:
-// crc32c("123456789") = 0xE3069283 (RFC 3720 appendix B.4 vectors are tested too).
-
-/** Continues a CRC-32C over `bytes`; start with `crc32c(first)` and feed its result back as `crc`. */
-export function crc32c(bytes: Uint8Array, crc = 0): number {
-  return nativeCrc32c(bytes, crc);
 }
 
 // ── Encoding ────────────────────────────────────────────────────────────────────────────

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HotvecError } from '../../src/errors.js';
 import { Wal, type WalOptions, type WalSyncEvent } from '../../src/persist/wal.js';
-import { crc32c, parseSegmentName, segmentName } from '../../src/persist/wal-format.js';
+import { crc32c } from '../../src/persist/crc32c.js';
+import { parseSegmentName, segmentName } from '../../src/persist/wal-format.js';
 
 let root: string;
 let dirs = 0;
@@ -67,6 +68,27 @@ describe('wal format', () => {
     for (const cut of [1, 3, 8, 13, 999]) {
       assert.equal(crc32c(bytes.subarray(cut), crc32c(bytes.subarray(0, cut))), whole, `cut at ${cut}`);
     }
+  });
+
+  test('crc32c agrees with the bit-at-a-time definition at every length and offset, and past one copy into its memory', () => {
+    const bitwise = (bytes: Uint8Array): number => {
+      let c = 0xffffffff;
+      for (const b of bytes) {
+        c ^= b;
+        for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+      }
+      return ~c >>> 0;
+    };
+    let x = 2463534242;
+    const bytes = Uint8Array.from({ length: 300_000 }, () => { // more than the 122,880 bytes copied at once
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return x & 0xff;
+    });
+    for (let len = 0; len <= 40; len++) for (let off = 0; off < 8; off++) assert.equal(crc32c(bytes.subarray(off, off + len)), bitwise(bytes.subarray(off, off + len)), `${len} bytes at ${off}`);
+    assert.equal(crc32c(bytes), bitwise(bytes));
+    assert.equal(crc32c(bytes.subarray(5, 122_885 + 7)), bitwise(bytes.subarray(5, 122_885 + 7)));
   });
 
   test('segment names sort like their seqs and parse back', () => {
