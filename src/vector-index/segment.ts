@@ -180,9 +180,7 @@ export class Segment {
 
   target(): SegmentTarget {
     const t: SegmentTarget = { descriptorOffset: this.descriptorOffset, chunks: this.chunks.slice() };
-    if (this.graph) {
-      t.graph = { ...this.graph, dead: this.graph.nodes - this.live };
-    }
+    if (this.graph) t.graph = { ...this.graph, dead: this.graph.nodes - this.live };
     return t;
   }
 
