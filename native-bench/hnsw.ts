@@ -31,11 +31,12 @@ import { clusteredVectors } from '../load-tests/lib/dataset.js';
 import { createWasmKernels } from '../src/kernels/index.js';
 import { fitI8, quantizeI8, type I8Quantizer } from '../src/graph/quantize.js';
 import { TopK } from '../src/vector-index/topk.js';
+import { sizeFromEnv } from './env.js';
 import { median, type BenchRow } from './report.js';
 
 const BENCH = 'hnsw';
 const K = 10;
-const N = sizeFromEnv('HOTVEC_BENCH_N', 20_000);
+const N = sizeFromEnv('HOTVEC_BENCH_N', 20_000, K);
 const DIM = sizeFromEnv('HOTVEC_BENCH_DIM', 784);
 const QUERIES = 200;
 const CONNECTIVITY = 16;
@@ -51,12 +52,6 @@ const PAGE = 65536;
 type Usearch = typeof import('usearch');
 type Index = InstanceType<Usearch['Index']>;
 type Quantization = 'f32' | 'f16' | 'i8';
-
-function sizeFromEnv(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isSafeInteger(value) || value < K) throw new Error(`${name} must be an integer of at least ${K}, got ${process.env[name]}`);
-  return value;
-}
 
 /**
  * usearch 2.25's ESM entry never loads: it looks for its native build from a `file:` URL

@@ -9,6 +9,7 @@ const BENCHES: ReadonlyArray<{ name: string; load: () => Promise<BenchModule> }>
   { name: 'kernels', load: () => import('./kernels.js') },
   { name: 'metrics', load: () => import('./metrics.js') },
   { name: 'hnsw', load: () => import('./hnsw.js') },
+  { name: 'hnsw-tuning', load: () => import('./hnsw-tuning.js') },
   { name: 'dispatch', load: () => import('./dispatch.js') },
   { name: 'codec', load: () => import('./codec.js') },
 ];
