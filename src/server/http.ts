@@ -4,6 +4,7 @@
  */
 import type { HttpResponse } from 'uWebSockets.js';
 import { HotvecError } from '../errors.js';
+import type { BodyBuffers } from './body-buffers.js';
 import { contentTypeOf, encode, type Encoding } from './codec.js';
 
 const STATUS_TEXT: Record<number, string> = {
@@ -59,15 +60,17 @@ export class ResponseState {
 /**
  * Reads the whole body. Fails with PAYLOAD_TOO_LARGE as soon as it passes `limit` (the
  * caller answers 413 and closes the connection, since the rest of the body is unread).
+ * With `buffers`, a body with a small enough Content-Length is read into one of theirs, which
+ * the caller gives back once nothing refers to the bytes any more.
  */
-export function readBody(state: ResponseState, limit: number, contentLength: number): Promise<Uint8Array> {
+export function readBody(state: ResponseState, limit: number, contentLength: number, buffers?: BodyBuffers): Promise<Uint8Array> {
   if (contentLength > limit) {
     return Promise.reject(new HotvecError('PAYLOAD_TOO_LARGE', `the body is ${contentLength} bytes; at most ${limit} (maxBodyBytes)`));
   }
   return new Promise((resolve, reject) => {
     // With a Content-Length (what uWS frames the body by), one buffer of that size takes every
     // chunk in place: no list of copies and no concatenation (a 1.5 MB upsert arrives in ~24).
-    let whole: Buffer | undefined = contentLength > 0 ? Buffer.allocUnsafe(contentLength) : undefined;
+    let whole: Buffer | undefined = contentLength > 0 ? (buffers?.take(contentLength) ?? Buffer.allocUnsafe(contentLength)) : undefined;
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;

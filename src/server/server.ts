@@ -5,6 +5,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js';
 import { HotvecError, invalid, toHotvecError } from '../errors.js';
 import type { ServiceContext } from '../service/index.js';
+import { BodyBuffers } from './body-buffers.js';
 import { decode, encodingOfAccept, encodingOfContentType, type Encoding } from './codec.js';
 import { ResponseState, readBody } from './http.js';
 import { dispatch, mayCarryEmbeddings, type OpName } from './operations.js';
@@ -28,8 +29,6 @@ export interface ServerOptions {
   /** Push topics WebSocket clients may subscribe to (`{op: "subscribe", topic}`). */
   topics?: Readonly<Record<string, Topic>>;
 }
-
-const EMPTY = new Uint8Array(0);
 
 interface Route {
   method: 'get' | 'post' | 'del';
@@ -58,6 +57,7 @@ export class Server {
   private readonly sockets = new Set<WebSocket<SocketData>>();
   private inflight = 0;
   private idleWaiters: (() => void)[] = [];
+  private readonly bodyBuffers = new BodyBuffers();
   private boundPort = 0;
 
   constructor(
@@ -119,8 +119,17 @@ export class Server {
           throw invalid(`the collection name in the path is not valid percent-encoding: ${rawName}`);
         }
       }
-      const bytes = route.body ? await readBody(state, this.options.maxBodyBytes, contentLength) : EMPTY;
-      const body = route.body ? decode(bytes, reqEncoding) : {};
+      let body: unknown = {};
+      if (route.body) {
+        // JSON decoding copies everything out of the body, so its buffer can serve the next one.
+        const buffers = reqEncoding === 'json' ? this.bodyBuffers : undefined;
+        const bytes = await readBody(state, this.options.maxBodyBytes, contentLength, buffers);
+        try {
+          body = decode(bytes, reqEncoding);
+        } finally {
+          buffers?.give(bytes);
+        }
+      }
       return dispatch(this.ctx, { op: route.op, collection, body });
     };
     run().then(

@@ -190,4 +190,22 @@ describe('request bodies', () => {
     assert.deepEqual(a, b);
     assert.equal((a.body as { ids: string[][] }).ids[0]![0], 'b42');
   });
+
+  test('JSON bodies read at the same time, in pieces, each get their own answer (reused body buffers)', async () => {
+    await call(engine.hv.url, 'POST', '/v1/collections', { name: 'bodies2', dimension: 64 });
+    const vectors = randomVectors(200, 64, 92);
+    await call(engine.hv.url, 'POST', '/v1/collections/bodies2/upsert', { ids: vectors.map((_, i) => `c${i}`), embeddings: vectors });
+    // Eight queries whose bodies stream in interleaved: were two of them read into one buffer,
+    // one would be answered for the other's vector or fail to parse. Then again, to reuse them.
+    for (let round = 0; round < 2; round++) {
+      const picks = Array.from({ length: 8 }, (_, i) => 17 * i + round);
+      const answers = await Promise.all(
+        picks.map((p) => post('/v1/collections/bodies2/query', new TextEncoder().encode(JSON.stringify({ embeddings: [vectors[p]], k: 1 })), 'application/json', 5, true)),
+      );
+      assert.deepEqual(
+        answers.map((a) => [a.status, (a.body as { ids: string[][] }).ids[0]![0]]),
+        picks.map((p) => [200, `c${p}`]),
+      );
+    }
+  });
 });
