@@ -43,7 +43,7 @@ import { removeDir, startHotvec, type Hotvec } from '../test/helpers/hotvec.js';
 import { ChromaUnderTest, clientFor } from './vs-chroma/chroma.js';
 import { ClusteredSource, exactNeighbours, recallAtK } from './vs-chroma/data.js';
 import { closeClients, httpLoad, pacedHttpLoad, postJson, wsLoad, type LoadStats } from './vs-chroma/load.js';
-import { bareUsearchCpuMs, bareUsearchParallel, graphFiles, graphOnlyBytes, memoryOf, timedRestart, waitIndexed } from './vs-chroma/hotvec.js';
+import { bareUsearchCpuMs, bareUsearchParallel, graphFiles, graphOnlyBytes, memoryOf, queryLatencyCounts, shareWithin, timedRestart, waitIndexed } from './vs-chroma/hotvec.js';
 import { startTransportFloor, type TransportFloor } from './vs-chroma/floor.js';
 import { fitI8 } from '../src/graph/quantize.js';
 import { graphCandidates } from '../src/vector-index/scan.js';
@@ -405,14 +405,16 @@ async function main(): Promise<void> {
       const floorPhase = await measured(floor.pid, () => floorHttp(duration));
       // Each server at half its own saturated rate of this run, evenly spaced arrivals.
       const halfRate = Math.max(1, Math.floor(hotvecHttp.queriesPerSecond / 2));
+      const countsBefore = await queryLatencyCounts(hv.url);
       const hotvecHalfRate = await measured(hv.proc.pid!, () => hvPaced(halfRate));
+      const serverWithin10ms = shareWithin(countsBefore, await queryLatencyCounts(hv.url), 0.01);
       const chromaHalf = Math.max(1, Math.floor(chromaHttpPhase.queriesPerSecond / 2));
       const chromaHalfRate = await measured(chroma.pid, () => chromaPaced(chromaHalf));
-      perRun.push({ hotvecHttp, chromaHttp: chromaHttpPhase, hotvecWs, hotvecWsBatch, floorHttp: floorPhase, hotvecHalfRate, chromaHalfRate });
+      perRun.push({ hotvecHttp, chromaHttp: chromaHttpPhase, hotvecWs, hotvecWsBatch, floorHttp: floorPhase, hotvecHalfRate, chromaHalfRate, serverWithin10ms });
       log(
         `  hotvec HTTP ${hotvecHttp.queriesPerSecond.toFixed(0)}/s p99 ${hotvecHttp.p99ms.toFixed(1)} ms | Chroma HTTP ${chromaHttpPhase.queriesPerSecond.toFixed(0)}/s p99 ${chromaHttpPhase.p99ms.toFixed(1)} ms | ` +
           `ratio ${(hotvecHttp.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)} | hotvec WS ${hotvecWs.queriesPerSecond.toFixed(0)}/s, ${wsBatch} per message ${hotvecWsBatch.queriesPerSecond.toFixed(0)}/s (${hotvecWsBatch.cpuMsPerQuery.toFixed(3)} CPU ms/q) | ` +
-          `HTTP floor ${floorPhase.queriesPerSecond.toFixed(0)}/s ${floorPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q | half rate p99: hotvec (${halfRate}/s) ${hotvecHalfRate.p99ms.toFixed(1)} ms, Chroma (${chromaHalf}/s) ${chromaHalfRate.p99ms.toFixed(1)} ms`,
+          `HTTP floor ${floorPhase.queriesPerSecond.toFixed(0)}/s ${floorPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q | half rate p99: hotvec (${halfRate}/s) ${hotvecHalfRate.p99ms.toFixed(1)} ms (server clock: ${(100 * serverWithin10ms).toFixed(2)}% within 10 ms), Chroma (${chromaHalf}/s) ${chromaHalfRate.p99ms.toFixed(1)} ms`,
       );
     }
 

@@ -155,3 +155,27 @@ export async function timedRestart(hv: Hotvec, args: string[]): Promise<{ hotvec
   const line = next.logs.find((l) => l.includes('"recovery done"'));
   return { hotvec: next, readySeconds, recovery: line ? JSON.parse(line) : null };
 }
+
+/** Cumulative counts of hotvec's HTTP query answers by upper bound in seconds, from its own `/metrics` histogram. */
+export async function queryLatencyCounts(url: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const counts = new Map<number, number>();
+  for (const m of text.matchAll(/^hotvec_request_duration_seconds_bucket\{([^}]*)\} (\S+)$/gm)) {
+    const labels = m[1]!;
+    if (!labels.includes('op="query"') || !labels.includes('transport="http"')) continue;
+    const le = /le="([^"]+)"/.exec(labels)![1]!;
+    const bound = le === '+Inf' ? Infinity : Number(le);
+    counts.set(bound, (counts.get(bound) ?? 0) + Number(m[2]));
+  }
+  return counts;
+}
+
+/**
+ * Of the HTTP queries hotvec answered between two `queryLatencyCounts`, the share its own clock
+ * (arrival to answer written) put within `seconds` (a bucket bound of its histogram).
+ */
+export function shareWithin(before: Map<number, number>, after: Map<number, number>, seconds: number): number {
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  if (!after.has(seconds)) throw new Error(`hotvec's latency histogram has no bucket at ${seconds} s`);
+  return total > 0 ? (after.get(seconds)! - (before.get(seconds) ?? 0)) / total : Number.NaN;
+}
