@@ -22,7 +22,8 @@ class Connection {
   closing = false;
   failed = false;
 
-  constructor(host: string, port: number) {
+  /** `onClose` runs once the socket is gone, whoever closed it (an idle one must leave the pool). */
+  constructor(host: string, port: number, onClose: () => void) {
     this.socket = connect({ host, port, noDelay: true });
     this.socket.on('data', (d: Buffer) => this.onData(d));
     const fail = (err: Error): void => {
@@ -32,7 +33,10 @@ class Connection {
       p?.reject(err);
     };
     this.socket.on('error', fail);
-    this.socket.on('close', () => fail(new Error('connection closed before the answer')));
+    this.socket.on('close', () => {
+      fail(new Error('connection closed before the answer'));
+      onClose();
+    });
   }
 
   send(request: Buffer): Promise<number> {
@@ -121,8 +125,9 @@ export class RawHttpClient {
     request.write(body, head.length, 'utf8');
     let c = this.idle.pop();
     if (!c) {
-      c = new Connection(this.host, this.port);
-      this.all.add(c);
+      const created: Connection = new Connection(this.host, this.port, () => this.drop(created));
+      this.all.add(created);
+      c = created;
     }
     const conn = c;
     return conn.send(request).then(
@@ -152,5 +157,7 @@ export class RawHttpClient {
   private drop(c: Connection): void {
     c.destroy();
     this.all.delete(c);
+    const i = this.idle.indexOf(c);
+    if (i >= 0) this.idle.splice(i, 1);
   }
 }

@@ -72,3 +72,18 @@ test('one connection per request in flight; a connection the server closes is no
     client.close();
   }
 });
+
+test('an idle connection the server closes leaves the pool; the next request opens a new one', async () => {
+  const client = new RawHttpClient(url);
+  try {
+    assert.equal(await client.postJson(JSON.stringify({ mode: 'length', size: 10 })), 200);
+    assert.equal(client.connections, 1);
+    // The server drops its idle keep-alive sockets (as uWS does after its idle timeout).
+    server.closeIdleConnections();
+    for (let i = 0; i < 50 && client.connections > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(client.connections, 0);
+    assert.equal(await client.postJson(JSON.stringify({ mode: 'length', size: 10 })), 200);
+  } finally {
+    client.close();
+  }
+});
