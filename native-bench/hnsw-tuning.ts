@@ -85,7 +85,8 @@ export async function run(): Promise<BenchRow[]> {
   const truth = exactNeighbours(data, queryRows, DIM, K);
   // Each query in its own buffer (usearch reads a typed array from the start of its buffer).
   const queries = Array.from({ length: QUERIES }, (_, i) => queryRows.slice(i * DIM, (i + 1) * DIM));
-  const candidates = graphCandidates(K, 0, 'f16');
+  // f16 asks for k + k whatever the ef (graphCandidates); one count for every view.
+  const candidates = graphCandidates(K, Math.max(...EFS), 'f16');
   const dir = await mkdtemp(join(tmpdir(), 'hotvec-hnsw-tuning-'));
   const views: View[] = [];
   const builds: BenchRow[] = [];

@@ -53,32 +53,46 @@ class Connection {
 
   private onData(data: Buffer): void {
     this.buffered = this.buffered.length === 0 ? data : Buffer.concat([this.buffered, data]);
-    for (;;) {
-      if (this.status === 0 && !this.readHead()) return;
-      if (this.chunked ? !this.readChunks() : this.buffered.length < this.remaining) return;
-      if (!this.chunked) this.buffered = this.buffered.subarray(this.remaining);
-      const p = this.pending;
-      const status = this.status;
-      this.pending = undefined;
-      this.status = 0;
-      p?.resolve(status);
-      if (this.buffered.length === 0) return;
+    try {
+      for (;;) {
+        if (this.status === 0 && !this.readHead()) return;
+        if (this.chunked ? !this.readChunks() : this.buffered.length < this.remaining) return;
+        if (!this.chunked) this.buffered = this.buffered.subarray(this.remaining);
+        const p = this.pending;
+        const status = this.status;
+        this.pending = undefined;
+        this.status = 0;
+        p?.resolve(status);
+        if (this.buffered.length === 0) return;
+      }
+    } catch (err) {
+      // An answer this client cannot frame: the connection is out of step, give it up.
+      this.socket.destroy(err as Error);
     }
   }
 
-  /** Parses the status line and the framing headers; false until the whole head is in. */
+  /** Parses the status line and the framing headers; false until the whole head of a final answer is in. */
   private readHead(): boolean {
-    const end = this.buffered.indexOf(CRLF2);
-    if (end < 0) return false;
-    const head = this.buffered.toString('latin1', 0, end);
-    this.buffered = this.buffered.subarray(end + 4);
-    this.status = Number(head.slice(9, 12));
-    const lower = head.toLowerCase();
-    const length = /\r\ncontent-length:\s*(\d+)/.exec(lower);
-    this.chunked = /\r\ntransfer-encoding:[^\r]*chunked/.test(lower);
-    this.remaining = length ? Number(length[1]) : 0;
-    this.closing = /\r\nconnection:\s*close/.test(lower);
-    return true;
+    for (;;) {
+      const end = this.buffered.indexOf(CRLF2);
+      if (end < 0) return false;
+      const head = this.buffered.toString('latin1', 0, end);
+      this.buffered = this.buffered.subarray(end + 4);
+      const status = Number(head.slice(9, 12));
+      if (!/^HTTP\/1\.[01] \d{3}/.test(head)) throw new Error(`not an HTTP/1.x answer: ${JSON.stringify(head.slice(0, 40))}`);
+      // An interim answer (100 Continue, 103 Early Hints): the final one follows.
+      if (status >= 100 && status < 200) continue;
+      this.status = status;
+      const lower = head.toLowerCase();
+      const length = /\r\ncontent-length:\s*(\d+)/.exec(lower);
+      this.chunked = /\r\ntransfer-encoding:[^\r]*chunked/.test(lower);
+      this.closing = /\r\nconnection:\s*close/.test(lower);
+      if (status === 204 || status === 304) this.remaining = 0;
+      else if (this.chunked) this.remaining = 0;
+      else if (length) this.remaining = Number(length[1]);
+      else throw new Error(`a ${status} answer with neither a Content-Length nor chunked encoding (read to the close): not supported`);
+      return true;
+    }
   }
 
   /** Consumes whole chunks; true once the last (zero-length) chunk and its trailer are in. */
@@ -86,11 +100,20 @@ class Connection {
     for (;;) {
       const line = this.buffered.indexOf('\r\n');
       if (line < 0) return false;
-      const size = parseInt(this.buffered.toString('latin1', 0, line), 16);
+      const sizeText = this.buffered.toString('latin1', 0, line).split(';', 1)[0]!.trim();
+      if (!/^[0-9a-fA-F]+$/.test(sizeText)) throw new Error(`bad chunk size line ${JSON.stringify(sizeText.slice(0, 20))}`);
+      const size = parseInt(sizeText, 16);
       if (size === 0) {
-        const trailer = this.buffered.indexOf(CRLF2, line);
+        // The trailer section ends with an empty line; with no trailers it is the CRLF right after the size line.
+        const trailer = this.buffered.indexOf('\r\n', line + 2);
         if (trailer < 0) return false;
-        this.buffered = this.buffered.subarray(trailer + 4);
+        if (trailer === line + 2) {
+          this.buffered = this.buffered.subarray(trailer + 2);
+          return true;
+        }
+        const end = this.buffered.indexOf(CRLF2, line);
+        if (end < 0) return false;
+        this.buffered = this.buffered.subarray(end + 4);
         return true;
       }
       if (this.buffered.length < line + 2 + size + 2) return false;
@@ -110,7 +133,7 @@ export class RawHttpClient {
   /** A client for POSTs of JSON to one URL. */
   constructor(url: string) {
     const u = new URL(url);
-    this.host = u.hostname;
+    this.host = u.hostname.replace(/^\[(.*)\]$/, '$1'); // an IPv6 literal without its brackets
     this.port = Number(u.port || 80);
     this.path = u.pathname + u.search;
     this.hostHeader = u.host;

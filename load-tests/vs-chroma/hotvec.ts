@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { I8Quantizer } from '../../src/graph/quantize.js';
 import { bareSearch } from './bare-search.js';
 import { startHotvec, type Hotvec } from '../../test/helpers/hotvec.js';
+import { parsePrometheus, select } from '../../test/metrics/prometheus-text.js';
 
 export interface SegmentInfo {
   serial: number;
@@ -156,16 +157,18 @@ export async function timedRestart(hv: Hotvec, args: string[]): Promise<{ hotvec
   return { hotvec: next, readySeconds, recovery: line ? JSON.parse(line) : null };
 }
 
-/** Cumulative counts of hotvec's HTTP query answers by upper bound in seconds, from its own `/metrics` histogram. */
+/**
+ * Cumulative counts of hotvec's successful (2xx) HTTP query answers by upper bound in seconds,
+ * from its own `/metrics` histogram (the same answers the benchmark's client times).
+ */
 export async function queryLatencyCounts(url: string): Promise<Map<number, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const res = await fetch(`${url}/metrics`);
+  if (!res.ok) throw new Error(`GET /metrics: ${res.status}`);
   const counts = new Map<number, number>();
-  for (const m of text.matchAll(/^hotvec_request_duration_seconds_bucket\{([^}]*)\} (\S+)$/gm)) {
-    const labels = m[1]!;
-    if (!labels.includes('op="query"') || !labels.includes('transport="http"')) continue;
-    const le = /le="([^"]+)"/.exec(labels)![1]!;
-    const bound = le === '+Inf' ? Infinity : Number(le);
-    counts.set(bound, (counts.get(bound) ?? 0) + Number(m[2]));
+  for (const s of select(parsePrometheus(await res.text()).samples, 'hotvec_request_duration_seconds_bucket', { op: 'query', transport: 'http' })) {
+    if (!s.labels.status?.startsWith('2')) continue;
+    const bound = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+    counts.set(bound, (counts.get(bound) ?? 0) + s.value);
   }
   return counts;
 }

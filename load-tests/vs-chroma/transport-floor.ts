@@ -11,6 +11,7 @@
  *
  * Prints `{"port": N}` once listening (port chosen by the OS); stops on SIGTERM.
  */
+import { BodyBuffers } from '../../src/server/body-buffers.js';
 import { decode } from '../../src/server/codec.js';
 import { readBody, ResponseState } from '../../src/server/http.js';
 import { loadUws } from '../../src/server/uws.js';
@@ -26,12 +27,19 @@ if (!Number.isInteger(dimension) || dimension < 1 || !Number.isInteger(k) || k <
 const { uws } = loadUws();
 const app = uws.App();
 let answered = 0;
+// As hotvec reads JSON bodies: into reused buffers, given back once decoded.
+const buffers = new BodyBuffers();
 app.post('/query', (res, req) => {
   const state = new ResponseState(res);
   const length = Number(req.getHeader('content-length'));
-  readBody(state, 64 << 20, length).then(
+  readBody(state, 64 << 20, length, buffers).then(
     (bytes) => {
-      const body = decode(bytes, 'json') as { embeddings?: unknown };
+      let body: { embeddings?: unknown };
+      try {
+        body = decode(bytes, 'json') as { embeddings?: unknown };
+      } finally {
+        buffers.give(bytes);
+      }
       const rows = body.embeddings;
       if (!(rows instanceof Float32Rows) || rows.rowLengths.length !== 1 || rows.rowLengths[0] !== dimension) {
         state.send(400, '{"error":"expected one embedding of the dimension"}', 'application/json');

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { RawHttpClient } from '../../load-tests/lib/raw-http.js';
 
@@ -86,4 +86,77 @@ test('an idle connection the server closes leaves the pool; the next request ope
   } finally {
     client.close();
   }
+});
+
+/**
+ * A server that answers each request with the next scripted answer, written one byte at a time
+ * (every split of a head, a chunk-size line or a trailer between reads).
+ */
+async function scripted(answers: string[], run: (url: string) => Promise<void>): Promise<void> {
+  const script = [...answers];
+  const server = createNetServer((socket: Socket) => {
+    let buffered = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => {
+      buffered = Buffer.concat([buffered, d]);
+      for (;;) {
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const length = Number(/content-length: (\d+)/i.exec(buffered.toString('latin1', 0, end))?.[1] ?? 0);
+        if (buffered.length < end + 4 + length) return;
+        buffered = buffered.subarray(end + 4 + length);
+        const answer = Buffer.from(script.shift() ?? 'HTTP/1.1 500 Out of script\r\ncontent-length: 0\r\n\r\n', 'latin1');
+        void (async () => {
+          for (let i = 0; i < answer.length; i++) {
+            socket.write(answer.subarray(i, i + 1));
+            await new Promise((r) => setImmediate(r));
+          }
+        })();
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    await run(`http://127.0.0.1:${(server.address() as AddressInfo).port}/q`);
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+}
+
+test('answers split at every byte: interim 1xx, chunk extensions and trailers, 204 without a length', async () => {
+  await scripted(
+    [
+      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 5\r\n\r\nhello',
+      'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;name=v\r\nhello\r\n3\r\nabc\r\n0\r\nx-trailer: 1\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
+      'HTTP/1.1 204 No Content\r\n\r\n',
+      'HTTP/1.1 202 Accepted\r\nContent-Length: 3\r\n\r\nabc',
+    ],
+    async (url) => {
+      const client = new RawHttpClient(url);
+      try {
+        const statuses: number[] = [];
+        for (let i = 0; i < 5; i++) statuses.push(await client.postJson('{}'));
+        // Were any answer misframed, a later request would get an earlier answer's leftovers.
+        assert.deepEqual(statuses, [201, 200, 200, 204, 202]);
+        assert.equal(client.connections, 1);
+      } finally {
+        client.close();
+      }
+    },
+  );
+});
+
+test('an answer it cannot frame fails that request and drops the connection (no hang)', async () => {
+  await scripted(['HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n', 'HTTP/1.1 200 OK\r\n\r\nread to the close', 'HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'], async (url) => {
+    const client = new RawHttpClient(url);
+    try {
+      await assert.rejects(client.postJson('{}'), /bad chunk size/);
+      await assert.rejects(client.postJson('{}'), /neither a Content-Length nor chunked/);
+      assert.equal(client.connections, 0);
+      assert.equal(await client.postJson('{}'), 200);
+    } finally {
+      client.close();
+    }
+  });
 });
