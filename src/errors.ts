@@ -23,6 +23,11 @@ export const ErrorCodes = {
   COLLECTION_EXISTS: { status: 409, kind: 'user' },
   /** The body is larger than `maxBodyBytes`. */
   PAYLOAD_TOO_LARGE: { status: 413, kind: 'user' },
+  /**
+   * The client closed the connection before its whole body arrived. Never sent (nobody is
+   * listening); the request is left out of the metrics, since its time is the client's.
+   */
+  CLIENT_CLOSED_REQUEST: { status: 499, kind: 'user' },
   /** Content-Type or Accept names an encoding other than JSON or msgpack. */
   UNSUPPORTED_MEDIA_TYPE: { status: 415, kind: 'user' },
   /** The shared vector arena cannot grow to hold the write (`maxIndexBytes`). */

@@ -25,11 +25,23 @@ export const statusLine = (status: number): string => STATUS_TEXT[status] ?? `${
 
 /** Tracks whether the client went away; uWS forbids touching a response after that. */
 export class ResponseState {
+  /** The client went away, or the answer was sent: the response must not be touched. */
   aborted = false;
+  private abortListeners: (() => void)[] | undefined;
+
   constructor(readonly res: HttpResponse) {
+    // uWS keeps one abort handler per response: this one, which passes it on.
     res.onAborted(() => {
       this.aborted = true;
+      const listeners = this.abortListeners ?? [];
+      this.abortListeners = undefined;
+      for (const l of listeners) l();
     });
+  }
+
+  /** Calls `listener` if the client goes away (not when the answer is sent). */
+  onAbort(listener: () => void): void {
+    (this.abortListeners ??= []).push(listener);
   }
 
   send(status: number, body: Uint8Array | string, contentType: string, closeConnection = false): void {
@@ -73,14 +85,20 @@ export function readBody(state: ResponseState, limit: number, contentLength: num
     let whole: Buffer | undefined = contentLength > 0 ? (buffers?.take(contentLength) ?? Buffer.allocUnsafe(contentLength)) : undefined;
     const chunks: Buffer[] = [];
     let size = 0;
-    let failed = false;
+    let settled = false;
+    // Without this the promise would never settle and the request would stay in flight for good.
+    state.onAbort(() => {
+      if (settled) return;
+      settled = true;
+      reject(new HotvecError('CLIENT_CLOSED_REQUEST', `the client closed the connection after ${size} bytes of the body`));
+    });
     state.res.onData((chunk, isLast) => {
-      if (failed) return;
+      if (settled) return;
       const bytes = new Uint8Array(chunk);
       const at = size;
       size += bytes.byteLength;
       if (size > limit) {
-        failed = true;
+        settled = true;
         reject(new HotvecError('PAYLOAD_TOO_LARGE', `the body is over ${limit} bytes (maxBodyBytes)`));
         return;
       }
@@ -93,7 +111,10 @@ export function readBody(state: ResponseState, limit: number, contentLength: num
         whole = undefined;
         chunks.push(Buffer.from(bytes));
       }
-      if (isLast) resolve(whole !== undefined ? whole.subarray(0, size) : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      if (isLast) {
+        settled = true; // a later abort changes nothing
+        resolve(whole !== undefined ? whole.subarray(0, size) : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      }
     });
   });
 }

@@ -143,7 +143,8 @@ export class Server {
         // A body we did not read to the end leaves the connection unusable: close it.
         const unread = route.body && (e.code === 'HOTVEC_PAYLOAD_TOO_LARGE' || e.code === 'HOTVEC_UNSUPPORTED_MEDIA_TYPE');
         state.sendError(e, resEncoding, unread);
-        this.done(route.op, e.status, started, observe);
+        // A client that left half-way through its body: its time is not the server's latency.
+        this.done(route.op, e.status, started, e.code === 'HOTVEC_CLIENT_CLOSED_REQUEST' ? undefined : observe);
       },
     );
   }

@@ -154,3 +154,24 @@ test('an empty data folder hydrates from Chroma', async () => {
   assert.equal(q.body.ids[0]!.length, 1);
   await h.stop();
 });
+
+test('a client that leaves half-way through a body does not hold the graceful stop, and is left out of the metrics', async () => {
+  const hv = await engines.start(await engines.dataDir(), { args: ['--shutdown-timeout-ms', '3000'] });
+  await call(hv.url, 'POST', '/v1/collections', { name: 'gone', dimension: 3 });
+  const { connect } = await import('node:net');
+  const socket = connect(hv.port, '127.0.0.1');
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  // A head promising 10,000 bytes, 100 of them, then the client goes.
+  socket.write(`POST /v1/collections/gone/query HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 10000\r\n\r\n${' '.repeat(100)}`);
+  await new Promise((r) => setTimeout(r, 200));
+  socket.destroy();
+  await new Promise((r) => setTimeout(r, 200));
+  const metrics = await (await fetch(`${hv.url}/metrics`)).text();
+  assert.doesNotMatch(metrics, /status="499"/);
+  assert.equal(await hv.stop(), 0);
+  // Had the request stayed in flight, the stop would have waited out its timeout and said so.
+  assert.deepEqual(
+    hv.logs.filter((l) => /did not finish/.test(l)),
+    [],
+  );
+});
