@@ -25,6 +25,7 @@ import { graphCandidates } from '../src/vector-index/scan.js';
 import type { IndexSettings } from '../src/vector-index/settings.js';
 import { sizeFromEnv } from './env.js';
 import { median, type BenchRow } from './report.js';
+import { roundRobin } from './round-robin.js';
 
 const BENCH = 'hnsw-tuning';
 const K = 10;
@@ -106,22 +107,18 @@ export async function run(): Promise<BenchRow[]> {
         views.push({ m, ef, index, fileMB, recall: rerankedRecall(index, candidates, data, queries, truth), qps: [], cpuMs: [] });
       }
     }
-    const passes = views.map((v) => {
-      const start = performance.now();
-      for (const query of queries) v.index.search(query, candidates, 1);
-      return Math.max(1, Math.ceil(SAMPLE_MS / (performance.now() - start)));
+    const samples = roundRobin(
+      views.map((v) => () => {
+        for (const query of queries) v.index.search(query, candidates, 1);
+      }),
+      QUERIES,
+      REPEATS,
+      SAMPLE_MS,
+    );
+    views.forEach((v, i) => {
+      v.qps = samples[i]!.map((x) => x.perSecond);
+      v.cpuMs = samples[i]!.map((x) => x.cpuMsPerItem);
     });
-    for (let r = 0; r < REPEATS; r++) {
-      views.forEach((v, i) => {
-        const cpu = process.cpuUsage();
-        const start = performance.now();
-        for (let p = 0; p < passes[i]!; p++) for (const query of queries) v.index.search(query, candidates, 1);
-        const count = passes[i]! * QUERIES;
-        const used = process.cpuUsage(cpu);
-        v.qps.push((count * 1000) / (performance.now() - start));
-        v.cpuMs.push((used.user + used.system) / 1000 / count);
-      });
-    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

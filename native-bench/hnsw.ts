@@ -33,6 +33,7 @@ import { fitI8, quantizeI8, type I8Quantizer } from '../src/graph/quantize.js';
 import { TopK } from '../src/vector-index/topk.js';
 import { sizeFromEnv } from './env.js';
 import { median, type BenchRow } from './report.js';
+import { roundRobin } from './round-robin.js';
 
 const BENCH = 'hnsw';
 const K = 10;
@@ -74,27 +75,14 @@ interface Measured {
   answers: (number | bigint)[][];
 }
 
-/** One warm-up pass each, one recording answers, then REPEATS queries/s samples, round-robin. */
+/** One pass each recording answers, then REPEATS queries/s samples, round-robin (after one calibrating pass each). */
 function measure(contenders: readonly Contender[], queries: readonly Float32Array[]): Measured[] {
-  const passesPerSample = contenders.map((c) => {
-    const start = performance.now();
+  const answers = contenders.map((c) => queries.map((query) => Array.from(c.search(query))));
+  const passes = contenders.map((c) => () => {
     for (const query of queries) c.search(query);
-    return Math.max(1, Math.ceil(SAMPLE_MS / (performance.now() - start)));
   });
-  const measured = contenders.map((c) => ({
-    impl: c.impl,
-    samples: [] as number[],
-    answers: queries.map((query) => Array.from(c.search(query))),
-  }));
-  for (let r = 0; r < REPEATS; r++) {
-    contenders.forEach((c, i) => {
-      const passes = passesPerSample[i]!;
-      const start = performance.now();
-      for (let p = 0; p < passes; p++) for (const query of queries) c.search(query);
-      measured[i]!.samples.push((passes * queries.length * 1000) / (performance.now() - start));
-    });
-  }
-  return measured;
+  const samples = roundRobin(passes, queries.length, REPEATS, SAMPLE_MS);
+  return contenders.map((c, i) => ({ impl: c.impl, samples: samples[i]!.map((x) => x.perSecond), answers: answers[i]! }));
 }
 
 /** Mean fraction of the exact top-k that `answers` found. */
