@@ -12,8 +12,7 @@
  * Prints `{"port": N}` once listening (port chosen by the OS); stops on SIGTERM.
  */
 import { BodyBuffers } from '../../src/server/body-buffers.js';
-import { decode } from '../../src/server/codec.js';
-import { readBody, ResponseState } from '../../src/server/http.js';
+import { readDecoded, ResponseState } from '../../src/server/http.js';
 import { loadUws } from '../../src/server/uws.js';
 import { Float32Rows } from '../../src/service/float32-rows.js';
 
@@ -32,15 +31,9 @@ const buffers = new BodyBuffers();
 app.post('/query', (res, req) => {
   const state = new ResponseState(res);
   const length = Number(req.getHeader('content-length'));
-  readBody(state, 64 << 20, length, buffers).then(
-    (bytes) => {
-      let body: { embeddings?: unknown };
-      try {
-        body = decode(bytes, 'json') as { embeddings?: unknown };
-      } finally {
-        buffers.give(bytes);
-      }
-      const rows = body.embeddings;
+  readDecoded(state, 64 << 20, length, 'json', buffers).then(
+    (decoded) => {
+      const rows = (decoded as { embeddings?: unknown }).embeddings;
       if (!(rows instanceof Float32Rows) || rows.rowLengths.length !== 1 || rows.rowLengths[0] !== dimension) {
         state.send(400, '{"error":"expected one embedding of the dimension"}', 'application/json');
         return;

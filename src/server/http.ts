@@ -5,7 +5,7 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import { HotvecError } from '../errors.js';
 import type { BodyBuffers } from './body-buffers.js';
-import { contentTypeOf, encode, type Encoding } from './codec.js';
+import { contentTypeOf, decode, encode, type Encoding } from './codec.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK',
@@ -117,4 +117,19 @@ export function readBody(state: ResponseState, limit: number, contentLength: num
       }
     });
   });
+}
+
+/**
+ * Reads the body and decodes it. A JSON body goes into one of `buffers` (when it has a small
+ * enough Content-Length) and the buffer goes back right after decoding: JSON decoding copies
+ * everything out of the bytes. msgpack bodies never do, since msgpackr returns views into them.
+ */
+export async function readDecoded(state: ResponseState, limit: number, contentLength: number, encoding: Encoding, buffers: BodyBuffers): Promise<unknown> {
+  const pool = encoding === 'json' ? buffers : undefined;
+  const bytes = await readBody(state, limit, contentLength, pool);
+  try {
+    return decode(bytes, encoding);
+  } finally {
+    pool?.give(bytes);
+  }
 }

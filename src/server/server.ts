@@ -6,8 +6,8 @@ import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_sock
 import { HotvecError, invalid, toHotvecError } from '../errors.js';
 import type { ServiceContext } from '../service/index.js';
 import { BodyBuffers } from './body-buffers.js';
-import { decode, encodingOfAccept, encodingOfContentType, type Encoding } from './codec.js';
-import { ResponseState, readBody } from './http.js';
+import { encodingOfAccept, encodingOfContentType, type Encoding } from './codec.js';
+import { ResponseState, readDecoded } from './http.js';
 import { dispatch, mayCarryEmbeddings, type OpName } from './operations.js';
 import { loadUws, type LoadedUws } from './uws.js';
 import { webSocketBehavior, type SocketData, type Topic } from './websocket.js';
@@ -119,17 +119,7 @@ export class Server {
           throw invalid(`the collection name in the path is not valid percent-encoding: ${rawName}`);
         }
       }
-      let body: unknown = {};
-      if (route.body) {
-        // JSON decoding copies everything out of the body, so its buffer can serve the next one.
-        const buffers = reqEncoding === 'json' ? this.bodyBuffers : undefined;
-        const bytes = await readBody(state, this.options.maxBodyBytes, contentLength, buffers);
-        try {
-          body = decode(bytes, reqEncoding);
-        } finally {
-          buffers?.give(bytes);
-        }
-      }
+      const body = route.body ? await readDecoded(state, this.options.maxBodyBytes, contentLength, reqEncoding, this.bodyBuffers) : {};
       return dispatch(this.ctx, { op: route.op, collection, body });
     };
     run().then(
