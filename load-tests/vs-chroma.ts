@@ -155,22 +155,30 @@ async function measured(pid: number, run: () => Promise<LoadStats>): Promise<Pha
   return { ...stats, cpuMsPerQuery: perQuery(cpu), threads: { main: perQuery(split.main), busiest: perQuery(split.busiest), other: perQuery(split.other) } };
 }
 
-async function sequential(count: number, url: string, body: (i: number) => string): Promise<{ p50ms: number; p99ms: number }> {
+/**
+ * One client, one request at a time on one kept-alive connection (the lean client, as the
+ * half-rate phases use), while `more(i)` says so; the latencies in ms, sorted. A non-200 answer
+ * fails the benchmark: `what` names the phase in the error.
+ */
+async function oneClient(url: string, body: (i: number) => string, more: (i: number) => boolean, what: string): Promise<number[]> {
   const lat: number[] = [];
-  // The lean client, as the half-rate phases use: one kept-alive connection.
   const client = new RawHttpClient(url);
   try {
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; more(i); i++) {
       const b = body(i);
       const t0 = performance.now();
       const status = await client.postJson(b);
-      if (status !== 200) throw new Error(`sequential query ${i}: HTTP ${status}`);
+      if (status !== 200) throw new Error(`${what} ${i}: HTTP ${status}`);
       lat.push(performance.now() - t0);
     }
   } finally {
     client.close();
   }
-  lat.sort((a, b) => a - b);
+  return lat.sort((a, b) => a - b);
+}
+
+async function sequential(count: number, url: string, body: (i: number) => string): Promise<{ p50ms: number; p99ms: number }> {
+  const lat = await oneClient(url, body, (i) => i < count, 'sequential query');
   return { p50ms: lat[Math.floor(lat.length / 2)]!, p99ms: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))]! };
 }
 
@@ -178,19 +186,7 @@ async function sequential(count: number, url: string, body: (i: number) => strin
 async function queryMeanwhile(url: string, body: (i: number) => string, during: Promise<unknown>): Promise<{ queries: number; p50ms: number; p99ms: number }> {
   let done = false;
   void during.finally(() => (done = true));
-  const lat: number[] = [];
-  const client = new RawHttpClient(url);
-  try {
-    for (let i = 0; !done; i++) {
-      const t0 = performance.now();
-      const status = await client.postJson(body(i));
-      if (status !== 200) throw new Error(`query during the load: HTTP ${status}`);
-      lat.push(performance.now() - t0);
-    }
-  } finally {
-    client.close();
-  }
-  lat.sort((a, b) => a - b);
+  const lat = await oneClient(url, body, () => !done, 'query during the load');
   return { queries: lat.length, p50ms: lat[Math.floor(lat.length / 2)] ?? Number.NaN, p99ms: lat[Math.floor(lat.length * 0.99)] ?? Number.NaN };
 }
 
