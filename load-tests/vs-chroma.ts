@@ -44,7 +44,7 @@ import { Packr } from 'msgpackr';
 import { removeDir, startHotvec, type Hotvec } from '../test/helpers/hotvec.js';
 import { ChromaUnderTest, clientFor } from './vs-chroma/chroma.js';
 import { ClusteredSource, exactNeighbours, recallAtK } from './vs-chroma/data.js';
-import { RawHttpClient } from './lib/raw-http.js';
+import { RawHttpClient, type RequestBody } from './lib/raw-http.js';
 import { closeClients, httpLoad, pacedHttpLoad, postJson, wsLoad, type LoadStats } from './vs-chroma/load.js';
 import { bareUsearchCpuMs, bareUsearchParallel, graphFiles, graphOnlyBytes, memoryOf, queryLatencyCounts, shareWithin, timedRestart, waitIndexed } from './vs-chroma/hotvec.js';
 import { startTransportFloor, type TransportFloor } from './vs-chroma/floor.js';
@@ -106,14 +106,28 @@ const f32bytes = (v: Float32Array): Uint8Array => new Uint8Array(v.buffer, v.byt
  * by (round + 1) × 1e-5: every request is a distinct vector (so hotvec's cache never answers
  * it), and the answer is that of a query from the data's distribution. Round 0 (unmoved) is
  * kept for the cache-hit phases.
+ *
+ * The JSON of every base query but its first coordinate is prepared once, in one buffer outside
+ * the V8 heap, and a request body is a few pieces pointing into it (the lean client writes them
+ * as they are). With the JSON as strings on the heap (~32 MB for 4,000 queries of 784) and each
+ * body built as a string and copied into a fresh buffer, `--trace-gc` of this process showed a
+ * full mark-compact every ~0.6 s during hotvec's half-rate phase (~1,000 requests/s), each
+ * pausing the client 3–12 ms while answers waited to be timed; with the pieces, none.
  */
 class QueryStream {
-  private readonly tails: string[];
   private readonly heads: number[];
+  /** ",x1,…,xd-1]" of each base query, one after another. */
+  private readonly tails: Buffer;
+  private readonly tailAt: Uint32Array;
+
   constructor(private readonly base: Float32Array) {
     const q = base.length / dim;
     this.heads = Array.from({ length: q }, (_, i) => base[i * dim]!);
-    this.tails = Array.from({ length: q }, (_, i) => Array.from(base.subarray(i * dim + 1, (i + 1) * dim)).join(','));
+    const texts = Array.from({ length: q }, (_, i) => `,${Array.from(base.subarray(i * dim + 1, (i + 1) * dim)).join(',')}]`);
+    this.tailAt = new Uint32Array(q + 1);
+    texts.forEach((t, i) => (this.tailAt[i + 1] = this.tailAt[i]! + t.length));
+    this.tails = Buffer.allocUnsafeSlow(this.tailAt[q]!);
+    texts.forEach((t, i) => this.tails.write(t, this.tailAt[i]!, 'latin1'));
   }
 
   get size(): number {
@@ -125,10 +139,14 @@ class QueryStream {
     return { i, head: this.heads[i]! + (Math.floor(c / this.heads.length) + 1) * 1e-5 };
   }
 
-  /** The c-th distinct vector as JSON. */
-  json(c: number): string {
+  private pieces(i: number, head: number, around: BodyAround): Buffer[] {
+    return [around.prefix, Buffer.from(`[${head}`, 'latin1'), this.tails.subarray(this.tailAt[i], this.tailAt[i + 1]), around.suffix];
+  }
+
+  /** The body of the c-th distinct vector, in pieces (for the lean client). */
+  body(c: number, around: BodyAround): Buffer[] {
     const { i, head } = this.shift(c);
-    return `[${head},${this.tails[i]}]`;
+    return this.pieces(i, head, around);
   }
 
   /** The c-th distinct vector as float32. */
@@ -139,11 +157,20 @@ class QueryStream {
     return v;
   }
 
-  /** Base query i, unmoved (the cache-hit phases repeat these). */
-  repeatJson(i: number): string {
-    return `[${this.heads[i % this.heads.length]},${this.tails[i % this.heads.length]}]`;
+  /** The body of base query i, unmoved (the cache-hit phases repeat these), in pieces. */
+  repeatBody(i: number, around: BodyAround): Buffer[] {
+    const at = i % this.heads.length;
+    return this.pieces(at, this.heads[at]!, around);
   }
 }
+
+/** The JSON of a query body before and after its vector. */
+interface BodyAround {
+  prefix: Buffer;
+  suffix: Buffer;
+}
+
+const around = (prefix: string, suffix: string): BodyAround => ({ prefix: Buffer.from(prefix), suffix: Buffer.from(suffix) });
 
 async function measured(pid: number, run: () => Promise<LoadStats>): Promise<Phase> {
   const c0 = cpuSeconds(pid);
@@ -160,7 +187,7 @@ async function measured(pid: number, run: () => Promise<LoadStats>): Promise<Pha
  * half-rate phases use), while `more(i)` says so; the latencies in ms, sorted. A non-200 answer
  * fails the benchmark: `what` names the phase in the error.
  */
-async function oneClient(url: string, body: (i: number) => string, more: (i: number) => boolean, what: string): Promise<number[]> {
+async function oneClient(url: string, body: (i: number) => RequestBody, more: (i: number) => boolean, what: string): Promise<number[]> {
   const lat: number[] = [];
   const client = new RawHttpClient(url);
   try {
@@ -177,13 +204,13 @@ async function oneClient(url: string, body: (i: number) => string, more: (i: num
   return lat.sort((a, b) => a - b);
 }
 
-async function sequential(count: number, url: string, body: (i: number) => string): Promise<{ p50ms: number; p99ms: number }> {
+async function sequential(count: number, url: string, body: (i: number) => RequestBody): Promise<{ p50ms: number; p99ms: number }> {
   const lat = await oneClient(url, body, (i) => i < count, 'sequential query');
   return { p50ms: lat[Math.floor(lat.length / 2)]!, p99ms: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))]! };
 }
 
 /** One client querying all along while `during` runs (queries served during the load). */
-async function queryMeanwhile(url: string, body: (i: number) => string, during: Promise<unknown>): Promise<{ queries: number; p50ms: number; p99ms: number }> {
+async function queryMeanwhile(url: string, body: (i: number) => RequestBody, during: Promise<unknown>): Promise<{ queries: number; p50ms: number; p99ms: number }> {
   let done = false;
   void during.finally(() => (done = true));
   const lat = await oneClient(url, body, () => !done, 'query during the load');
@@ -280,6 +307,8 @@ async function main(): Promise<void> {
   const data = source.take(n);
   const recallQueries = source.take(num('recall-queries'));
   const stream = new QueryStream(source.take(num('load-queries')));
+  const hvAround = around('{"embeddings":[', `],"k":${k}}`);
+  const chromaAround = around(...ChromaUnderTest.queryBodyAround(k));
 
   const chroma = await ChromaUnderTest.start();
   let hv: Hotvec | undefined;
@@ -303,7 +332,7 @@ async function main(): Promise<void> {
     const meanwhileStream = stream;
     const [hvLoad, duringLoad] = await Promise.all([
       loading,
-      queryMeanwhile(`${hv.url}/v1/collections/${COLLECTION}/query`, (i) => `{"embeddings":[${meanwhileStream.json(90_000_000 + i)}],"k":${k}}`, loading),
+      queryMeanwhile(`${hv.url}/v1/collections/${COLLECTION}/query`, (i) => meanwhileStream.body(90_000_000 + i, hvAround), loading),
     ]);
     log(`hotvec: ${n} vectors acknowledged (durable) in ${hvLoad.seconds.toFixed(1)} s (${duringLoad.queries} queries answered meanwhile, p50 ${duringLoad.p50ms.toFixed(1)} ms); waiting for its write-behind into its Chroma…`);
     const flushed = await waitHotvecFlushed(hv, num('flush-timeout') * 1000);
@@ -348,18 +377,20 @@ async function main(): Promise<void> {
     const wsUrl = `${hv.url.replace('http', 'ws')}/v1/ws`;
     let hvNext = 0; // every hotvec request of the whole benchmark gets its own vector
     let chromaNext = 0;
-    const hvBody = (): ((i: number) => string) => {
+    const hvBody = (): ((i: number) => Buffer[]) => {
       const base = hvNext;
       hvNext += 10_000_000;
-      return (i) => `{"embeddings":[${stream.json(base + i)}],"k":${k}}`;
+      return (i) => stream.body(base + i, hvAround);
     };
-    const chromaBody = (): ((i: number) => string) => {
+    const chromaBody = (): ((i: number) => Buffer[]) => {
       const base = chromaNext;
       chromaNext += 10_000_000;
-      return (i) => ChromaUnderTest.queryBody(stream.json(base + i), k);
+      return (i) => stream.body(base + i, chromaAround);
     };
-    const hvHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: hvQueryUrl, body: hvBody(), connections, seconds });
-    const chromaHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: chroma.queryUrl, body: chromaBody(), connections, seconds });
+    // autocannon takes a body whole.
+    const whole = (body: (i: number) => Buffer[]) => (i: number) => Buffer.concat(body(i));
+    const hvHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: hvQueryUrl, body: whole(hvBody()), connections, seconds });
+    const chromaHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: chroma.queryUrl, body: whole(chromaBody()), connections, seconds });
     const hvPaced = (rate: number): Promise<LoadStats> => pacedHttpLoad({ url: hvQueryUrl, body: hvBody(), rate, seconds: duration });
     const chromaPaced = (rate: number): Promise<LoadStats> => pacedHttpLoad({ url: chroma.queryUrl, body: chromaBody(), rate, seconds: duration });
     const hvWs = (seconds: number): Promise<LoadStats> => {
@@ -396,7 +427,7 @@ async function main(): Promise<void> {
     // The transport floor (uWS + hotvec's JSON scan and answer, no search) under the same HTTP load.
     floor = await startTransportFloor(dim, k);
     const floorUrl = floor.url;
-    const floorHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: floorUrl, body: hvBody(), connections, seconds });
+    const floorHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: floorUrl, body: whole(hvBody()), connections, seconds });
 
     log(`warm-up, ${opt.warmup} s each…`);
     await hvHttp(num('warmup'));
@@ -437,14 +468,14 @@ async function main(): Promise<void> {
     log(`one sequential client, ${opt.sequential} queries each…`);
     const seqCount = num('sequential');
     const seqMiss = await sequential(seqCount, hvQueryUrl, hvBody());
-    const hitBody = `{"embeddings":[${stream.repeatJson(0)}],"k":${k}}`;
-    await postJson(hvQueryUrl, hitBody);
-    await postJson(hvQueryUrl, hitBody); // seen before: now kept (admission "repeat")
+    const hitBody = stream.repeatBody(0, hvAround);
+    await postJson(hvQueryUrl, Buffer.concat(hitBody));
+    await postJson(hvQueryUrl, Buffer.concat(hitBody)); // seen before: now kept (admission "repeat")
     const seqHit = await sequential(seqCount, hvQueryUrl, () => hitBody);
     const seqChroma = await sequential(seqCount, chroma.queryUrl, chromaBody());
 
     log('saturated cache hits (100 repeating queries)…');
-    const hits = await measured(hv.proc.pid!, () => httpLoad({ url: hvQueryUrl, body: (i) => `{"embeddings":[${stream.repeatJson(i % 100)}],"k":${k}}`, connections, seconds: duration }));
+    const hits = await measured(hv.proc.pid!, () => httpLoad({ url: hvQueryUrl, body: (i) => Buffer.concat(stream.repeatBody(i % 100, hvAround)), connections, seconds: duration }));
 
     const memory = await memoryOf(hv.proc.pid!); // serving: every worker has mapped and searched the graphs
     log(`hotvec memory after the query phases: RSS ${(memory.rss / 2 ** 20).toFixed(0)} MiB, PSS ${(memory.pss / 2 ** 20).toFixed(0)} MiB (arena ${(memory.arena / 2 ** 20).toFixed(0)}, graph files ${(memory.graphFiles / 2 ** 20).toFixed(0)}, C heap ${(memory.cHeap / 2 ** 20).toFixed(0)})`);

@@ -88,8 +88,9 @@ export class ChromaUnderTest {
     return `${this.server.url}/api/v2/tenants/default_tenant/databases/default_database/collections/${this.col.id}/query`;
   }
 
-  static queryBody(vectorJson: string, k: number): string {
-    return `{"query_embeddings":[${vectorJson}],"n_results":${k},"include":["distances"]}`;
+  /** A query body's JSON before and after its one vector (Chroma's REST API). */
+  static queryBodyAround(k: number): [prefix: string, suffix: string] {
+    return ['{"query_embeddings":[', `],"n_results":${k},"include":["distances"]}`];
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@ import { Agent, request } from 'node:http';
 import autocannon from 'autocannon';
 import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
-import { RawHttpClient } from '../lib/raw-http.js';
+import { RawHttpClient, type RequestBody } from '../lib/raw-http.js';
 
 export interface LoadStats {
   /** Queries answered (2xx / non-error answers × queries per request). */
@@ -33,7 +33,7 @@ function summarise(latencies: number[], failed: number, seconds: number, queries
 export interface HttpLoadOptions {
   url: string;
   /** The body of the i-th request. */
-  body: (i: number) => string;
+  body: (i: number) => string | Buffer;
   connections: number;
   seconds: number;
   /** Requests per second over all connections; saturating when absent. */
@@ -68,7 +68,7 @@ export async function httpLoad(o: HttpLoadOptions): Promise<LoadStats> {
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
 /** POSTs a JSON body; resolves with the status once the whole answer has arrived. */
-export function postJson(url: string, body: string): Promise<number> {
+export function postJson(url: string, body: string | Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       res.resume();
@@ -87,7 +87,7 @@ export function closeClients(): void {
 
 export interface PacedLoadOptions {
   url: string;
-  body: (i: number) => string;
+  body: (i: number) => RequestBody;
   /** Requests per second, evenly spaced (open loop: a slow answer does not delay the next request). */
   rate: number;
   seconds: number;
