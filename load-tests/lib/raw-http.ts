@@ -29,9 +29,16 @@ class Connection {
   closing = false;
   failed = false;
 
-  /** `onClose` runs once the socket is gone, whoever closed it (an idle one must leave the pool). */
-  constructor(host: string, port: number, onClose: () => void) {
+  /**
+   * `onClose` runs once the socket is gone, whoever closed it (an idle one must leave the pool).
+   * A request that sees no byte of its answer for `timeoutMs` fails and its connection is
+   * closed (an idle connection is left alone).
+   */
+  constructor(host: string, port: number, timeoutMs: number, onClose: () => void) {
     this.socket = connect({ host, port, noDelay: true });
+    this.socket.setTimeout(timeoutMs, () => {
+      if (this.pending) this.socket.destroy(new Error(`no answer within ${timeoutMs} ms`));
+    });
     this.socket.on('data', (d: Buffer) => this.onData(d));
     const fail = (err: Error): void => {
       this.failed = true;
@@ -134,6 +141,17 @@ class Connection {
   }
 }
 
+export interface RawHttpClientOptions {
+  /** A request fails when its answer stalls this long (no byte arrives); default 30 s. */
+  timeoutMs?: number;
+  /**
+   * Connections (requests in flight) at most; a request beyond them fails at once instead of
+   * opening one more. Default 1,024: a stalled server under a paced load would otherwise take
+   * a new connection per request until the process runs out of file descriptors.
+   */
+  maxConnections?: number;
+}
+
 export class RawHttpClient {
   private readonly idle: Connection[] = [];
   private readonly all = new Set<Connection>();
@@ -141,9 +159,16 @@ export class RawHttpClient {
   private readonly port: number;
   private readonly path: string;
   private readonly hostHeader: string;
+  private readonly timeoutMs: number;
+  private readonly maxConnections: number;
 
   /** A client for POSTs of JSON to one URL. */
-  constructor(url: string) {
+  constructor(url: string, options: RawHttpClientOptions = {}) {
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.maxConnections = options.maxConnections ?? 1024;
+    if (!(this.timeoutMs > 0) || !Number.isInteger(this.maxConnections) || this.maxConnections < 1) {
+      throw new RangeError(`timeoutMs must be > 0 and maxConnections an integer ≥ 1, got ${this.timeoutMs} and ${this.maxConnections}`);
+    }
     const u = new URL(url);
     this.host = u.hostname.replace(/^\[(.*)\]$/, '$1'); // an IPv6 literal without its brackets
     this.port = Number(u.port || 80);
@@ -153,7 +178,8 @@ export class RawHttpClient {
 
   /**
    * POSTs `body` as JSON; resolves with the status once the whole answer has arrived. Pieces
-   * must not change until then.
+   * must not change after being passed: a server may answer before it has read the body, and
+   * the write can still be in progress when the promise settles.
    */
   postJson(body: RequestBody): Promise<number> {
     let bytes = 0;
@@ -162,7 +188,10 @@ export class RawHttpClient {
     const head = `POST ${this.path} HTTP/1.1\r\nhost: ${this.hostHeader}\r\ncontent-type: application/json\r\ncontent-length: ${bytes}\r\n\r\n`;
     let c = this.idle.pop();
     if (!c) {
-      const created: Connection = new Connection(this.host, this.port, () => this.drop(created));
+      if (this.all.size >= this.maxConnections) {
+        return Promise.reject(new Error(`${this.maxConnections} requests already in flight (maxConnections)`));
+      }
+      const created: Connection = new Connection(this.host, this.port, this.timeoutMs, () => this.drop(created));
       this.all.add(created);
       c = created;
     }

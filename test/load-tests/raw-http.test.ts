@@ -16,15 +16,17 @@ let nextSocket = 0;
 let url = '';
 
 async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  let body = '';
-  for await (const chunk of req) body += String(chunk);
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const body = Buffer.concat(chunks).toString('utf8');
   if (!sockets.has(req.socket)) sockets.set(req.socket, nextSocket++);
   seen.push({ body, socket: sockets.get(req.socket)! });
   let parsed: { mode: string; size: number; status?: number };
   try {
     parsed = JSON.parse(body) as typeof parsed;
   } catch {
-    // A body that did not arrive whole fails its test at once instead of leaving it waiting.
+    // A whole body that is garbled (pieces out of order, say) fails its test at once; one that
+    // never arrives whole leaves the server waiting, which the tests' timeout turns into a failure.
     res.statusCode = 400;
     res.end();
     return;
@@ -53,7 +55,7 @@ before(async () => {
 });
 after(() => new Promise<void>((r) => server.close(() => r())));
 
-test('answers with a length and chunked, one after another on one kept-alive connection', async () => {
+test('answers with a length and chunked, one after another on one kept-alive connection', { timeout: 10_000 }, async () => {
   const client = new RawHttpClient(url);
   try {
     seen.length = 0;
@@ -69,7 +71,7 @@ test('answers with a length and chunked, one after another on one kept-alive con
   }
 });
 
-test('a body in pieces arrives whole and in order, with its Content-Length, kept alive after', async () => {
+test('a body in pieces arrives whole and in order, with its Content-Length, kept alive after', { timeout: 10_000 }, async () => {
   const client = new RawHttpClient(url);
   try {
     seen.length = 0;
@@ -92,7 +94,7 @@ test('a body in pieces arrives whole and in order, with its Content-Length, kept
   }
 });
 
-test('one connection per request in flight; a connection the server closes is not reused', async () => {
+test('one connection per request in flight; a connection the server closes is not reused', { timeout: 10_000 }, async () => {
   const client = new RawHttpClient(url);
   try {
     const statuses = await Promise.all(Array.from({ length: 5 }, () => client.postJson(JSON.stringify({ mode: 'length', size: 10 }))));
@@ -106,7 +108,7 @@ test('one connection per request in flight; a connection the server closes is no
   }
 });
 
-test('an idle connection the server closes leaves the pool; the next request opens a new one', async () => {
+test('an idle connection the server closes leaves the pool; the next request opens a new one', { timeout: 10_000 }, async () => {
   const client = new RawHttpClient(url);
   try {
     assert.equal(await client.postJson(JSON.stringify({ mode: 'length', size: 10 })), 200);
@@ -156,7 +158,7 @@ async function scripted(answers: string[], run: (url: string) => Promise<void>):
   }
 }
 
-test('answers split at every byte: interim 1xx, chunk extensions and trailers, 204 without a length', async () => {
+test('answers split at every byte: interim 1xx, chunk extensions and trailers, 204 without a length', { timeout: 10_000 }, async () => {
   await scripted(
     [
       'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 5\r\n\r\nhello',
@@ -180,7 +182,7 @@ test('answers split at every byte: interim 1xx, chunk extensions and trailers, 2
   );
 });
 
-test('an answer it cannot frame fails that request and drops the connection (no hang)', async () => {
+test('an answer it cannot frame fails that request and drops the connection (no hang)', { timeout: 10_000 }, async () => {
   await scripted(['HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n', 'HTTP/1.1 200 OK\r\n\r\nread to the close', 'HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'], async (url) => {
     const client = new RawHttpClient(url);
     try {
@@ -192,4 +194,26 @@ test('an answer it cannot frame fails that request and drops the connection (no 
       client.close();
     }
   });
+});
+
+test('a request whose answer stalls fails after the timeout and drops its connection; requests beyond maxConnections fail at once', { timeout: 10_000 }, async () => {
+  // A server that reads requests and never answers.
+  const silent = createNetServer((socket: Socket) => {
+    socket.resume();
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const client = new RawHttpClient(`http://127.0.0.1:${(silent.address() as AddressInfo).port}/q`, { timeoutMs: 150, maxConnections: 2 });
+  try {
+    const started = performance.now();
+    const stalled = [client.postJson('{}'), client.postJson('{}')].map((p) => assert.rejects(p, /no answer within 150 ms/));
+    await assert.rejects(client.postJson('{}'), /2 requests already in flight/);
+    assert.equal(client.connections, 2);
+    await Promise.all(stalled);
+    assert.ok(performance.now() - started >= 140, 'not before the timeout');
+    assert.equal(client.connections, 0);
+  } finally {
+    client.close();
+    silent.close();
+  }
 });
