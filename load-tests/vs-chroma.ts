@@ -109,8 +109,8 @@ const f32bytes = (v: Float32Array): Uint8Array => new Uint8Array(v.buffer, v.byt
  *
  * The JSON of every base query but its first coordinate is prepared once, in one buffer outside
  * the V8 heap, and a request body is a few pieces pointing into it (the lean client writes them
- * as they are). With the JSON as strings on the heap (~32 MB for 4,000 queries of 784) and each
- * body built as a string and copied into a fresh buffer, `--trace-gc` of this process showed a
+ * as they are). With the JSON as strings on the heap (~15 MB for the default 1,000 queries of
+ * 784) and each body built as a string and copied into a fresh buffer, `--trace-gc` of this process showed a
  * full mark-compact every ~0.6 s during hotvec's half-rate phase (~1,000 requests/s), each
  * pausing the client 3–12 ms while answers waited to be timed; with the pieces, none.
  */
