@@ -178,6 +178,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       memory: this.index.arena.memory,
       scratch: this.index.arena.scratch,
       workers: cfg.workers,
+      schedBatch: cfg.workerSched === 'batch',
       maxQueue: cfg.maxQueue,
       onTask: this.metrics.observePoolTask,
       onWorkerError: (err) => this.emit('service-error', toHotvecError(err)),

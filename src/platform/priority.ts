@@ -1,5 +1,6 @@
 /**
- * CPU priority of background work. The request path (the main thread and the query workers)
+ * CPU priority of background work, and the scheduling policy of the query workers (below).
+ * The request path (the main thread and the query workers)
  * and the background work (graph builds, the managed Chroma's ingest and indexing) share the
  * machine's cores; at equal priority a bulk load's graph builds and Chroma's indexing take
  * their share of the CPU while the acknowledgements and queries wait for theirs. Linux nice
@@ -7,7 +8,8 @@
  * request path whenever both want it (and still gets all of an idle core), and the threads
  * and processes it starts afterwards inherit the value.
  */
-import { readlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 
 /**
@@ -41,4 +43,41 @@ export function lowerThreadPriority(nice: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Linux scheduling policies as /proc reports them (field 41 of a task's `stat`). */
+export const SchedPolicy = { OTHER: 0, BATCH: 3 } as const;
+
+/** The scheduling policy of a thread of this process (Linux), or undefined where unknown. */
+export function threadPolicy(tid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, policy field 41.
+    const policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+    return Number.isInteger(policy) ? policy : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Puts the calling thread under SCHED_BATCH (Linux): the scheduler then treats it as a
+ * throughput thread, and waking it does not preempt the running thread. The query workers use
+ * it so that the main thread, which wakes a worker for every task it hands over, keeps its CPU
+ * and goes on reading requests and writing answers instead of being switched out for the
+ * worker it just woke (a worker still gets any idle core at once, and its share of a busy one
+ * as before). Node has no binding for sched_setscheduler, so util-linux's `chrt` is run once on
+ * the thread's id; a non-real-time policy needs no privilege for one's own threads. Returns
+ * whether the thread now runs under SCHED_BATCH; false where it could not be set (not Linux, no
+ * `chrt`, refused by a seccomp or LSM policy): a performance matter only.
+ */
+export function batchThreadPolicy(): boolean {
+  const tid = kernelThreadId();
+  if (tid === undefined) return false;
+  try {
+    execFileSync('chrt', ['--batch', '--pid', '0', String(tid)], { stdio: 'ignore', timeout: 10_000 });
+  } catch {
+    return false;
+  }
+  return threadPolicy(tid) === SchedPolicy.BATCH;
 }

@@ -13,6 +13,8 @@ export interface WorkerInit {
   scratch: ScratchLayout;
   /** 'wasm' (default) or 'scalar' — the scalar reference kernel, for tests and benchmarks. */
   kernel: 'wasm' | 'scalar';
+  /** Run under SCHED_BATCH (Linux; see platform/priority.ts). */
+  schedBatch: boolean;
 }
 
 export interface SearchTask {

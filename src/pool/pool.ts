@@ -28,6 +28,12 @@ export interface QueryPoolOptions {
   maxQueue: number;
   kernel?: WorkerInit['kernel'];
   /**
+   * Workers run under SCHED_BATCH (Linux), so that waking one for a task does not preempt the
+   * main thread (see platform/priority.ts). Default false; the engine sets it from
+   * `--worker-sched`.
+   */
+  schedBatch?: boolean;
+  /**
    * Called once per finished task with the seconds it waited (queue and hand-over to the
    * worker) and the seconds the worker ran it. Must be cheap: it runs on the main thread.
    */
@@ -58,7 +64,7 @@ export class QueryPool {
   private outstanding = 0;
 
   constructor(options: QueryPoolOptions) {
-    const init: WorkerInit = { memory: options.memory, scratch: options.scratch, kernel: options.kernel ?? 'wasm' };
+    const init: WorkerInit = { memory: options.memory, scratch: options.scratch, kernel: options.kernel ?? 'wasm', schedBatch: options.schedBatch ?? false };
     this.maxQueue = options.maxQueue;
     this.workers = options.workers;
     this.memory = options.memory;

@@ -7,11 +7,13 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { move, workerData } from 'piscina';
 import { GraphViews } from '../graph/views.js';
 import { createScalarKernels, createWasmKernels } from '../kernels/index.js';
+import { batchThreadPolicy } from '../platform/priority.js';
 import { HeaderWord, SCRATCH_CLAIM_WORDS } from '../vector-index/layout.js';
 import { Scanner } from '../vector-index/scan.js';
 import { GRAPH_CHANNEL, packSearchReply, type GraphRetired, type SearchReply, type SearchTask, type WorkerInit } from './messages.js';
 
 const init = workerData as WorkerInit;
+if (init.schedBatch) batchThreadPolicy();
 
 /** Claims the first free bit of the scratch bitmap; a worker keeps its slot for life. */
 function claimScratchSlot(memory: WebAssembly.Memory, slots: number): number {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { getPriority } from 'node:os';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { kernelThreadId, lowerThreadPriority } from '../../src/platform/priority.js';
+import { SchedPolicy, batchThreadPolicy, kernelThreadId, lowerThreadPriority, threadPolicy } from '../../src/platform/priority.js';
 
 const linux = process.platform === 'linux';
 const MODULE = new URL('../../src/platform/priority.js', import.meta.url).href;
@@ -49,4 +49,28 @@ test('nice values outside 0..19 are refused', () => {
   assert.throws(() => lowerThreadPriority(20), RangeError);
   assert.throws(() => lowerThreadPriority(-1), RangeError);
   assert.throws(() => lowerThreadPriority(1.5), RangeError);
+});
+
+test('a thread puts itself under SCHED_BATCH, and only itself', { skip: !linux && 'scheduling policies per thread are Linux only' }, async () => {
+  const mainTid = kernelThreadId()!;
+  assert.equal(threadPolicy(mainTid), SchedPolicy.OTHER);
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    import(workerData.module).then(({ kernelThreadId, batchThreadPolicy, threadPolicy }) => {
+      const tid = kernelThreadId();
+      const before = threadPolicy(tid);
+      const done = batchThreadPolicy();
+      parentPort.postMessage({ tid, before, done, after: threadPolicy(tid) });
+    });`;
+  const worker = new Worker(code, { eval: true, workerData: { module: MODULE } });
+  const r = await new Promise<{ tid: number; before: number; done: boolean; after: number }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  await worker.terminate();
+  assert.equal(r.before, SchedPolicy.OTHER);
+  assert.equal(r.done, true, 'chrt is part of util-linux; it should be there');
+  assert.equal(r.after, SchedPolicy.BATCH);
+  assert.equal(threadPolicy(mainTid), SchedPolicy.OTHER, "the main thread's policy is untouched");
+  assert.equal(batchThreadPolicy.length, 0);
 });

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { SchedPolicy, threadPolicy } from '../../src/platform/priority.js';
 import { QueryPool, scratchSlotsFor } from '../../src/pool/pool.js';
+import { readdirSync } from 'node:fs';
 import { VectorIndex } from '../../src/vector-index/vector-index.js';
 import { randomVectors } from '../helpers/hotvec.js';
 import { bruteForce, sameNeighbours } from '../helpers/reference.js';
@@ -93,5 +95,25 @@ test('overload: a full queue answers OVERLOADED instead of queueing without boun
     for (const r of rejected) assert.equal((r as PromiseRejectedResult).reason.code, 'HOTVEC_OVERLOADED');
   } finally {
     await small.close();
+  }
+});
+
+/** Threads of this process running under SCHED_BATCH. */
+const batchThreads = (): number => readdirSync('/proc/self/task').filter((tid) => threadPolicy(Number(tid)) === SchedPolicy.BATCH).length;
+
+test('workers run under SCHED_BATCH when asked (Linux), and only then', { skip: process.platform !== 'linux' && 'Linux only' }, async () => {
+  // The module's pool (schedBatch not set) has started its two workers by now.
+  const dim = 8;
+  index.apply({ t: 'create', seq: 1000, collection: 'sched', dimension: dim, metric: 'l2' });
+  index.apply({ t: 'upsert', seq: 1001, collection: 'sched', ids: ['a'], embeddings: new Float32Array(dim) });
+  await query('sched', [Array.from({ length: dim }, () => 0)], 1);
+  assert.equal(batchThreads(), 0, 'no thread of a pool that did not ask');
+  const batch = new QueryPool({ memory: index.arena.memory, scratch: index.arena.scratch, workers: 2, maxQueue: 100, schedBatch: true });
+  try {
+    // Each worker sets its policy as it starts; Piscina starts them at once (minThreads).
+    for (let i = 0; i < 200 && batchThreads() < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(batchThreads(), 2, 'both workers of the pool that asked, nothing else');
+  } finally {
+    await batch.close();
   }
 });
