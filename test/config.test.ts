@@ -11,6 +11,8 @@ test('defaults are the documented ones', () => {
   assert.equal(c.port, 8080);
   assert.equal(c.dataDir, './data');
   assert.equal(c.fsync, 'always');
+  assert.equal(c.workerSched, 'normal');
+  assert.equal(loadConfig(['--worker-sched', 'batch'], {}).config.workerSched, 'batch');
   assert.ok(Object.isFrozen(c));
 });
 
@@ -31,6 +33,7 @@ test('flags override env, env overrides the config file', () => {
 test('every invalid value is reported with the option, its flag and its variable', () => {
   assert.throws(() => loadConfig(['--port', '70000'], {}), /port \(--port, HOTVEC_PORT\)/);
   assert.throws(() => loadConfig(['--fsync', 'sometimes'], {}), /fsync \(--fsync, HOTVEC_FSYNC\)/);
+  assert.throws(() => loadConfig([], { HOTVEC_WORKER_SCHED: 'fifo' }), /workerSched \(--worker-sched, HOTVEC_WORKER_SCHED\)/);
   assert.throws(() => loadConfig([], { HOTVEC_WORKERS: '0' }), /workers/);
   assert.throws(() => loadConfig(['--chroma-url', 'not a url'], {}), /chromaUrl/);
   assert.throws(() => loadConfig(['--no-such-flag', '1'], {}), /HOTVEC_INVALID_CONFIG|Unknown option/);

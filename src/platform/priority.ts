@@ -9,7 +9,7 @@
  * and processes it starts afterwards inherit the value.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 
 /**
@@ -62,22 +62,34 @@ export function threadPolicy(tid: number): number | undefined {
 
 /**
  * Puts the calling thread under SCHED_BATCH (Linux): the scheduler then treats it as a
- * throughput thread, and waking it does not preempt the running thread. The query workers use
- * it so that the main thread, which wakes a worker for every task it hands over, keeps its CPU
- * and goes on reading requests and writing answers instead of being switched out for the
- * worker it just woke (a worker still gets any idle core at once, and its share of a busy one
- * as before). Node has no binding for sched_setscheduler, so util-linux's `chrt` is run once on
- * the thread's id; a non-real-time policy needs no privilege for one's own threads. Returns
- * whether the thread now runs under SCHED_BATCH; false where it could not be set (not Linux, no
- * `chrt`, refused by a seccomp or LSM policy): a performance matter only.
+ * throughput thread, and waking it preempts no running thread. Query workers may use it
+ * (`--worker-sched batch`) so that the main thread, which wakes a worker for every task it hands
+ * over, keeps its CPU and goes on reading requests and writing answers instead of being
+ * switched out for the worker it just woke (a worker still gets any idle core at once, and its
+ * share of a busy one). The price: a woken worker does not preempt background work either (the
+ * graph builder, the managed Chroma), however low their priority, so during a bulk load it may
+ * wait up to a scheduler slice. Node has no binding for sched_setscheduler, so util-linux's
+ * `chrt` is run once on the thread's id; a non-real-time policy needs no privilege for one's own
+ * threads. Returns whether the thread now runs under SCHED_BATCH; false where it could not be
+ * set (not Linux, no `chrt`, refused by a seccomp or LSM policy, a real-time policy already):
+ * a performance matter only.
  */
 export function batchThreadPolicy(): boolean {
   const tid = kernelThreadId();
   if (tid === undefined) return false;
+  const policy = threadPolicy(tid);
+  // Only from the normal policy: a thread started under a real-time one is not demoted.
+  if (policy !== SchedPolicy.OTHER) return policy === SchedPolicy.BATCH;
+  const chrt = CHRT.find((path) => existsSync(path));
+  if (!chrt) return false;
   try {
-    execFileSync('chrt', ['--batch', '--pid', '0', String(tid)], { stdio: 'ignore', timeout: 10_000 });
+    // A call takes a few ms; a worker's first task waits for it.
+    execFileSync(chrt, ['--batch', '--pid', '0', String(tid)], { stdio: 'ignore', timeout: 1000 });
   } catch {
     return false;
   }
   return threadPolicy(tid) === SchedPolicy.BATCH;
 }
+
+/** Where util-linux installs `chrt` (an absolute path: the search PATH is not consulted). */
+const CHRT = ['/usr/bin/chrt', '/bin/chrt'];

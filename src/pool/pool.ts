@@ -30,7 +30,7 @@ export interface QueryPoolOptions {
   /**
    * Workers run under SCHED_BATCH (Linux), so that waking one for a task does not preempt the
    * main thread (see platform/priority.ts). Default false; the engine sets it from
-   * `--worker-sched`.
+   * `--worker-sched`. A respawned worker sets it again (one fork of the process at its start).
    */
   schedBatch?: boolean;
   /**
