@@ -80,7 +80,7 @@ export function batchThreadPolicy(): boolean {
   const policy = threadPolicy(tid);
   // Only from the normal policy: a thread started under a real-time one is not demoted.
   if (policy !== SchedPolicy.OTHER) return policy === SchedPolicy.BATCH;
-  const chrt = CHRT.find((path) => existsSync(path));
+  const chrt = chrtPath();
   if (!chrt) return false;
   try {
     // A call takes a few ms; a worker's first task waits for it.
@@ -91,5 +91,7 @@ export function batchThreadPolicy(): boolean {
   return threadPolicy(tid) === SchedPolicy.BATCH;
 }
 
-/** Where util-linux installs `chrt` (an absolute path: the search PATH is not consulted). */
-const CHRT = ['/usr/bin/chrt', '/bin/chrt'];
+/** util-linux's `chrt`, by absolute path (the search PATH is not consulted), or undefined. */
+export function chrtPath(): string | undefined {
+  return ['/usr/bin/chrt', '/bin/chrt'].find((path) => existsSync(path));
+}

@@ -4,11 +4,10 @@
  * started it (the request path) keeps its priority.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { SchedPolicy, batchThreadPolicy, kernelThreadId, lowerThreadPriority, threadPolicy } from '../../src/platform/priority.js';
+import { SchedPolicy, batchThreadPolicy, chrtPath, kernelThreadId, lowerThreadPriority, threadPolicy } from '../../src/platform/priority.js';
 
 const linux = process.platform === 'linux';
 const MODULE = new URL('../../src/platform/priority.js', import.meta.url).href;
@@ -52,7 +51,7 @@ test('nice values outside 0..19 are refused', () => {
   assert.throws(() => lowerThreadPriority(1.5), RangeError);
 });
 
-const chrt = ['/usr/bin/chrt', '/bin/chrt'].some((p) => existsSync(p));
+const chrt = chrtPath() !== undefined;
 const normalHere = linux && threadPolicy(kernelThreadId() ?? -1) === SchedPolicy.OTHER;
 
 test('a thread puts itself under SCHED_BATCH, and only itself', { skip: !(linux && chrt && normalHere) && 'needs Linux, util-linux chrt, and tests run under the normal policy' }, async () => {

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { SchedPolicy, threadPolicy } from '../../src/platform/priority.js';
+import { SchedPolicy, chrtPath, threadPolicy } from '../../src/platform/priority.js';
 import { QueryPool, scratchSlotsFor } from '../../src/pool/pool.js';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { VectorIndex } from '../../src/vector-index/vector-index.js';
 import { randomVectors } from '../helpers/hotvec.js';
 import { bruteForce, sameNeighbours } from '../helpers/reference.js';
@@ -100,7 +100,7 @@ test('overload: a full queue answers OVERLOADED instead of queueing without boun
 
 /** Kernel ids of this process's threads and their scheduling policies. */
 const policies = (): Map<string, number | undefined> => new Map(readdirSync('/proc/self/task').map((tid) => [tid, threadPolicy(Number(tid))]));
-const chrt = ['/usr/bin/chrt', '/bin/chrt'].some((p) => existsSync(p));
+const chrt = chrtPath() !== undefined;
 
 test('workers run under SCHED_BATCH when asked (Linux), and only then', { skip: !(process.platform === 'linux' && chrt) && 'needs Linux and util-linux chrt' }, async (t) => {
   // The module's pool (schedBatch not set) has started its workers by now: one answered this.
