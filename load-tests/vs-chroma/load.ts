@@ -4,7 +4,6 @@
  * a steady rate, and a small WebSocket generator for hotvec's msgpack protocol (a fixed number
  * of requests in flight per socket).
  */
-import { Agent, request } from 'node:http';
 import autocannon from 'autocannon';
 import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
@@ -61,28 +60,6 @@ export async function httpLoad(o: HttpLoadOptions): Promise<LoadStats> {
     });
   });
   return summarise(latencies, failed + result.errors + result.timeouts, result.duration);
-}
-
-// node:http with keep-alive costs the client about a quarter of the CPU of fetch per request
-// (measured here), which matters when the client shares the server's cores.
-const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-
-/** POSTs a JSON body; resolves with the status once the whole answer has arrived. */
-export function postJson(url: string, body: string | Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.once('end', () => resolve(res.statusCode ?? 0));
-      res.once('error', reject);
-    });
-    req.once('error', reject);
-    req.end(body);
-  });
-}
-
-/** Closes the idle keep-alive sockets so the process can exit. */
-export function closeClients(): void {
-  agent.destroy();
 }
 
 export interface PacedLoadOptions {
