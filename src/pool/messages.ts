@@ -15,6 +15,12 @@ export interface WorkerInit {
   kernel: 'wasm' | 'scalar';
   /** Run under SCHED_BATCH (Linux; see platform/priority.ts). */
   schedBatch: boolean;
+  /** BroadcastChannel (one per pool) on which a worker says it has loaded: a `WorkerLoaded`. */
+  loadedChannel: string;
+}
+
+export interface WorkerLoaded {
+  threadId: number;
 }
 
 export interface SearchTask {

@@ -4,6 +4,7 @@
  * the coalescer until a worker is free and then travel together, split into one task per
  * worker (coalescer.ts).
  */
+import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { HotvecError } from '../errors.js';
@@ -11,7 +12,7 @@ import type { CollectionTarget } from '../vector-index/collection.js';
 import type { ScratchLayout } from '../vector-index/layout.js';
 import type { SearchOptions } from '../vector-index/scan.js';
 import { QueryCoalescer } from './coalescer.js';
-import { GRAPH_CHANNEL, splitSearchReply, type GraphRetired, type SearchReply, type SearchTask, type WorkerInit } from './messages.js';
+import { GRAPH_CHANNEL, splitSearchReply, type GraphRetired, type SearchReply, type SearchTask, type WorkerInit, type WorkerLoaded } from './messages.js';
 
 export interface SearchAnswer {
   refs: Float64Array;
@@ -45,6 +46,9 @@ export interface QueryPoolOptions {
   onWorkerError?: (err: Error) => void;
 }
 
+/** Longest `close` waits for workers still loading their module before it stops them. */
+const LOAD_WAIT_MS = 10_000;
+
 /** Scratch slots to reserve for a pool of n workers: respawned workers need fresh ones. */
 export const scratchSlotsFor = (workers: number): number => Math.min(256, workers * 2 + 2);
 
@@ -60,11 +64,22 @@ export class QueryPool {
     () => this.workers,
   );
   private closed = false;
+  /** Workers that have loaded their module (thread ids), told on `loadedChannel`. */
+  private readonly loaded = new Set<number>();
+  private readonly loadedChannel: BroadcastChannel;
+  private loadWaiters: (() => void)[] = [];
   /** Query vectors submitted and not yet answered (waiting to be coalesced, queued or running). */
   private outstanding = 0;
 
   constructor(options: QueryPoolOptions) {
-    const init: WorkerInit = { memory: options.memory, scratch: options.scratch, kernel: options.kernel ?? 'wasm', schedBatch: options.schedBatch ?? false };
+    const loadedChannel = `hotvec:worker-loaded:${randomUUID()}`;
+    this.loadedChannel = new BroadcastChannel(loadedChannel);
+    (this.loadedChannel as unknown as { unref(): void }).unref();
+    this.loadedChannel.onmessage = (event: unknown) => {
+      this.loaded.add((event as { data: WorkerLoaded }).data.threadId);
+      if (this.loaded.size >= this.workers) for (const w of this.loadWaiters.splice(0)) w();
+    };
+    const init: WorkerInit = { memory: options.memory, scratch: options.scratch, kernel: options.kernel ?? 'wasm', schedBatch: options.schedBatch ?? false, loadedChannel };
     this.maxQueue = options.maxQueue;
     this.workers = options.workers;
     this.memory = options.memory;
@@ -133,17 +148,42 @@ export class QueryPool {
     return this.piscina.utilization;
   }
 
-  /** Waits for running and queued tasks (bounded by Piscina's closeTimeout), then stops the workers. */
+  /** Workers that have told they loaded their module (respawned ones count too). */
+  get loadedWorkers(): number {
+    return this.loaded.size;
+  }
+
+  /**
+   * Waits for workers still loading their module (at most LOAD_WAIT_MS) and for running and
+   * queued tasks (bounded by Piscina's closeTimeout), then stops the workers. Terminating a
+   * worker while Node 20 instantiates its ES module aborts the whole process (V8: "IsGraphAsync
+   * must be used on an instantiated module"; a CI run hit it stopping hotvec ~0.1 s after it had
+   * started).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.channel.close();
+    await this.workersLoaded(LOAD_WAIT_MS);
+    this.loadedChannel.close();
     await this.piscina.close();
   }
 
   async destroy(): Promise<void> {
     this.closed = true;
     this.channel.close();
+    this.loadedChannel.close();
     await this.piscina.destroy();
+  }
+
+  private workersLoaded(ms: number): Promise<void> {
+    if (this.loaded.size >= this.workers) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.loadWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }

@@ -3,14 +3,14 @@
  * tasks over the shared vectors (distance kernel for exact scans, memory-mapped HNSW views
  * for sealed segments). Retired graph files are announced on a BroadcastChannel.
  */
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { move, workerData } from 'piscina';
 import { GraphViews } from '../graph/views.js';
 import { createScalarKernels, createWasmKernels } from '../kernels/index.js';
 import { batchThreadPolicy } from '../platform/priority.js';
 import { HeaderWord, SCRATCH_CLAIM_WORDS } from '../vector-index/layout.js';
 import { Scanner } from '../vector-index/scan.js';
-import { GRAPH_CHANNEL, packSearchReply, type GraphRetired, type SearchReply, type SearchTask, type WorkerInit } from './messages.js';
+import { GRAPH_CHANNEL, packSearchReply, type GraphRetired, type SearchReply, type SearchTask, type WorkerInit, type WorkerLoaded } from './messages.js';
 
 const init = workerData as WorkerInit;
 if (init.schedBatch) batchThreadPolicy();
@@ -62,3 +62,9 @@ export default function search(task: SearchTask): SearchReply {
   const { refs, distances } = scanner.search(task.target, task.queries, task.k, task.options);
   return move(packSearchReply(refs, distances, (performance.now() - started) / 1000)) as SearchReply;
 }
+
+// The module is loaded (and instantiated): the pool may terminate this worker safely now.
+// (Kept open: a channel closed right after posting drops the message.)
+const loaded = new BroadcastChannel(init.loadedChannel);
+(loaded as unknown as { unref(): void }).unref();
+loaded.postMessage({ threadId } satisfies WorkerLoaded);

@@ -124,3 +124,15 @@ test('workers run under SCHED_BATCH when asked (Linux), and only then', { skip: 
     await batch.close();
   }
 });
+
+test('a pool closed right after it was made waits until every worker has loaded its module, then stops them', async () => {
+  // Terminating a worker while Node instantiates its ES module can abort the process; closing at
+  // once is what a server stopped just after its start does.
+  // An arena of its own: workers keep their scratch slot for life, and the other pools here took the module's.
+  const own = new VectorIndex({ maxBytes: 64 * MiB, maxDimension: 8, scratchSlots: scratchSlotsFor(2) });
+  const quick = new QueryPool({ memory: own.arena.memory, scratch: own.arena.scratch, workers: 2, maxQueue: 100 });
+  assert.equal(quick.loadedWorkers, 0, 'nothing loaded yet in the same turn');
+  await quick.close();
+  assert.equal(quick.loadedWorkers, 2);
+  assert.equal(quick.threads, 0, 'and the workers are gone');
+});
