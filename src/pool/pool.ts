@@ -5,7 +5,7 @@
  * worker (coalescer.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { HotvecError } from '../errors.js';
 import type { CollectionTarget } from '../vector-index/collection.js';
@@ -44,9 +44,11 @@ export interface QueryPoolOptions {
    * its 'error' event would take the whole process down.
    */
   onWorkerError?: (err: Error) => void;
+  /** Longest `close` waits for live workers still loading their module (default 10 s). */
+  loadWaitMs?: number;
 }
 
-/** Longest `close` waits for workers still loading their module before it stops them. */
+/** Default longest wait of `close` for workers still loading their module before it stops them. */
 const LOAD_WAIT_MS = 10_000;
 
 /** Scratch slots to reserve for a pool of n workers: respawned workers need fresh ones. */
@@ -58,6 +60,7 @@ export class QueryPool {
   private readonly onTask: ((waitSeconds: number, runSeconds: number) => void) | undefined;
   private readonly workers: number;
   private readonly memory: WebAssembly.Memory;
+  private readonly loadWaitMs: number;
   private readonly channel = new BroadcastChannel(GRAPH_CHANNEL);
   private readonly coalescer = new QueryCoalescer(
     (target, queries, k, options, since) => this.run(target, queries, k, options, since),
@@ -77,10 +80,11 @@ export class QueryPool {
     (this.loadedChannel as unknown as { unref(): void }).unref();
     this.loadedChannel.onmessage = (event: unknown) => {
       this.loaded.add((event as { data: WorkerLoaded }).data.threadId);
-      if (this.loaded.size >= this.workers) for (const w of this.loadWaiters.splice(0)) w();
+      this.checkLoaded();
     };
     const init: WorkerInit = { memory: options.memory, scratch: options.scratch, kernel: options.kernel ?? 'wasm', schedBatch: options.schedBatch ?? false, loadedChannel };
     this.maxQueue = options.maxQueue;
+    this.loadWaitMs = options.loadWaitMs ?? LOAD_WAIT_MS;
     this.workers = options.workers;
     this.memory = options.memory;
     (this.channel as unknown as { unref(): void }).unref();
@@ -94,6 +98,9 @@ export class QueryPool {
       workerData: init,
     });
     this.piscina.on('error', (err: Error) => options.onWorkerError?.(err));
+    // A worker gone (failed at start, or exited) is no longer one to wait for. Piscina tells
+    // before it drops the worker from its list: look once the handler is done.
+    this.piscina.on('workerDestroy', () => queueMicrotask(() => this.checkLoaded()));
   }
 
   /**
@@ -143,18 +150,24 @@ export class QueryPool {
     return this.piscina.threads.length;
   }
 
+  /** The live worker threads (diagnostics and tests: which threads are this pool's). */
+  get workerThreads(): readonly Worker[] {
+    return this.piscina.threads;
+  }
+
   /** Pool utilisation 0..1 as Piscina measures it. */
   get utilization(): number {
     return this.piscina.utilization;
   }
 
-  /** Workers that have told they loaded their module (respawned ones count too). */
+  /** Workers that have told they loaded their module (respawned ones count too; gone ones stay counted). */
   get loadedWorkers(): number {
     return this.loaded.size;
   }
 
   /**
-   * Waits for workers still loading their module (at most LOAD_WAIT_MS) and for running and
+   * Waits for live workers still loading their module (a respawned one too; at most `loadWaitMs`;
+   * a worker that failed at start is gone and not waited for) and for running and
    * queued tasks (bounded by Piscina's closeTimeout), then stops the workers. Terminating a
    * worker while Node 20 instantiates its ES module aborts the whole process (V8: "IsGraphAsync
    * must be used on an instantiated module"; a CI run hit it stopping hotvec ~0.1 s after it had
@@ -164,7 +177,7 @@ export class QueryPool {
     if (this.closed) return;
     this.closed = true;
     this.channel.close();
-    await this.workersLoaded(LOAD_WAIT_MS);
+    await this.workersLoaded(this.loadWaitMs);
     this.loadedChannel.close();
     await this.piscina.close();
   }
@@ -176,8 +189,17 @@ export class QueryPool {
     await this.piscina.destroy();
   }
 
+  /** Every live worker (respawned ones included) has loaded its module. */
+  private allLoaded(): boolean {
+    return this.piscina.threads.every((t) => this.loaded.has(t.threadId));
+  }
+
+  private checkLoaded(): void {
+    if (this.loadWaiters.length > 0 && this.allLoaded()) for (const w of this.loadWaiters.splice(0)) w();
+  }
+
   private workersLoaded(ms: number): Promise<void> {
-    if (this.loaded.size >= this.workers) return Promise.resolve();
+    if (this.allLoaded()) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.loadWaiters.push(() => {

@@ -136,3 +136,38 @@ test('a pool closed right after it was made waits until every worker has loaded 
   assert.equal(quick.loadedWorkers, 2);
   assert.equal(quick.threads, 0, 'and the workers are gone');
 });
+
+test('close() waits for a worker respawned just before it, and stops it only once it has loaded', async () => {
+  const own = new VectorIndex({ maxBytes: 64 * MiB, maxDimension: 8, scratchSlots: scratchSlotsFor(2) });
+  const respawning = new QueryPool({ memory: own.arena.memory, scratch: own.arena.scratch, workers: 2, maxQueue: 100 });
+  try {
+    for (let i = 0; i < 400 && respawning.loadedWorkers < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(respawning.loadedWorkers, 2, 'both workers loaded');
+    const [first] = respawning.workerThreads;
+    await first!.terminate(); // Piscina replaces it in its exit handler, which runs before this resumes
+    assert.equal(respawning.threads, 2, 'a replacement is starting');
+    assert.ok(!respawning.workerThreads.includes(first!));
+  } finally {
+    await respawning.close();
+  }
+  assert.equal(respawning.loadedWorkers, 3, 'the replacement had loaded before close() stopped it');
+  assert.equal(respawning.threads, 0);
+});
+
+test('close() does not wait for a worker that failed at start', async () => {
+  // One scratch slot for two workers: the second to start finds none and fails; Piscina does not replace it.
+  const own = new VectorIndex({ maxBytes: 64 * MiB, maxDimension: 8, scratchSlots: 1 });
+  const errors: Error[] = [];
+  // Were close() to wait for the failed worker, it would wait the whole loadWaitMs, two minutes.
+  const failing = new QueryPool({ memory: own.arena.memory, scratch: own.arena.scratch, workers: 2, maxQueue: 100, loadWaitMs: 120_000, onWorkerError: (e) => errors.push(e) });
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    failing.close().then(() => 'closed' as const),
+    new Promise<'waiting'>((r) => (timer = setTimeout(() => r('waiting'), 30_000))),
+  ]);
+  clearTimeout(timer);
+  assert.equal(closed, 'closed', 'close() waited for a worker that is gone');
+  assert.equal(failing.loadedWorkers, 1, 'the worker with a slot loaded');
+  assert.match(errors.map((e) => e.message).join('\n'), /no free scratch slot/);
+  assert.equal(failing.threads, 0);
+});
