@@ -26,7 +26,7 @@ export const configSchema = z.object({
   /** Query worker threads. */
   workers: int(1, 256).default(availableParallelism()),
   /** Scheduling policy of the query workers (Linux): `normal` (left as it is) or `batch` (SCHED_BATCH: waking a worker for a task does not preempt the main thread that handed it over, nor background work). */
-  workerSched: z.enum(['normal', 'batch']).default('normal'),
+  workerSched: z.enum(['normal', 'batch']).default('batch'),
   /** URL of an existing Chroma server; when unset hotvec starts and manages a local one. */
   chromaUrl: z.string().url().optional(),
   /** Chroma tenant. */

@@ -179,6 +179,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       scratch: this.index.arena.scratch,
       workers: cfg.workers,
       schedBatch: cfg.workerSched === 'batch',
+      onWorkerLoaded: ({ threadId, schedBatch }) => {
+        if (cfg.workerSched === 'batch' && !schedBatch && process.platform === 'linux') {
+          this.emit('warning', `query worker ${threadId} runs under the normal scheduling policy: SCHED_BATCH could not be set (no /usr/bin/chrt, refused, or a real-time policy already)`);
+        }
+      },
       maxQueue: cfg.maxQueue,
       onTask: this.metrics.observePoolTask,
       onWorkerError: (err) => this.emit('service-error', toHotvecError(err)),

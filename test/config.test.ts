@@ -11,8 +11,8 @@ test('defaults are the documented ones', () => {
   assert.equal(c.port, 8080);
   assert.equal(c.dataDir, './data');
   assert.equal(c.fsync, 'always');
-  assert.equal(c.workerSched, 'normal');
-  assert.equal(loadConfig(['--worker-sched', 'batch'], {}).config.workerSched, 'batch');
+  assert.equal(c.workerSched, 'batch');
+  assert.equal(loadConfig(['--worker-sched', 'normal'], {}).config.workerSched, 'normal');
   assert.ok(Object.isFrozen(c));
 });
 

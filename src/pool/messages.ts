@@ -21,6 +21,8 @@ export interface WorkerInit {
 
 export interface WorkerLoaded {
   threadId: number;
+  /** The worker runs under SCHED_BATCH (it asked, and the policy took effect). */
+  schedBatch: boolean;
 }
 
 export interface SearchTask {

@@ -31,9 +31,12 @@ export interface QueryPoolOptions {
   /**
    * Workers run under SCHED_BATCH (Linux), so that waking one for a task does not preempt the
    * main thread (see platform/priority.ts). Default false; the engine sets it from
-   * `--worker-sched`. A respawned worker sets it again (one fork of the process at its start).
+   * `--worker-sched` (default batch). A respawned worker sets it again (one fork of the process
+   * at its start).
    */
   schedBatch?: boolean;
+  /** A worker has loaded its module; tells whether it runs under SCHED_BATCH. */
+  onWorkerLoaded?: (loaded: WorkerLoaded) => void;
   /**
    * Called once per finished task with the seconds it waited (queue and hand-over to the
    * worker) and the seconds the worker ran it. Must be cheap: it runs on the main thread.
@@ -79,7 +82,9 @@ export class QueryPool {
     this.loadedChannel = new BroadcastChannel(loadedChannel);
     (this.loadedChannel as unknown as { unref(): void }).unref();
     this.loadedChannel.onmessage = (event: unknown) => {
-      this.loaded.add((event as { data: WorkerLoaded }).data.threadId);
+      const loaded = (event as { data: WorkerLoaded }).data;
+      this.loaded.add(loaded.threadId);
+      options.onWorkerLoaded?.(loaded);
       this.checkLoaded();
     };
     const init: WorkerInit = { memory: options.memory, scratch: options.scratch, kernel: options.kernel ?? 'wasm', schedBatch: options.schedBatch ?? false, loadedChannel };

@@ -13,7 +13,7 @@ import { Scanner } from '../vector-index/scan.js';
 import { GRAPH_CHANNEL, packSearchReply, type GraphRetired, type SearchReply, type SearchTask, type WorkerInit, type WorkerLoaded } from './messages.js';
 
 const init = workerData as WorkerInit;
-if (init.schedBatch) batchThreadPolicy();
+const schedBatch = init.schedBatch ? batchThreadPolicy() : false;
 
 /** Claims the first free bit of the scratch bitmap; a worker keeps its slot for life. */
 function claimScratchSlot(memory: WebAssembly.Memory, slots: number): number {
@@ -67,4 +67,4 @@ export default function search(task: SearchTask): SearchReply {
 // (Kept open: a channel closed right after posting drops the message.)
 const loaded = new BroadcastChannel(init.loadedChannel);
 (loaded as unknown as { unref(): void }).unref();
-loaded.postMessage({ threadId } satisfies WorkerLoaded);
+loaded.postMessage({ threadId, schedBatch } satisfies WorkerLoaded);

@@ -113,13 +113,16 @@ test('workers run under SCHED_BATCH when asked (Linux), and only then', { skip: 
     t.skip('the tests run under another policy than the normal one: nothing to tell apart');
     return;
   }
-  const batch = new QueryPool({ memory: index.arena.memory, scratch: index.arena.scratch, workers: 2, maxQueue: 100, schedBatch: true });
+  const reports: { threadId: number; schedBatch: boolean }[] = [];
+  const batch = new QueryPool({ memory: index.arena.memory, scratch: index.arena.scratch, workers: 2, maxQueue: 100, schedBatch: true, onWorkerLoaded: (l) => reports.push(l) });
   try {
     const newBatch = (): number => [...policies()].filter(([tid, p]) => !before.has(tid) && p === SchedPolicy.BATCH).length;
     // Each worker sets its policy as it starts; Piscina starts them at once (minThreads).
     for (let i = 0; i < 200 && newBatch() < 2; i++) await new Promise((r) => setTimeout(r, 25));
     assert.equal(newBatch(), 2, 'both workers of the pool that asked');
     for (const [tid, p] of policies()) if (before.has(tid)) assert.equal(p, SchedPolicy.OTHER, `thread ${tid} (not of that pool) is untouched`);
+    for (let i = 0; i < 200 && reports.length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.deepEqual(reports.map((r) => r.schedBatch), [true, true], 'each worker tells the policy took effect');
   } finally {
     await batch.close();
   }
@@ -139,7 +142,8 @@ test('a pool closed right after it was made waits until every worker has loaded 
 
 test('close() waits for a worker respawned just before it, and stops it only once it has loaded', async () => {
   const own = new VectorIndex({ maxBytes: 64 * MiB, maxDimension: 8, scratchSlots: scratchSlotsFor(2) });
-  const respawning = new QueryPool({ memory: own.arena.memory, scratch: own.arena.scratch, workers: 2, maxQueue: 100 });
+  const reports: boolean[] = [];
+  const respawning = new QueryPool({ memory: own.arena.memory, scratch: own.arena.scratch, workers: 2, maxQueue: 100, onWorkerLoaded: (l) => reports.push(l.schedBatch) });
   try {
     for (let i = 0; i < 400 && respawning.loadedWorkers < 2; i++) await new Promise((r) => setTimeout(r, 25));
     assert.equal(respawning.loadedWorkers, 2, 'both workers loaded');
@@ -151,6 +155,7 @@ test('close() waits for a worker respawned just before it, and stops it only onc
     await respawning.close();
   }
   assert.equal(respawning.loadedWorkers, 3, 'the replacement had loaded before close() stopped it');
+  assert.deepEqual(reports, [false, false, false], 'a pool that did not ask for SCHED_BATCH: every worker tells it runs without');
   assert.equal(respawning.threads, 0);
 });
 
