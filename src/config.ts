@@ -25,7 +25,7 @@ export const configSchema = z.object({
   dataDir: z.string().min(1).default('./data'),
   /** Query worker threads. */
   workers: int(1, 256).default(availableParallelism()),
-  /** Scheduling policy of the query workers (Linux): `normal` (left as it is) or `batch` (SCHED_BATCH: waking a worker for a task does not preempt the main thread that handed it over, nor background work). */
+  /** Scheduling policy of the query workers (Linux): `batch` (default; SCHED_BATCH: waking a worker for a task does not preempt the main thread that handed it over, nor background work; a warning is logged where it cannot be set) or `normal` (left as it is). */
   workerSched: z.enum(['normal', 'batch']).default('batch'),
   /** URL of an existing Chroma server; when unset hotvec starts and manages a local one. */
   chromaUrl: z.string().url().optional(),

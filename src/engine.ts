@@ -68,6 +68,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private snapshots?: SnapshotScheduler;
   private server?: Server;
   private closing?: Promise<void>;
+  /** The SCHED_BATCH warning has been logged (once per engine, not per worker). */
+  private warnedSched = false;
   chromaUrl = '';
   /** Latency histograms, SLA evaluation, Prometheus registry (src/metrics). */
   readonly metrics: Metrics;
@@ -179,9 +181,10 @@ export class Engine extends EventEmitter<EngineEvents> {
       scratch: this.index.arena.scratch,
       workers: cfg.workers,
       schedBatch: cfg.workerSched === 'batch',
-      onWorkerLoaded: ({ threadId, schedBatch }) => {
-        if (cfg.workerSched === 'batch' && !schedBatch && process.platform === 'linux') {
-          this.emit('warning', `query worker ${threadId} runs under the normal scheduling policy: SCHED_BATCH could not be set (no /usr/bin/chrt, refused, or a real-time policy already)`);
+      onWorkerLoaded: ({ schedBatch }) => {
+        if (cfg.workerSched === 'batch' && !schedBatch && process.platform === 'linux' && !this.warnedSched) {
+          this.warnedSched = true;
+          this.emit('warning', 'query workers are not under SCHED_BATCH (--worker-sched batch): it could not be set (no chrt at /usr/bin/chrt or /bin/chrt, refused, or a real-time policy already); they keep the policy they have');
         }
       },
       maxQueue: cfg.maxQueue,

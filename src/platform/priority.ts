@@ -62,13 +62,13 @@ export function threadPolicy(tid: number): number | undefined {
 
 /**
  * Puts the calling thread under SCHED_BATCH (Linux): the scheduler then treats it as a
- * throughput thread, and waking it preempts no running thread. Query workers may use it
- * (`--worker-sched batch`) so that the main thread, which wakes a worker for every task it hands
+ * throughput thread, and waking it preempts no running thread. Query workers use it (by default;
+ * `--worker-sched batch`) so that the main thread, which wakes a worker for every task it hands
  * over, keeps its CPU and goes on reading requests and writing answers instead of being
  * switched out for the worker it just woke (a worker still gets any idle core at once, and its
  * share of a busy one). The price: a woken worker does not preempt background work either (the
  * graph builder, the managed Chroma), however low their priority, so during a bulk load it may
- * wait up to a scheduler slice. Node has no binding for sched_setscheduler, so util-linux's
+ * wait up to a scheduler slice (measured: no harm beyond the noise, see the README). Node has no binding for sched_setscheduler, so util-linux's
  * `chrt` is run once on the thread's id; a non-real-time policy needs no privilege for one's own
  * threads. Returns whether the thread now runs under SCHED_BATCH; false where it could not be
  * set (not Linux, no `chrt`, refused by a seccomp or LSM policy, a real-time policy already):

@@ -70,6 +70,8 @@ export class QueryPool {
     () => this.workers,
   );
   private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly onWorkerError: ((err: Error) => void) | undefined;
   /** Workers that have loaded their module (thread ids), told on `loadedChannel`. */
   private readonly loaded = new Set<number>();
   private readonly loadedChannel: BroadcastChannel;
@@ -84,12 +86,13 @@ export class QueryPool {
     this.loadedChannel.onmessage = (event: unknown) => {
       const loaded = (event as { data: WorkerLoaded }).data;
       this.loaded.add(loaded.threadId);
-      options.onWorkerLoaded?.(loaded);
       this.checkLoaded();
+      options.onWorkerLoaded?.(loaded);
     };
     const init: WorkerInit = { memory: options.memory, scratch: options.scratch, kernel: options.kernel ?? 'wasm', schedBatch: options.schedBatch ?? false, loadedChannel };
     this.maxQueue = options.maxQueue;
     this.loadWaitMs = options.loadWaitMs ?? LOAD_WAIT_MS;
+    this.onWorkerError = options.onWorkerError;
     this.workers = options.workers;
     this.memory = options.memory;
     (this.channel as unknown as { unref(): void }).unref();
@@ -102,7 +105,7 @@ export class QueryPool {
       concurrentTasksPerWorker: 1,
       workerData: init,
     });
-    this.piscina.on('error', (err: Error) => options.onWorkerError?.(err));
+    this.piscina.on('error', (err: Error) => this.onWorkerError?.(err));
     // A worker gone (failed at start, or exited) is no longer one to wait for. Piscina tells
     // before it drops the worker from its list: look once the handler is done.
     this.piscina.on('workerDestroy', () => queueMicrotask(() => this.checkLoaded()));
@@ -155,7 +158,7 @@ export class QueryPool {
     return this.piscina.threads.length;
   }
 
-  /** The live worker threads (diagnostics and tests: which threads are this pool's). */
+  /** The live worker threads, for diagnostics and tests only (which threads are this pool's); not to be stopped from outside. */
   get workerThreads(): readonly Worker[] {
     return this.piscina.threads;
   }
@@ -176,22 +179,23 @@ export class QueryPool {
    * queued tasks (bounded by Piscina's closeTimeout), then stops the workers. Terminating a
    * worker while Node 20 instantiates its ES module aborts the whole process (V8: "IsGraphAsync
    * must be used on an instantiated module"; a CI run hit it stopping hotvec ~0.1 s after it had
-   * started).
+   * started); a wait that runs out is reported through `onWorkerError`. Idempotent: every call
+   * gets the same promise.
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.channel.close();
-    await this.workersLoaded(this.loadWaitMs);
-    this.loadedChannel.close();
-    await this.piscina.close();
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
   }
 
-  async destroy(): Promise<void> {
+  private async doClose(): Promise<void> {
     this.closed = true;
     this.channel.close();
+    if (!(await this.workersLoaded(this.loadWaitMs))) {
+      const loading = this.piscina.threads.filter((t) => !this.loaded.has(t.threadId)).length;
+      this.onWorkerError?.(new Error(`${loading} query worker(s) still loading their module after ${this.loadWaitMs} ms; stopping them anyway`));
+    }
     this.loadedChannel.close();
-    await this.piscina.destroy();
+    await this.piscina.close();
   }
 
   /** Every live worker (respawned ones included) has loaded its module. */
@@ -203,13 +207,14 @@ export class QueryPool {
     if (this.loadWaiters.length > 0 && this.allLoaded()) for (const w of this.loadWaiters.splice(0)) w();
   }
 
-  private workersLoaded(ms: number): Promise<void> {
-    if (this.allLoaded()) return Promise.resolve();
+  /** Resolves true once every live worker has loaded, false after `ms`. */
+  private workersLoaded(ms: number): Promise<boolean> {
+    if (this.allLoaded()) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
+      const timer = setTimeout(() => resolve(false), ms);
       this.loadWaiters.push(() => {
         clearTimeout(timer);
-        resolve();
+        resolve(true);
       });
     });
   }
