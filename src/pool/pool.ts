@@ -69,7 +69,7 @@ export class QueryPool {
     (target, queries, k, options, since) => this.run(target, queries, k, options, since),
     () => this.workers,
   );
-  private closed = false;
+  /** Set by the first `close()`: from then on no query is taken. */
   private closing: Promise<void> | undefined;
   private readonly onWorkerError: ((err: Error) => void) | undefined;
   /** Workers that have loaded their module (thread ids), told on `loadedChannel`. */
@@ -117,7 +117,7 @@ export class QueryPool {
    * into one task per worker.
    */
   async search(target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions = {}): Promise<SearchAnswer> {
-    if (this.closed) throw new HotvecError('NOT_READY', 'the query pool is shutting down');
+    if (this.closing) throw new HotvecError('NOT_READY', 'the query pool is shutting down');
     if (this.outstanding >= this.maxQueue) {
       throw new HotvecError('OVERLOADED', `too many queries in progress (${this.outstanding}); retry later`);
     }
@@ -133,7 +133,7 @@ export class QueryPool {
   /** One task; `since` is when its oldest query began to wait (the wait reported to onTask counts from there). */
   private async run(target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions, since: number): Promise<SearchAnswer> {
     // Queries still waiting in the coalescer when the pool closes (after the engine's drain timed out).
-    if (this.closed) throw new HotvecError('NOT_READY', 'the query pool is shutting down');
+    if (this.closing) throw new HotvecError('NOT_READY', 'the query pool is shutting down');
     const n = (queries.length / target.dimension) * k; // read before the transfer empties `queries`
     const task: SearchTask = { target, queries, k, options, memoryBytes: this.memory.buffer.byteLength };
     const reply = await this.piscina.run(task, { transferList: [queries.buffer as ArrayBuffer] });
@@ -144,7 +144,7 @@ export class QueryPool {
 
   /** Tells every worker to drop its views of a retired graph file (no task refers to it any more). */
   forgetGraph(path: string): void {
-    if (this.closed) return; // the workers and the channel are gone
+    if (this.closing) return; // the workers and the channel are gone
     const message: GraphRetired = { forget: path };
     this.channel.postMessage(message);
   }
@@ -188,28 +188,26 @@ export class QueryPool {
   }
 
   private async doClose(): Promise<void> {
-    this.closed = true;
     this.channel.close();
     if (!(await this.workersLoaded(this.loadWaitMs))) {
-      const loading = this.piscina.threads.filter((t) => !this.loaded.has(t.threadId)).length;
-      this.onWorkerError?.(new Error(`${loading} query worker(s) still loading their module after ${this.loadWaitMs} ms; stopping them anyway`));
+      this.onWorkerError?.(new Error(`${this.stillLoading()} query worker(s) still loading their module after ${this.loadWaitMs} ms; stopping them anyway`));
     }
     this.loadedChannel.close();
     await this.piscina.close();
   }
 
-  /** Every live worker (respawned ones included) has loaded its module. */
-  private allLoaded(): boolean {
-    return this.piscina.threads.every((t) => this.loaded.has(t.threadId));
+  /** Live workers (respawned ones included) that have not yet said they loaded their module. */
+  private stillLoading(): number {
+    return this.piscina.threads.filter((t) => !this.loaded.has(t.threadId)).length;
   }
 
   private checkLoaded(): void {
-    if (this.loadWaiters.length > 0 && this.allLoaded()) for (const w of this.loadWaiters.splice(0)) w();
+    if (this.loadWaiters.length > 0 && this.stillLoading() === 0) for (const w of this.loadWaiters.splice(0)) w();
   }
 
   /** Resolves true once every live worker has loaded, false after `ms`. */
   private workersLoaded(ms: number): Promise<boolean> {
-    if (this.allLoaded()) return Promise.resolve(true);
+    if (this.stillLoading() === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), ms);
       this.loadWaiters.push(() => {
