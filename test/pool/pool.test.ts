@@ -98,6 +98,11 @@ test('overload: a full queue answers OVERLOADED instead of queueing without boun
   }
 });
 
+/** Polls `done` every 25 ms until it holds or `ms` have passed (the caller asserts what it waited for). */
+async function until(done: () => boolean, ms: number): Promise<void> {
+  for (let waited = 0; waited < ms && !done(); waited += 25) await new Promise((r) => setTimeout(r, 25));
+}
+
 /** Kernel ids of this process's threads and their scheduling policies. */
 const policies = (): Map<string, number | undefined> => new Map(readdirSync('/proc/self/task').map((tid) => [tid, threadPolicy(Number(tid))]));
 const chrt = chrtPath() !== undefined;
@@ -118,10 +123,10 @@ test('workers run under SCHED_BATCH when asked (Linux), and only then', { skip: 
   try {
     const newBatch = (): number => [...policies()].filter(([tid, p]) => !before.has(tid) && p === SchedPolicy.BATCH).length;
     // Each worker sets its policy as it starts; Piscina starts them at once (minThreads).
-    for (let i = 0; i < 200 && newBatch() < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    await until(() => newBatch() >= 2, 5000);
     assert.equal(newBatch(), 2, 'both workers of the pool that asked');
     for (const [tid, p] of policies()) if (before.has(tid)) assert.equal(p, SchedPolicy.OTHER, `thread ${tid} (not of that pool) is untouched`);
-    for (let i = 0; i < 200 && reports.length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    await until(() => reports.length >= 2, 5000);
     assert.deepEqual(reports.map((r) => r.schedBatch), [true, true], 'each worker tells the policy took effect');
   } finally {
     await batch.close();
@@ -145,7 +150,7 @@ test('close() waits for a worker respawned just before it, and stops it only onc
   const reports: boolean[] = [];
   const respawning = new QueryPool({ memory: own.arena.memory, scratch: own.arena.scratch, workers: 2, maxQueue: 100, onWorkerLoaded: (l) => reports.push(l.schedBatch) });
   try {
-    for (let i = 0; i < 400 && respawning.loadedWorkers < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    await until(() => respawning.loadedWorkers >= 2, 10_000);
     assert.equal(respawning.loadedWorkers, 2, 'both workers loaded');
     const [first] = respawning.workerThreads;
     await first!.terminate(); // Piscina replaces it in its exit handler, which runs before this resumes
