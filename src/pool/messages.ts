@@ -6,6 +6,7 @@
 import type { CollectionTarget } from '../vector-index/collection.js';
 import type { SearchOptions } from '../vector-index/scan.js';
 import type { ScratchLayout } from '../vector-index/layout.js';
+import type { ModuleLoaded } from './loaded-workers.js';
 
 /** `workerData` of every pool worker (cloned per worker; the memory is shared, not copied). */
 export interface WorkerInit {
@@ -15,12 +16,11 @@ export interface WorkerInit {
   kernel: 'wasm' | 'scalar';
   /** Run under SCHED_BATCH (Linux; see platform/priority.ts). */
   schedBatch: boolean;
-  /** BroadcastChannel (one per pool) on which a worker says it has loaded: a `WorkerLoaded`. */
+  /** BroadcastChannel (one per pool) on which a worker says it has loaded: a `WorkerLoaded` (loaded-workers.ts). */
   loadedChannel: string;
 }
 
-export interface WorkerLoaded {
-  threadId: number;
+export interface WorkerLoaded extends ModuleLoaded {
   /** The worker runs under SCHED_BATCH (it asked, and the policy took effect). */
   schedBatch: boolean;
 }

@@ -4,7 +4,6 @@
  * the coalescer until a worker is free and then travel together, split into one task per
  * worker (coalescer.ts).
  */
-import { randomUUID } from 'node:crypto';
 import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { HotvecError } from '../errors.js';
@@ -12,6 +11,7 @@ import type { CollectionTarget } from '../vector-index/collection.js';
 import type { ScratchLayout } from '../vector-index/layout.js';
 import type { SearchOptions } from '../vector-index/scan.js';
 import { QueryCoalescer } from './coalescer.js';
+import { LoadedWorkers } from './loaded-workers.js';
 import { GRAPH_CHANNEL, splitSearchReply, type GraphRetired, type SearchReply, type SearchTask, type WorkerInit, type WorkerLoaded } from './messages.js';
 
 export interface SearchAnswer {
@@ -72,24 +72,13 @@ export class QueryPool {
   /** Set by the first `close()`: from then on no query is taken. */
   private closing: Promise<void> | undefined;
   private readonly onWorkerError: ((err: Error) => void) | undefined;
-  /** Workers that have loaded their module (thread ids), told on `loadedChannel`. */
-  private readonly loaded = new Set<number>();
-  private readonly loadedChannel: BroadcastChannel;
-  private loadWaiters: (() => void)[] = [];
+  private readonly loaded: LoadedWorkers<WorkerLoaded>;
   /** Query vectors submitted and not yet answered (waiting to be coalesced, queued or running). */
   private outstanding = 0;
 
   constructor(options: QueryPoolOptions) {
-    const loadedChannel = `hotvec:worker-loaded:${randomUUID()}`;
-    this.loadedChannel = new BroadcastChannel(loadedChannel);
-    (this.loadedChannel as unknown as { unref(): void }).unref();
-    this.loadedChannel.onmessage = (event: unknown) => {
-      const loaded = (event as { data: WorkerLoaded }).data;
-      this.loaded.add(loaded.threadId);
-      this.checkLoaded();
-      options.onWorkerLoaded?.(loaded);
-    };
-    const init: WorkerInit = { memory: options.memory, scratch: options.scratch, kernel: options.kernel ?? 'wasm', schedBatch: options.schedBatch ?? false, loadedChannel };
+    this.loaded = new LoadedWorkers(options.onWorkerLoaded);
+    const init: WorkerInit = { memory: options.memory, scratch: options.scratch, kernel: options.kernel ?? 'wasm', schedBatch: options.schedBatch ?? false, loadedChannel: this.loaded.channel };
     this.maxQueue = options.maxQueue;
     this.loadWaitMs = options.loadWaitMs ?? LOAD_WAIT_MS;
     this.onWorkerError = options.onWorkerError;
@@ -106,9 +95,7 @@ export class QueryPool {
       workerData: init,
     });
     this.piscina.on('error', (err: Error) => this.onWorkerError?.(err));
-    // A worker gone (failed at start, or exited) is no longer one to wait for. Piscina tells
-    // before it drops the worker from its list: look once the handler is done.
-    this.piscina.on('workerDestroy', () => queueMicrotask(() => this.checkLoaded()));
+    this.loaded.watch(this.piscina);
   }
 
   /**
@@ -170,17 +157,15 @@ export class QueryPool {
 
   /** Workers that have told they loaded their module (respawned ones count too; gone ones stay counted). */
   get loadedWorkers(): number {
-    return this.loaded.size;
+    return this.loaded.count;
   }
 
   /**
    * Waits for live workers still loading their module (a respawned one too; at most `loadWaitMs`;
-   * a worker that failed at start is gone and not waited for) and for running and
-   * queued tasks (bounded by Piscina's closeTimeout), then stops the workers. Terminating a
-   * worker while Node 20 instantiates its ES module aborts the whole process (V8: "IsGraphAsync
-   * must be used on an instantiated module"; a CI run hit it stopping hotvec ~0.1 s after it had
-   * started); a wait that runs out is reported through `onWorkerError`. Idempotent: every call
-   * gets the same promise.
+   * a worker that failed at start is gone and not waited for; see loaded-workers.ts for why) and
+   * for running and queued tasks (bounded by Piscina's closeTimeout), then stops the workers. A
+   * load wait that runs out is reported through `onWorkerError`. Idempotent: every call gets the
+   * same promise.
    */
   close(): Promise<void> {
     this.closing ??= this.doClose();
@@ -189,31 +174,8 @@ export class QueryPool {
 
   private async doClose(): Promise<void> {
     this.channel.close();
-    if (!(await this.workersLoaded(this.loadWaitMs))) {
-      this.onWorkerError?.(new Error(`${this.stillLoading()} query worker(s) still loading their module after ${this.loadWaitMs} ms; stopping them anyway`));
-    }
-    this.loadedChannel.close();
+    const stillLoading = await this.loaded.wait(this.loadWaitMs);
+    if (stillLoading > 0) this.onWorkerError?.(new Error(`${stillLoading} query worker(s) still loading their module after ${this.loadWaitMs} ms; stopping them anyway`));
     await this.piscina.close();
-  }
-
-  /** Live workers (respawned ones included) that have not yet said they loaded their module. */
-  private stillLoading(): number {
-    return this.piscina.threads.filter((t) => !this.loaded.has(t.threadId)).length;
-  }
-
-  private checkLoaded(): void {
-    if (this.loadWaiters.length > 0 && this.stillLoading() === 0) for (const w of this.loadWaiters.splice(0)) w();
-  }
-
-  /** Resolves true once every live worker has loaded, false after `ms`. */
-  private workersLoaded(ms: number): Promise<boolean> {
-    if (this.stillLoading() === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), ms);
-      this.loadWaiters.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
   }
 }

@@ -3,13 +3,14 @@
  * tasks over the shared vectors (distance kernel for exact scans, memory-mapped HNSW views
  * for sealed segments). Retired graph files are announced on a BroadcastChannel.
  */
-import { BroadcastChannel, threadId } from 'node:worker_threads';
+import { BroadcastChannel } from 'node:worker_threads';
 import { move, workerData } from 'piscina';
 import { GraphViews } from '../graph/views.js';
 import { createScalarKernels, createWasmKernels } from '../kernels/index.js';
 import { batchThreadPolicy } from '../platform/priority.js';
 import { HeaderWord, SCRATCH_CLAIM_WORDS } from '../vector-index/layout.js';
 import { Scanner } from '../vector-index/scan.js';
+import { reportLoaded } from './loaded-workers.js';
 import { GRAPH_CHANNEL, packSearchReply, type GraphRetired, type SearchReply, type SearchTask, type WorkerInit, type WorkerLoaded } from './messages.js';
 
 const init = workerData as WorkerInit;
@@ -63,8 +64,5 @@ export default function search(task: SearchTask): SearchReply {
   return move(packSearchReply(refs, distances, (performance.now() - started) / 1000)) as SearchReply;
 }
 
-// The module is loaded (and instantiated): the pool may terminate this worker safely now.
-// (Kept open: a channel closed right after posting drops the message.)
-const loaded = new BroadcastChannel(init.loadedChannel);
-(loaded as unknown as { unref(): void }).unref();
-loaded.postMessage({ threadId, schedBatch } satisfies WorkerLoaded);
+// Last: from here on the pool may terminate this worker safely.
+reportLoaded<WorkerLoaded>(init.loadedChannel, { schedBatch });
