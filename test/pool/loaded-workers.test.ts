@@ -1,0 +1,47 @@
+/**
+ * LoadedWorkers, the wait of a pool's close() until every live worker has loaded its module,
+ * over a real Piscina with a worker that tells it has loaded, or never does.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Piscina } from 'piscina';
+import { LoadedWorkers } from '../../src/pool/loaded-workers.js';
+import type { LoadingWorkerInit } from '../fixtures/loading-worker.js';
+
+function pool(loaded: LoadedWorkers, silent: boolean, threads: number): Piscina<number, number> {
+  const workerData: LoadingWorkerInit = { loadedChannel: loaded.channel, silent };
+  const piscina = new Piscina<number, number>({ filename: new URL('../fixtures/loading-worker.js', import.meta.url).href, minThreads: threads, maxThreads: threads, workerData });
+  loaded.watch(piscina);
+  return piscina;
+}
+
+test('wait() resolves once every live worker has told it loaded: none still loading', async () => {
+  const told: number[] = [];
+  const loaded = new LoadedWorkers((m) => told.push(m.threadId));
+  const piscina = pool(loaded, false, 2);
+  try {
+    assert.equal(loaded.count, 0, 'nothing told yet in the same turn');
+    assert.equal(await loaded.wait(120_000), 0);
+    assert.equal(loaded.count, 2);
+    assert.deepEqual([...told].sort((a, b) => a - b), piscina.threads.map((t) => t.threadId).sort((a, b) => a - b), 'each worker told once, with its thread id');
+  } finally {
+    await piscina.destroy();
+  }
+});
+
+test('wait(ms) on a worker that never tells gives up after about ms and says how many were still loading', async () => {
+  const loaded = new LoadedWorkers();
+  const piscina = pool(loaded, true, 1);
+  try {
+    // Once it has answered, the worker has loaded (and may be terminated safely); it just never tells.
+    assert.equal(await piscina.run(7), 7);
+    const started = performance.now();
+    const stillLoading = await loaded.wait(300);
+    const waited = performance.now() - started;
+    assert.equal(stillLoading, 1);
+    assert.ok(waited >= 290 && waited < 10_000, `waited ${waited} ms`);
+    assert.equal(loaded.count, 0);
+  } finally {
+    await piscina.destroy();
+  }
+});
