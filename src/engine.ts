@@ -192,7 +192,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       onWorkerError: (err) => this.emit('service-error', toHotvecError(err)),
     });
     const segmentsDir = snapshots.segmentsDir;
-    this.builder = new GraphBuilder(this.index.arena.memory, cfg.backgroundNice);
+    this.builder = new GraphBuilder(this.index.arena.memory, { nice: cfg.backgroundNice, onWarning: (message) => this.emit('warning', message) });
     const indexer = (this.indexer = new Indexer({
       index: this.index,
       builder: this.builder,

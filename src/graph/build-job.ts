@@ -7,6 +7,15 @@ import type { ChunkLayout } from '../vector-index/layout.js';
 import type { IndexSettings } from '../vector-index/settings.js';
 import type { I8Quantizer } from './quantize.js';
 
+/** `workerData` of the builder thread (the memory is shared, not copied). */
+export interface BuilderInit {
+  memory: WebAssembly.Memory;
+  /** Nice value to lower the thread to (Linux; 0: unchanged). */
+  nice: number;
+  /** BroadcastChannel on which the thread says it has loaded (pool/loaded-workers.ts). */
+  loadedChannel: string;
+}
+
 export interface BuildJob {
   dimension: number;
   metric: Metric;

@@ -9,11 +9,12 @@ import { dirname } from 'node:path';
 import { workerData } from 'piscina';
 import { CHUNK_SLOTS, SlotState } from '../vector-index/layout.js';
 import { lowerThreadPriority } from '../platform/priority.js';
-import type { BuildJob, BuildResult } from './build-job.js';
+import { reportLoaded } from '../pool/loaded-workers.js';
+import type { BuilderInit, BuildJob, BuildResult } from './build-job.js';
 import { fitI8, quantizeI8 } from './quantize.js';
 import { newIndex } from './usearch.js';
 
-const { memory, nice } = workerData as { memory: WebAssembly.Memory; nice: number };
+const { memory, nice, loadedChannel } = workerData as BuilderInit;
 // Before any build: usearch's insert threads are started from this one and inherit its nice value.
 const niceInEffect = nice > 0 ? lowerThreadPriority(nice) : undefined;
 
@@ -59,3 +60,6 @@ export default function build(job: BuildJob): BuildResult {
   fsyncFile(dirname(job.path)); // the rename itself must survive a power loss
   return { nodes: n, seconds: (performance.now() - started) / 1000, bytes: statSync(job.path).size, ...(quantizer ? { quantizer } : {}), ...(niceInEffect === undefined ? {} : { nice: niceInEffect }) };
 }
+
+// Last: from here on the builder may terminate this thread safely.
+reportLoaded(loadedChannel, {});

@@ -6,28 +6,66 @@
  * at a lower CPU priority than the request path (see platform/priority.ts).
  */
 import { Piscina } from 'piscina';
-import type { BuildJob, BuildResult } from './build-job.js';
+import { LOAD_WAIT_MS, LoadedWorkers } from '../pool/loaded-workers.js';
+import type { BuilderInit, BuildJob, BuildResult } from './build-job.js';
+
+export interface GraphBuilderOptions {
+  /** The builder thread's nice value (Linux), inherited by usearch's build threads. Default 0. */
+  nice?: number;
+  /** Longest `close` waits for a builder thread still loading its module (default 10 s). */
+  loadWaitMs?: number;
+  /** `close` stopped a builder thread that was still loading its module (its wait ran out). */
+  onWarning?: (message: string) => void;
+}
 
 export class GraphBuilder {
   private readonly piscina: Piscina<BuildJob, BuildResult>;
+  private readonly loaded = new LoadedWorkers();
+  private readonly loadWaitMs: number;
+  private readonly onWarning: ((message: string) => void) | undefined;
+  private closing: Promise<void> | undefined;
 
-  /** `nice`: the builder thread's nice value (Linux), inherited by usearch's build threads. */
-  constructor(memory: WebAssembly.Memory, nice = 0) {
+  constructor(memory: WebAssembly.Memory, options: GraphBuilderOptions = {}) {
+    this.loadWaitMs = options.loadWaitMs ?? LOAD_WAIT_MS;
+    this.onWarning = options.onWarning;
+    const init: BuilderInit = { memory, nice: options.nice ?? 0, loadedChannel: this.loaded.channel };
     this.piscina = new Piscina({
       filename: new URL('./builder-worker.js', import.meta.url).href,
       minThreads: 0,
       maxThreads: 1,
       idleTimeout: 2000,
       concurrentTasksPerWorker: 1,
-      workerData: { memory, nice },
+      workerData: init,
     });
+    this.loaded.watch(this.piscina);
   }
 
   build(job: BuildJob): Promise<BuildResult> {
     return this.piscina.run(job);
   }
 
-  async close(): Promise<void> {
+  /** Builder threads that have told they loaded their module (one per start of the thread), for diagnostics and tests. */
+  get loadedWorkers(): number {
+    return this.loaded.count;
+  }
+
+  /** Live builder threads (0 or 1). */
+  get threads(): number {
+    return this.piscina.threads.length;
+  }
+
+  /**
+   * Waits for a builder thread still loading its module (at most `loadWaitMs`; see
+   * pool/loaded-workers.ts for why), then stops it, abandoning a build in progress (its promise
+   * rejects). Idempotent: every call gets the same promise.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    if ((await this.loaded.wait(this.loadWaitMs)) > 0) this.onWarning?.(`the graph builder thread was still loading its module after ${this.loadWaitMs} ms; stopping it anyway`);
     await this.piscina.destroy();
   }
 }

@@ -22,6 +22,9 @@ export interface ModuleLoaded {
   threadId: number;
 }
 
+/** Default longest wait for workers still loading their module before a pool stops them. */
+export const LOAD_WAIT_MS = 10_000;
+
 /** setTimeout's longest delay; a longer one would fire at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 

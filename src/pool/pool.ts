@@ -11,7 +11,7 @@ import type { CollectionTarget } from '../vector-index/collection.js';
 import type { ScratchLayout } from '../vector-index/layout.js';
 import type { SearchOptions } from '../vector-index/scan.js';
 import { QueryCoalescer } from './coalescer.js';
-import { LoadedWorkers } from './loaded-workers.js';
+import { LOAD_WAIT_MS, LoadedWorkers } from './loaded-workers.js';
 import { GRAPH_CHANNEL, splitSearchReply, type GraphRetired, type SearchReply, type SearchTask, type WorkerInit, type WorkerLoaded } from './messages.js';
 
 export interface SearchAnswer {
@@ -50,9 +50,6 @@ export interface QueryPoolOptions {
   /** Longest `close` waits for live workers still loading their module (default 10 s). */
   loadWaitMs?: number;
 }
-
-/** Default longest wait of `close` for workers still loading their module before it stops them. */
-const LOAD_WAIT_MS = 10_000;
 
 /** Scratch slots to reserve for a pool of n workers: respawned workers need fresh ones. */
 export const scratchSlotsFor = (workers: number): number => Math.min(256, workers * 2 + 2);
