@@ -292,8 +292,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (this.server && !(await this.server.drain(left()))) this.emit('warning', 'in-flight requests did not finish before the shutdown timeout');
     this.server?.closeSockets();
     await this.indexer?.close();
-    await this.builder?.close();
-    await this.pool?.close();
+    // Each waits for its threads still loading their module (see pool/loaded-workers.ts), no longer than the timeout left.
+    await this.builder?.close(left());
+    await this.pool?.close(left());
     // A last snapshot makes the next start fast (bounded by what is left of the timeout).
     if (this.snapshots) {
       const done = await Promise.race([this.snapshots.close().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), left()).unref())]);

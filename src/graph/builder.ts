@@ -12,7 +12,7 @@ import type { BuilderInit, BuildJob, BuildResult } from './build-job.js';
 export interface GraphBuilderOptions {
   /** The builder thread's nice value (Linux), inherited by usearch's build threads. Default 0. */
   nice?: number;
-  /** Longest `close` waits for a builder thread still loading its module (default 10 s). */
+  /** Longest `close` waits for a builder thread still loading its module (default 10 s; a shorter `close(waitMs)` wins). */
   loadWaitMs?: number;
   /** `close` stopped a builder thread that was still loading its module (its wait ran out). */
   onWarning?: (message: string) => void;
@@ -55,17 +55,17 @@ export class GraphBuilder {
   }
 
   /**
-   * Waits for a builder thread still loading its module (at most `loadWaitMs`; see
-   * pool/loaded-workers.ts for why), then stops it, abandoning a build in progress (its promise
-   * rejects). Idempotent: every call gets the same promise.
+   * Waits for a builder thread still loading its module (at most the smaller of `waitMs` and
+   * `loadWaitMs`; see pool/loaded-workers.ts for why), then stops it, abandoning a build in
+   * progress (its promise rejects). Idempotent: every call gets the first call's promise.
    */
-  close(): Promise<void> {
-    this.closing ??= this.doClose();
+  close(waitMs = Infinity): Promise<void> {
+    this.closing ??= this.doClose(Math.min(waitMs, this.loadWaitMs));
     return this.closing;
   }
 
-  private async doClose(): Promise<void> {
-    if ((await this.loaded.wait(this.loadWaitMs)) > 0) this.onWarning?.(`the graph builder thread was still loading its module after ${this.loadWaitMs} ms; stopping it anyway`);
+  private async doClose(waitMs: number): Promise<void> {
+    if ((await this.loaded.wait(waitMs)) > 0) this.onWarning?.(`the graph builder thread was still loading its module after ${waitMs} ms; stopping it anyway`);
     await this.piscina.destroy();
   }
 }

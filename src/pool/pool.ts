@@ -47,7 +47,7 @@ export interface QueryPoolOptions {
    * its 'error' event would take the whole process down.
    */
   onWorkerError?: (err: Error) => void;
-  /** Longest `close` waits for live workers still loading their module (default 10 s). */
+  /** Longest `close` waits for live workers still loading their module (default 10 s; a shorter `close(waitMs)` wins). */
   loadWaitMs?: number;
 }
 
@@ -158,21 +158,21 @@ export class QueryPool {
   }
 
   /**
-   * Waits for live workers still loading their module (a respawned one too; at most `loadWaitMs`;
-   * a worker that failed at start is gone and not waited for; see loaded-workers.ts for why) and
-   * for running and queued tasks (bounded by Piscina's closeTimeout), then stops the workers. A
-   * load wait that runs out is reported through `onWorkerError`. Idempotent: every call gets the
-   * same promise.
+   * Waits for live workers still loading their module (a respawned one too; at most the smaller
+   * of `waitMs` and `loadWaitMs`; a worker that failed at start is gone and not waited for; see
+   * loaded-workers.ts for why) and for running and queued tasks (bounded by Piscina's
+   * closeTimeout), then stops the workers. A load wait that runs out is reported through
+   * `onWorkerError`. Idempotent: every call gets the first call's promise.
    */
-  close(): Promise<void> {
-    this.closing ??= this.doClose();
+  close(waitMs = Infinity): Promise<void> {
+    this.closing ??= this.doClose(Math.min(waitMs, this.loadWaitMs));
     return this.closing;
   }
 
-  private async doClose(): Promise<void> {
+  private async doClose(waitMs: number): Promise<void> {
     this.channel.close();
-    const stillLoading = await this.loaded.wait(this.loadWaitMs);
-    if (stillLoading > 0) this.onWorkerError?.(new Error(`${stillLoading} query worker(s) still loading their module after ${this.loadWaitMs} ms; stopping them anyway`));
+    const stillLoading = await this.loaded.wait(waitMs);
+    if (stillLoading > 0) this.onWorkerError?.(new Error(`${stillLoading} query worker(s) still loading their module after ${waitMs} ms; stopping them anyway`));
     await this.piscina.close();
   }
 }
