@@ -29,6 +29,9 @@ import { Server, type RequestObserver } from './server/server.js';
 import type { ServiceContext } from './service/index.js';
 import { VectorIndex } from './vector-index/vector-index.js';
 
+/** Least wait for threads still loading their module at shutdown, even past the shutdown timeout. */
+const MIN_LOAD_WAIT_MS = 1000;
+
 export type EngineState = 'starting' | 'recovering' | 'ok' | 'stopping' | 'stopped';
 
 export interface EngineEvents {
@@ -292,9 +295,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (this.server && !(await this.server.drain(left()))) this.emit('warning', 'in-flight requests did not finish before the shutdown timeout');
     this.server?.closeSockets();
     await this.indexer?.close();
-    // Each waits for its threads still loading their module (see pool/loaded-workers.ts), no longer than the timeout left.
-    await this.builder?.close(left());
-    await this.pool?.close(left());
+    // Each waits for its threads still loading their module (see pool/loaded-workers.ts), no longer than
+    // the timeout left — but at least a second even when it is spent: stopping a thread mid-load aborts
+    // the process, which is worse than a shutdown a little late (a thread loads in ~0.1 s here).
+    await this.builder?.close(Math.max(MIN_LOAD_WAIT_MS, left()));
+    await this.pool?.close(Math.max(MIN_LOAD_WAIT_MS, left()));
     // A last snapshot makes the next start fast (bounded by what is left of the timeout).
     if (this.snapshots) {
       const done = await Promise.race([this.snapshots.close().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), left()).unref())]);
