@@ -26,7 +26,10 @@
  * 4. Per run: the same autocannon HTTP load (JSON, every request a distinct query vector) on
  *    hotvec and on Chroma, hotvec over WebSocket msgpack (one query per message, then
  *    `--ws-batch` per message), the HTTP transport floor (transport-floor.ts: uWS and hotvec's
- *    JSON handling without a search) under the same HTTP load, and each server at half its own
+ *    JSON handling without a search) and the search ceiling (search-ceiling.ts: that transport
+ *    and the bare search inline in each of as many threads as hotvec has workers, no hand-off —
+ *    what this machine gives the search over HTTP JSON, beside Chroma in the same run) under the
+ *    same HTTP load, and each server at half its own
  *    saturated rate (evenly spaced requests through the lean client, lib/raw-http.ts; for hotvec
  *    also the share its own latency histogram put within 10 ms, and the idle Chromas' CPU
  *    meanwhile); the CPU time of each server process per query. Medians over the runs are
@@ -47,7 +50,7 @@ import { ClusteredSource, exactNeighbours, recallAtK } from './vs-chroma/data.js
 import { RawHttpClient, type RequestBody } from './lib/raw-http.js';
 import { httpLoad, pacedHttpLoad, wsLoad, type LoadStats } from './vs-chroma/load.js';
 import { bareUsearchCpuMs, bareUsearchParallel, graphFiles, graphOnlyBytes, memoryOf, queryLatencyCounts, shareWithin, timedRestart, waitIndexed } from './vs-chroma/hotvec.js';
-import { startTransportFloor, type TransportFloor } from './vs-chroma/floor.js';
+import { startSearchCeiling, startTransportFloor, type ReferenceServer } from './vs-chroma/floor.js';
 import { fitI8 } from '../src/graph/quantize.js';
 import { graphCandidates } from '../src/vector-index/scan.js';
 import type { StorageKind } from '../src/vector-index/settings.js';
@@ -312,7 +315,8 @@ async function main(): Promise<void> {
 
   const chroma = await ChromaUnderTest.start();
   let hv: Hotvec | undefined;
-  let floor: TransportFloor | undefined;
+  let floor: ReferenceServer | undefined;
+  let ceiling: ReferenceServer | undefined;
   try {
     // Chroma first, alone on the machine, so its load time is its own.
     await chroma.create(COLLECTION);
@@ -428,6 +432,11 @@ async function main(): Promise<void> {
     floor = await startTransportFloor(dim, k);
     const floorUrl = floor.url;
     const floorHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: floorUrl, body: whole(hvBody()), connections, seconds });
+    // The search ceiling (that transport and the bare search inline in each of as many threads as
+    // hotvec has workers, no hand-off) under the same HTTP load.
+    ceiling = await startSearchCeiling({ dim, k, ef: num('ef'), candidates, threads: num('workers'), settings: indexed.detail.index, files });
+    const ceilingUrl = ceiling.url;
+    const ceilingHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: ceilingUrl, body: whole(hvBody()), connections, seconds });
 
     log(`warm-up, ${opt.warmup} s each…`);
     await hvHttp(num('warmup'));
@@ -435,6 +444,7 @@ async function main(): Promise<void> {
     await hvWs(num('warmup'));
     await hvWsBatch(num('warmup'));
     await floorHttp(num('warmup'));
+    await ceilingHttp(num('warmup'));
 
     const perRun: RunPhases[] = [];
     for (let r = 0; r < runs; r++) {
@@ -444,6 +454,7 @@ async function main(): Promise<void> {
       const hotvecWs = await measured(hv.proc.pid!, () => hvWs(duration));
       const hotvecWsBatch = await measured(hv.proc.pid!, () => hvWsBatch(duration));
       const floorPhase = await measured(floor.pid, () => floorHttp(duration));
+      const ceilingPhase = await measured(ceiling.pid, () => ceilingHttp(duration));
       // Each server at half its own saturated rate of this run, evenly spaced arrivals.
       const halfRate = Math.max(1, Math.floor(hotvecHttp.queriesPerSecond / 2));
       const countsBefore = await queryLatencyCounts(hv.url);
@@ -454,16 +465,19 @@ async function main(): Promise<void> {
       const serverWithin10ms = shareWithin(countsBefore, await queryLatencyCounts(hv.url), 0.01);
       const chromaHalf = Math.max(1, Math.floor(chromaHttpPhase.queriesPerSecond / 2));
       const chromaHalfRate = await measured(chroma.pid, () => chromaPaced(chromaHalf));
-      perRun.push({ hotvecHttp, chromaHttp: chromaHttpPhase, hotvecWs, hotvecWsBatch, floorHttp: floorPhase, hotvecHalfRate, chromaHalfRate, serverWithin10ms });
+      perRun.push({ hotvecHttp, chromaHttp: chromaHttpPhase, hotvecWs, hotvecWsBatch, floorHttp: floorPhase, ceilingHttp: ceilingPhase, hotvecHalfRate, chromaHalfRate, serverWithin10ms });
       log(
         `  hotvec HTTP ${hotvecHttp.queriesPerSecond.toFixed(0)}/s p99 ${hotvecHttp.p99ms.toFixed(1)} ms | Chroma HTTP ${chromaHttpPhase.queriesPerSecond.toFixed(0)}/s p99 ${chromaHttpPhase.p99ms.toFixed(1)} ms | ` +
           `ratio ${(hotvecHttp.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)} | hotvec WS ${hotvecWs.queriesPerSecond.toFixed(0)}/s, ${wsBatch} per message ${hotvecWsBatch.queriesPerSecond.toFixed(0)}/s (${hotvecWsBatch.cpuMsPerQuery.toFixed(3)} CPU ms/q) | ` +
-          `HTTP floor ${floorPhase.queriesPerSecond.toFixed(0)}/s ${floorPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q | half rate p99: hotvec (${halfRate}/s) ${hotvecHalfRate.p99ms.toFixed(1)} ms (server clock: ${(100 * serverWithin10ms).toFixed(2)}% within 10 ms; meanwhile CPU s of Chroma ${othersCpu[0]!.toFixed(2)}, of hotvec's Chroma ${othersCpu[1]!.toFixed(2)}), Chroma (${chromaHalf}/s) ${chromaHalfRate.p99ms.toFixed(1)} ms`,
+          `HTTP floor ${floorPhase.queriesPerSecond.toFixed(0)}/s ${floorPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q | ` +
+          `search ceiling ${ceilingPhase.queriesPerSecond.toFixed(0)}/s (${(ceilingPhase.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)}× Chroma) ${ceilingPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q | half rate p99: hotvec (${halfRate}/s) ${hotvecHalfRate.p99ms.toFixed(1)} ms (server clock: ${(100 * serverWithin10ms).toFixed(2)}% within 10 ms; meanwhile CPU s of Chroma ${othersCpu[0]!.toFixed(2)}, of hotvec's Chroma ${othersCpu[1]!.toFixed(2)}), Chroma (${chromaHalf}/s) ${chromaHalfRate.p99ms.toFixed(1)} ms`,
       );
     }
 
     await floor.stop();
     floor = undefined;
+    await ceiling.stop();
+    ceiling = undefined;
 
     log(`one sequential client, ${opt.sequential} queries each…`);
     const seqCount = num('sequential');
@@ -491,6 +505,7 @@ async function main(): Promise<void> {
       wsBatch,
       wsBatchInFlight,
       connections,
+      workers: num('workers'),
       recall,
       hnsw: { ...indexed.detail.index, ef: num('ef'), candidates, segments: indexed.detail.segments, indexingSecondsAfterFlush: indexed.seconds },
       duringLoad,
@@ -530,6 +545,7 @@ async function main(): Promise<void> {
     throw err;
   } finally {
     await floor?.stop();
+    await ceiling?.stop();
     if (hv) {
       await hv.stop();
       await removeDir(hv.dataDir);

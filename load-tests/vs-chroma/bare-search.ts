@@ -8,8 +8,11 @@ import { quantizeI8, type I8Quantizer } from '../../src/graph/quantize.js';
 import { newIndex } from '../../src/graph/usearch.js';
 import type { IndexSettings } from '../../src/vector-index/settings.js';
 
-/** A function that searches every graph file for one query, asking each for `k` candidates. */
-export function bareSearch(files: string[], dim: number, settings: IndexSettings, ef: number, k: number, quantizer?: I8Quantizer): (query: Float32Array) => void {
+/** usearch's answer for one graph: its keys and distances, nearest first. */
+export type BareHits = import('usearch').Matches;
+
+/** A function that searches every graph file for one query, asking each for `k` candidates; usearch's answers, one per file. */
+export function bareSearch(files: string[], dim: number, settings: IndexSettings, ef: number, k: number, quantizer?: I8Quantizer): (query: Float32Array) => BareHits[] {
   const views = files.map((f) => {
     const v = newIndex(dim, 'l2', settings, ef);
     v.view(f);
@@ -18,6 +21,6 @@ export function bareSearch(files: string[], dim: number, settings: IndexSettings
   const i8 = new Int8Array(dim);
   return (query) => {
     const input = quantizer ? quantizeI8(query, quantizer, i8) : query;
-    for (const v of views) v.search(input, k, 1);
+    return views.map((v) => v.search(input, k, 1));
   };
 }

@@ -19,6 +19,8 @@ export interface RunPhases {
   hotvecWs: Phase;
   hotvecWsBatch: Phase;
   floorHttp: Phase;
+  /** The search ceiling (search-ceiling.ts): the transport floor and the bare search inline in each thread. */
+  ceilingHttp: Phase;
   hotvecHalfRate: Phase;
   chromaHalfRate: Phase;
   /** Of hotvec's half-rate queries, the share its own latency histogram put within 10 ms. */
@@ -50,6 +52,8 @@ export interface Measured {
   wsBatch: number;
   wsBatchInFlight: number;
   connections: number;
+  /** hotvec's query workers (and the search ceiling's threads). */
+  workers: number;
   recall: { hotvec: number; chroma: number };
   hnsw: Record<string, unknown>;
   duringLoad: Latency & { queries: number };
@@ -122,6 +126,15 @@ export function summarize(i: Measured) {
       messageP99ms: med((r) => r.hotvecWsBatch.p99ms),
       cpuMsPerQuery: med((r) => r.hotvecWsBatch.cpuMsPerQuery),
     },
+    // What this machine gives the same search over the same transport with no hand-off, in each run beside Chroma.
+    searchCeiling: {
+      qps: med((r) => r.ceilingHttp.queriesPerSecond),
+      p99ms: med((r) => r.ceilingHttp.p99ms),
+      cpuMsPerQuery: med((r) => r.ceilingHttp.cpuMsPerQuery),
+      ratioQpsToChroma: med((r) => r.ceilingHttp.queriesPerSecond / r.chromaHttp.queriesPerSecond),
+      cpuOverBare: med((r) => r.ceilingHttp.cpuMsPerQuery) / bare.cpuMsPerQuery,
+      hotvecShareOfCeiling: med((r) => r.hotvecHttp.queriesPerSecond / r.ceilingHttp.queriesPerSecond),
+    },
     httpTransportFloor: { qps: med((r) => r.floorHttp.queriesPerSecond), p50ms: med((r) => r.floorHttp.p50ms), p99ms: med((r) => r.floorHttp.p99ms), cpuMsPerQuery: med((r) => r.floorHttp.cpuMsPerQuery) },
     websocketMsgpack: { qps: med((r) => r.hotvecWs.queriesPerSecond), p50ms: med((r) => r.hotvecWs.p50ms), p95ms: med((r) => r.hotvecWs.p95ms), p99ms: med((r) => r.hotvecWs.p99ms), cpuMsPerQuery: med((r) => r.hotvecWs.cpuMsPerQuery) },
     halfRate: {
@@ -155,6 +168,13 @@ export function sideBySide(s: Summary, i: Measured): Record<string, { hotvec: st
       chroma: '',
       'hotvec/chroma': '',
     },
+    // Not hotvec: what the same search reaches over the same transport with no hand-off (search-ceiling.ts).
+    [`search ceiling (transport + bare search inline in ${i.workers} threads): queries/s, CPU ms/query`]: {
+      hotvec: `${f(s.searchCeiling.qps, 0)}, ${f(s.searchCeiling.cpuMsPerQuery, 3)} (hotvec reached ${f(100 * s.searchCeiling.hotvecShareOfCeiling, 0)}% of its rate)`,
+      chroma: '',
+      'hotvec/chroma': f(s.searchCeiling.ratioQpsToChroma, 2),
+    },
+    'search ceiling CPU per query / bare usearch (1 thread)': { hotvec: f(s.searchCeiling.cpuOverBare, 2), chroma: '', 'hotvec/chroma': '' },
     'HTTP transport floor, no search: queries/s, CPU ms/query': { hotvec: `${f(s.httpTransportFloor.qps, 0)}, ${f(s.httpTransportFloor.cpuMsPerQuery, 3)}`, chroma: '', 'hotvec/chroma': '' },
     'HTTP at half its rate: p50 / p99 ms': { hotvec: `${f(s.halfRate.hotvec.p50ms)} / ${f(s.halfRate.hotvec.p99ms)}`, chroma: `${f(s.halfRate.chroma.p50ms)} / ${f(s.halfRate.chroma.p99ms)}`, 'hotvec/chroma': f(s.halfRate.hotvec.p99ms / s.halfRate.chroma.p99ms, 2) },
     "… hotvec's own clock: share answered within 10 ms": { hotvec: `${f(100 * s.halfRate.hotvec.serverWithin10ms, 2)}%`, chroma: '', 'hotvec/chroma': '' },
