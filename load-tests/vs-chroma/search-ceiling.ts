@@ -11,7 +11,8 @@
  *
  *   node dist/load-tests/vs-chroma/search-ceiling.js JOB_JSON
  *
- * JOB_JSON: a CeilingJob (floor.ts). Prints `{"port": N}` once every
+ * JOB_JSON: a CeilingJob (floor.ts). POST /query answers a query; GET /thread says which thread
+ * took the connection (0 to threads − 1). Prints `{"port": N}` once every
  * thread listens. Stops on SIGTERM (by SIGKILL of itself: a Node worker thread with a live uWS
  * app cannot be stopped cleanly — its event loop still holds uWS's handles).
  */
@@ -37,7 +38,7 @@ async function freePort(): Promise<number> {
 async function startThreads(job: Job): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const workers = Array.from({ length: job.threads }, () => new Worker(new URL(import.meta.url), { workerData: { job, port } }));
+    const workers = Array.from({ length: job.threads }, (_, index) => new Worker(new URL(import.meta.url), { workerData: { job, port, index } }));
     const listening = await Promise.all(workers.map((w) => new Promise<boolean>((resolve, reject) => w.once('message', resolve).once('error', reject))));
     if (listening.every(Boolean)) return port;
     // Another process took the port in between: every thread's event loop holds uWS handles, so
@@ -46,7 +47,7 @@ async function startThreads(job: Job): Promise<number> {
   }
 }
 
-function serve(job: Job, port: number): void {
+function serve(job: Job, port: number, index: number): void {
   const { uws } = loadUws();
   const search = bareSearch(job.files, job.dim, job.settings, job.ef, job.candidates);
   const buffers = new BodyBuffers();
@@ -61,15 +62,18 @@ function serve(job: Job, port: number): void {
           state.send(400, '{"error":"expected one embedding of the dimension"}', 'application/json');
           return;
         }
-        // The k nearest of every graph's candidates (one graph: its first k).
+        // The k nearest of every graph's candidates.
         const all: { key: number; distance: number }[] = [];
         for (const hits of search(rows.values)) for (let i = 0; i < hits.keys.length; i++) all.push({ key: Number(hits.keys[i]), distance: hits.distances[i]! });
-        if (all.length > job.k) all.sort((a, b) => a.distance - b.distance).length = job.k;
+        all.sort((a, b) => a.distance - b.distance);
+        if (all.length > job.k) all.length = job.k;
         state.sendValue(200, { ids: [all.map((h) => `id-${h.key}`)], distances: [all.map((h) => h.distance)] }, 'json');
       },
       (err: unknown) => state.send(413, JSON.stringify({ error: String(err) }), 'application/json', true),
     );
   });
+  // Which thread took the connection (tests: the kernel spreads connections over every thread).
+  app.get('/thread', (res) => void res.end(String(index)));
   app.listen('127.0.0.1', port, (socket) => parentPort!.postMessage(Boolean(socket)));
 }
 
@@ -83,6 +87,6 @@ if (isMainThread) {
   console.log(JSON.stringify({ port }));
   process.once('SIGTERM', () => process.kill(process.pid, 'SIGKILL'));
 } else {
-  const { job, port } = workerData as { job: Job; port: number };
-  serve(job, port);
+  const { job, port, index } = workerData as { job: Job; port: number; index: number };
+  serve(job, port, index);
 }
