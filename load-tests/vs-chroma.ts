@@ -449,6 +449,9 @@ async function main(): Promise<void> {
     const perRun: RunPhases[] = [];
     for (let r = 0; r < runs; r++) {
       log(`run ${r + 1}/${runs}: ${duration} s per phase, ${connections} connections`);
+      // The bare search again, in the run: the machine's speed drifts by tens of percent between
+      // minutes, so each run's CPU per query is compared with the bare search of the same run.
+      const bareInRun = bareUsearchCpuMs(files, dim, indexed.detail.index, num('ef'), bareQueries, candidates, quantizer);
       const hotvecHttp = await measured(hv.proc.pid!, () => hvHttp(duration));
       const chromaHttpPhase = await measured(chroma.pid, () => chromaHttp(duration));
       const hotvecWs = await measured(hv.proc.pid!, () => hvWs(duration));
@@ -465,12 +468,12 @@ async function main(): Promise<void> {
       const serverWithin10ms = shareWithin(countsBefore, await queryLatencyCounts(hv.url), 0.01);
       const chromaHalf = Math.max(1, Math.floor(chromaHttpPhase.queriesPerSecond / 2));
       const chromaHalfRate = await measured(chroma.pid, () => chromaPaced(chromaHalf));
-      perRun.push({ hotvecHttp, chromaHttp: chromaHttpPhase, hotvecWs, hotvecWsBatch, floorHttp: floorPhase, ceilingHttp: ceilingPhase, hotvecHalfRate, chromaHalfRate, serverWithin10ms });
+      perRun.push({ bare: bareInRun, hotvecHttp, chromaHttp: chromaHttpPhase, hotvecWs, hotvecWsBatch, floorHttp: floorPhase, ceilingHttp: ceilingPhase, hotvecHalfRate, chromaHalfRate, serverWithin10ms });
       log(
         `  hotvec HTTP ${hotvecHttp.queriesPerSecond.toFixed(0)}/s p99 ${hotvecHttp.p99ms.toFixed(1)} ms | Chroma HTTP ${chromaHttpPhase.queriesPerSecond.toFixed(0)}/s p99 ${chromaHttpPhase.p99ms.toFixed(1)} ms | ` +
-          `ratio ${(hotvecHttp.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)} | hotvec WS ${hotvecWs.queriesPerSecond.toFixed(0)}/s, ${wsBatch} per message ${hotvecWsBatch.queriesPerSecond.toFixed(0)}/s (${hotvecWsBatch.cpuMsPerQuery.toFixed(3)} CPU ms/q) | ` +
+          `ratio ${(hotvecHttp.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)} | bare ${bareInRun.cpuMsPerQuery.toFixed(3)} CPU ms/q, hotvec ${hotvecHttp.cpuMsPerQuery.toFixed(3)} (${(hotvecHttp.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}×) | hotvec WS ${hotvecWs.queriesPerSecond.toFixed(0)}/s, ${wsBatch} per message ${hotvecWsBatch.queriesPerSecond.toFixed(0)}/s (${hotvecWsBatch.cpuMsPerQuery.toFixed(3)} CPU ms/q) | ` +
           `HTTP floor ${floorPhase.queriesPerSecond.toFixed(0)}/s ${floorPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q | ` +
-          `search ceiling ${ceilingPhase.queriesPerSecond.toFixed(0)}/s (${(ceilingPhase.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)}× Chroma) ${ceilingPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q | half rate p99: hotvec (${halfRate}/s) ${hotvecHalfRate.p99ms.toFixed(1)} ms (server clock: ${(100 * serverWithin10ms).toFixed(2)}% within 10 ms; meanwhile CPU s of Chroma ${othersCpu[0]!.toFixed(2)}, of hotvec's Chroma ${othersCpu[1]!.toFixed(2)}), Chroma (${chromaHalf}/s) ${chromaHalfRate.p99ms.toFixed(1)} ms`,
+          `search ceiling ${ceilingPhase.queriesPerSecond.toFixed(0)}/s (${(ceilingPhase.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)}× Chroma) ${ceilingPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q (${(ceilingPhase.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}× bare) | half rate p99: hotvec (${halfRate}/s) ${hotvecHalfRate.p99ms.toFixed(1)} ms (server clock: ${(100 * serverWithin10ms).toFixed(2)}% within 10 ms; meanwhile CPU s of Chroma ${othersCpu[0]!.toFixed(2)}, of hotvec's Chroma ${othersCpu[1]!.toFixed(2)}), Chroma (${chromaHalf}/s) ${chromaHalfRate.p99ms.toFixed(1)} ms`,
       );
     }
 

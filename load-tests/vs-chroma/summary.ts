@@ -14,6 +14,8 @@ export interface Phase extends LoadStats {
 
 /** One run's measured phases. */
 export interface RunPhases {
+  /** The bare usearch search on one thread, measured in the run (just before hotvec's HTTP phase). */
+  bare: CpuRate;
   hotvecHttp: Phase;
   chromaHttp: Phase;
   hotvecWs: Phase;
@@ -89,17 +91,19 @@ export function summarize(i: Measured) {
     cpuVsBareUsearch: {
       bareCpuMsPerQuery: bare.cpuMsPerQuery,
       bareQueriesPerSecond: bare.queriesPerSecond,
-      ratio: med((r) => r.hotvecHttp.cpuMsPerQuery) / bare.cpuMsPerQuery,
+      // Each run's CPU per query against the bare search of the same run (the machine's speed drifts).
+      bareInRunsCpuMsPerQuery: med((r) => r.bare.cpuMsPerQuery),
+      ratio: med((r) => r.hotvecHttp.cpuMsPerQuery / r.bare.cpuMsPerQuery),
       bareParallelCpuMsPerQuery: bareParallel.cpuMsPerQuery,
       bareParallelQueriesPerSecond: bareParallel.queriesPerSecond,
       ratioParallel: med((r) => r.hotvecHttp.cpuMsPerQuery) / bareParallel.cpuMsPerQuery,
       ratioParallelWs: med((r) => r.hotvecWs.cpuMsPerQuery) / bareParallel.cpuMsPerQuery,
-      ratioWsBatch: med((r) => r.hotvecWsBatch.cpuMsPerQuery) / bare.cpuMsPerQuery,
+      ratioWsBatch: med((r) => r.hotvecWsBatch.cpuMsPerQuery / r.bare.cpuMsPerQuery),
       ratioParallelWsBatch: med((r) => r.hotvecWsBatch.cpuMsPerQuery) / bareParallel.cpuMsPerQuery,
       wsBatchThreadsMsPerQuery: { main: med((r) => r.hotvecWsBatch.threads.main), workers: med((r) => r.hotvecWsBatch.threads.busiest), other: med((r) => r.hotvecWsBatch.threads.other) },
       // The least CPU per query hotvec could spend over HTTP JSON with its transport: the transport floor plus the bare search.
       httpFloorCpuMsPerQuery: med((r) => r.floorHttp.cpuMsPerQuery),
-      ratioHttpLowerBound: (med((r) => r.floorHttp.cpuMsPerQuery) + bare.cpuMsPerQuery) / bare.cpuMsPerQuery,
+      ratioHttpLowerBound: med((r) => (r.floorHttp.cpuMsPerQuery + r.bare.cpuMsPerQuery) / r.bare.cpuMsPerQuery),
       httpThreadsMsPerQuery: { main: med((r) => r.hotvecHttp.threads.main), workers: med((r) => r.hotvecHttp.threads.busiest), other: med((r) => r.hotvecHttp.threads.other) },
       wsThreadsMsPerQuery: { main: med((r) => r.hotvecWs.threads.main), workers: med((r) => r.hotvecWs.threads.busiest), other: med((r) => r.hotvecWs.threads.other) },
     },
@@ -132,7 +136,7 @@ export function summarize(i: Measured) {
       p99ms: med((r) => r.ceilingHttp.p99ms),
       cpuMsPerQuery: med((r) => r.ceilingHttp.cpuMsPerQuery),
       ratioQpsToChroma: med((r) => r.ceilingHttp.queriesPerSecond / r.chromaHttp.queriesPerSecond),
-      cpuOverBare: med((r) => r.ceilingHttp.cpuMsPerQuery) / bare.cpuMsPerQuery,
+      cpuOverBare: med((r) => r.ceilingHttp.cpuMsPerQuery / r.bare.cpuMsPerQuery),
       hotvecShareOfCeiling: med((r) => r.hotvecHttp.queriesPerSecond / r.ceilingHttp.queriesPerSecond),
     },
     httpTransportFloor: { qps: med((r) => r.floorHttp.queriesPerSecond), p50ms: med((r) => r.floorHttp.p50ms), p99ms: med((r) => r.floorHttp.p99ms), cpuMsPerQuery: med((r) => r.floorHttp.cpuMsPerQuery) },
@@ -174,16 +178,20 @@ export function sideBySide(s: Summary, i: Measured): Record<string, { hotvec: st
       chroma: '',
       'hotvec/chroma': f(s.searchCeiling.ratioQpsToChroma, 2),
     },
-    'search ceiling CPU per query / bare usearch (1 thread)': { hotvec: f(s.searchCeiling.cpuOverBare, 2), chroma: '', 'hotvec/chroma': '' },
+    'search ceiling CPU per query / bare usearch (1 thread, in the run)': { hotvec: f(s.searchCeiling.cpuOverBare, 2), chroma: '', 'hotvec/chroma': '' },
     'HTTP transport floor, no search: queries/s, CPU ms/query': { hotvec: `${f(s.httpTransportFloor.qps, 0)}, ${f(s.httpTransportFloor.cpuMsPerQuery, 3)}`, chroma: '', 'hotvec/chroma': '' },
     'HTTP at half its rate: p50 / p99 ms': { hotvec: `${f(s.halfRate.hotvec.p50ms)} / ${f(s.halfRate.hotvec.p99ms)}`, chroma: `${f(s.halfRate.chroma.p50ms)} / ${f(s.halfRate.chroma.p99ms)}`, 'hotvec/chroma': f(s.halfRate.hotvec.p99ms / s.halfRate.chroma.p99ms, 2) },
     "… hotvec's own clock: share answered within 10 ms": { hotvec: `${f(100 * s.halfRate.hotvec.serverWithin10ms, 2)}%`, chroma: '', 'hotvec/chroma': '' },
     '1 client p50 / p99 ms': { hotvec: `${f(seqMiss.p50ms, 2)} / ${f(seqMiss.p99ms, 2)}`, chroma: `${f(seqChroma.p50ms, 2)} / ${f(seqChroma.p99ms, 2)}`, 'hotvec/chroma': f(seqMiss.p50ms / seqChroma.p50ms, 2) },
     '1 client cache hit p50 / p99 ms': { hotvec: `${f(seqHit.p50ms, 2)} / ${f(seqHit.p99ms, 2)}`, chroma: '', 'hotvec/chroma': '' },
     'cache hits queries/s (saturated)': { hotvec: f(hits.queriesPerSecond, 0), chroma: '', 'hotvec/chroma': '' },
-    'bare usearch CPU ms/query (same graph, ef): 1 thread / all threads at once': { hotvec: `${f(bare.cpuMsPerQuery, 3)} / ${f(bareParallel.cpuMsPerQuery, 3)}`, chroma: '', 'hotvec/chroma': '' },
-    'hotvec HTTP CPU per query / bare usearch (1 thread / all at once)': { hotvec: `${f(s.cpuVsBareUsearch.ratio, 2)} / ${f(s.cpuVsBareUsearch.ratioParallel, 2)}`, chroma: '', 'hotvec/chroma': '' },
-    [`hotvec WS ${wsBatch}-per-message CPU per query / bare usearch (1 thread / all at once)`]: { hotvec: `${f(s.cpuVsBareUsearch.ratioWsBatch, 2)} / ${f(s.cpuVsBareUsearch.ratioParallelWsBatch, 2)}`, chroma: '', 'hotvec/chroma': '' },
+    'bare usearch CPU ms/query (same graph, ef): before the runs 1 thread / all threads at once; in the runs 1 thread': {
+      hotvec: `${f(bare.cpuMsPerQuery, 3)} / ${f(bareParallel.cpuMsPerQuery, 3)}; ${f(s.cpuVsBareUsearch.bareInRunsCpuMsPerQuery, 3)}`,
+      chroma: '',
+      'hotvec/chroma': '',
+    },
+    'hotvec HTTP CPU per query / bare usearch (1 thread in the run / all at once before)': { hotvec: `${f(s.cpuVsBareUsearch.ratio, 2)} / ${f(s.cpuVsBareUsearch.ratioParallel, 2)}`, chroma: '', 'hotvec/chroma': '' },
+    [`hotvec WS ${wsBatch}-per-message CPU per query / bare usearch (1 thread in the run / all at once before)`]: { hotvec: `${f(s.cpuVsBareUsearch.ratioWsBatch, 2)} / ${f(s.cpuVsBareUsearch.ratioParallelWsBatch, 2)}`, chroma: '', 'hotvec/chroma': '' },
     'hotvec HTTP CPU per query at best (transport floor + bare) / bare': { hotvec: f(s.cpuVsBareUsearch.ratioHttpLowerBound, 2), chroma: '', 'hotvec/chroma': '' },
     'hotvec HTTP CPU ms/query: main / query workers / other threads': {
       hotvec: `${f(s.cpuVsBareUsearch.httpThreadsMsPerQuery.main, 3)} / ${f(s.cpuVsBareUsearch.httpThreadsMsPerQuery.workers, 3)} / ${f(s.cpuVsBareUsearch.httpThreadsMsPerQuery.other, 3)}`,
