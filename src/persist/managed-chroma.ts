@@ -18,6 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { HotvecError } from '../errors.js';
+import { freePort } from '../platform/free-port.js';
 import { resolveChromaCommand, type ChromaCommand } from './chroma-runtime.js';
 import type { PidFileContent, WatchdogConfig, WatchdogEvent } from './chroma-watchdog.js';
 
@@ -391,19 +392,6 @@ function validate(o: ManagedChromaOptions): Required<Omit<ManagedChromaOptions, 
 
 function urlHost(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-}
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 function portFree(host: string, port: number): Promise<boolean> {

@@ -16,6 +16,7 @@ import { resolveChromaCommand } from '../../src/persist/chroma-runtime.js';
 import { ChromaTier } from '../../src/persist/chroma-tier.js';
 import { isAlive, ManagedChroma, type ChromaExit } from '../../src/persist/managed-chroma.js';
 import { HotvecError } from '../../src/errors.js';
+import { freePort } from '../../src/platform/free-port.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hotvec-managed-chroma-'));
 let dirs = 0;
@@ -234,13 +235,3 @@ describe('ManagedChroma', () => {
     await assert.rejects(ManagedChroma.start({ dataDir: freshDir(), startTimeoutMs: 0 }), /startTimeoutMs must be > 0/);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
