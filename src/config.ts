@@ -87,7 +87,7 @@ export const configSchema = z.object({
   flushBatchRecords: int(1, 100_000).default(1000),
   /** Write-behind: how often a partial batch is sent (ms). */
   flushIntervalMs: int(1, 60_000).default(100),
-  /** Graceful stop: longest wait for in-flight requests, worker threads still loading their module (at least 1 s, even past it: stopping one mid-load aborts the process) and the write-behind flush (ms). */
+  /** Graceful stop: longest wait for in-flight requests, worker threads still loading their module (bounded by what is left of it, but never less than 1 s: stopping one mid-load aborts the process) and the write-behind flush (ms). */
   shutdownTimeoutMs: int(0, 600_000).default(15_000),
   /** SLA: 99% of queries answer within this many ms (query p99 target). */
   slaQueryP99Ms: z.coerce.number().positive().max(60_000).default(10),

@@ -295,11 +295,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (this.server && !(await this.server.drain(left()))) this.emit('warning', 'in-flight requests did not finish before the shutdown timeout');
     this.server?.closeSockets();
     await this.indexer?.close();
-    // Each waits for its threads still loading their module (see pool/loaded-workers.ts), no longer than
-    // the timeout left — but at least a second even when it is spent: stopping a thread mid-load aborts
-    // the process, which is worse than a shutdown a little late (a thread loads in ~0.1 s here).
-    await this.builder?.close(Math.max(MIN_LOAD_WAIT_MS, left()));
-    await this.pool?.close(Math.max(MIN_LOAD_WAIT_MS, left()));
+    // Both wait (side by side) for their threads still loading their module (see pool/loaded-workers.ts),
+    // no longer than the timeout left — but never less than a second, even when it is spent: stopping
+    // a thread mid-load aborts the process, worse than a shutdown a little late (a thread loads in ~0.1 s here).
+    const loadWait = Math.max(MIN_LOAD_WAIT_MS, left());
+    await Promise.all([this.builder?.close(loadWait), this.pool?.close(loadWait)]);
     // A last snapshot makes the next start fast (bounded by what is left of the timeout).
     if (this.snapshots) {
       const done = await Promise.race([this.snapshots.close().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), left()).unref())]);
