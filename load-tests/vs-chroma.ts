@@ -49,8 +49,9 @@ import { ChromaUnderTest, clientFor } from './vs-chroma/chroma.js';
 import { ClusteredSource, exactNeighbours, recallAtK } from './vs-chroma/data.js';
 import { RawHttpClient, type RequestBody } from './lib/raw-http.js';
 import { httpLoad, pacedHttpLoad, wsLoad, type LoadStats } from './vs-chroma/load.js';
-import { bareUsearchCpuMs, bareUsearchParallel, graphFiles, graphOnlyBytes, memoryOf, queryLatencyCounts, shareWithin, timedRestart, waitIndexed } from './vs-chroma/hotvec.js';
-import { startSearchCeiling, startTransportFloor, type ReferenceServer } from './vs-chroma/floor.js';
+import { bareUsearchParallel, graphFiles, graphOnlyBytes, memoryOf, queryLatencyCounts, shareWithin, timedRestart, timeSearch, waitIndexed } from './vs-chroma/hotvec.js';
+import { bareSearch } from './vs-chroma/bare-search.js';
+import { startSearchCeiling, startTransportFloor, type ReferenceServer } from './vs-chroma/reference-servers.js';
 import { fitI8 } from '../src/graph/quantize.js';
 import { graphCandidates } from '../src/vector-index/scan.js';
 import type { StorageKind } from '../src/vector-index/settings.js';
@@ -362,7 +363,8 @@ async function main(): Promise<void> {
     const candidates = graphCandidates(k, num('ef'), storage);
     const quantizer = storage === 'i8' ? fitI8(data, dim) : undefined;
     if (quantizer && files.length !== 1) log(`warning: ${files.length} i8 graphs; the bare baseline quantises with one fit over all the data`);
-    const bare = bareUsearchCpuMs(files, dim, indexed.detail.index, num('ef'), bareQueries, candidates, quantizer);
+    const bareSearchOnce = bareSearch(files, dim, indexed.detail.index, num('ef'), candidates, quantizer);
+    const bare = timeSearch(bareSearchOnce, bareQueries);
     const bareParallel = await bareUsearchParallel(files, dim, indexed.detail.index, num('ef'), bareQueries, candidates, num('workers'), quantizer);
     log(
       `bare usearch over the same ${files.length} graph file(s), ef ${opt.ef}, ${candidates} candidates: one thread ${bare.queriesPerSecond.toFixed(0)} queries/s, ${bare.cpuMsPerQuery.toFixed(3)} CPU ms/query; ` +
@@ -434,7 +436,8 @@ async function main(): Promise<void> {
     const floorHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: floorUrl, body: whole(hvBody()), connections, seconds });
     // The search ceiling (that transport and the bare search inline in each of as many threads as
     // hotvec has workers, no hand-off) under the same HTTP load.
-    ceiling = await startSearchCeiling({ dim, k, ef: num('ef'), candidates, threads: num('workers'), settings: indexed.detail.index, files });
+    const ceilingQuantizer = quantizer && { scale: quantizer.scale, offset: Array.from(quantizer.offset) };
+    ceiling = await startSearchCeiling({ dim, k, ef: num('ef'), candidates, threads: num('workers'), settings: indexed.detail.index, files, quantizer: ceilingQuantizer });
     const ceilingUrl = ceiling.url;
     const ceilingHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: ceilingUrl, body: whole(hvBody()), connections, seconds });
 
@@ -450,14 +453,15 @@ async function main(): Promise<void> {
     for (let r = 0; r < runs; r++) {
       log(`run ${r + 1}/${runs}: ${duration} s per phase, ${connections} connections`);
       // The bare search again, in the run: the machine's speed drifts by tens of percent between
-      // minutes, so each run's CPU per query is compared with the bare search of the same run.
-      const bareInRun = bareUsearchCpuMs(files, dim, indexed.detail.index, num('ef'), bareQueries, candidates, quantizer);
+      // minutes, so each run's one-thread CPU ratios are taken against the bare search of the same
+      // run, timed right before hotvec's HTTP phase and the search ceiling's, which follow each other.
+      const bareInRun = timeSearch(bareSearchOnce, bareQueries);
       const hotvecHttp = await measured(hv.proc.pid!, () => hvHttp(duration));
+      const ceilingPhase = await measured(ceiling.pid, () => ceilingHttp(duration));
       const chromaHttpPhase = await measured(chroma.pid, () => chromaHttp(duration));
       const hotvecWs = await measured(hv.proc.pid!, () => hvWs(duration));
       const hotvecWsBatch = await measured(hv.proc.pid!, () => hvWsBatch(duration));
       const floorPhase = await measured(floor.pid, () => floorHttp(duration));
-      const ceilingPhase = await measured(ceiling.pid, () => ceilingHttp(duration));
       // Each server at half its own saturated rate of this run, evenly spaced arrivals.
       const halfRate = Math.max(1, Math.floor(hotvecHttp.queriesPerSecond / 2));
       const countsBefore = await queryLatencyCounts(hv.url);

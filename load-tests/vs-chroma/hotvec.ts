@@ -63,7 +63,11 @@ export async function graphFiles(dataDir: string, segments: SegmentInfo[]): Prom
  * files hotvec searches (every segment, as hotvec does), with the same ef and k.
  */
 export function bareUsearchCpuMs(files: string[], dim: number, settings: Detail['index'], ef: number, queries: Float32Array[], k: number, quantizer?: I8Quantizer): { cpuMsPerQuery: number; queriesPerSecond: number } {
-  const search = bareSearch(files, dim, settings, ef, k, quantizer);
+  return timeSearch(bareSearch(files, dim, settings, ef, k, quantizer), queries);
+}
+
+/** CPU milliseconds per query and queries/s of `search` over `queries`, on this thread. */
+export function timeSearch(search: (query: Float32Array) => unknown, queries: Float32Array[]): { cpuMsPerQuery: number; queriesPerSecond: number } {
   for (const q of queries.slice(0, 50)) search(q); // warm the page cache and branch predictors
   const c0 = process.cpuUsage();
   const t0 = performance.now();

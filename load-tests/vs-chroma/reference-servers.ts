@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { MALLOC_ENV, NODE_FLAGS } from '../../test/helpers/hotvec.js';
-import type { IndexSettings } from '../../src/vector-index/settings.js';
+import type { CeilingJob } from './search-ceiling.js';
 
 export interface ReferenceServer {
   /** Where queries go (POST, hotvec's JSON query body). */
@@ -15,6 +15,9 @@ export interface ReferenceServer {
   pid: number;
   stop(): Promise<void>;
 }
+
+/** Longest wait for a reference server to say it listens (the search ceiling maps graph files first). */
+const START_TIMEOUT_MS = 120_000;
 
 async function startReference(script: string, args: string[]): Promise<ReferenceServer> {
   const path = new URL(script, import.meta.url).pathname;
@@ -24,9 +27,19 @@ async function startReference(script: string, args: string[]): Promise<Reference
   });
   const exited = once(proc, 'exit');
   const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`${script} did not listen within ${START_TIMEOUT_MS / 1000} s`));
+    }, START_TIMEOUT_MS);
     const lines = createInterface({ input: proc.stdout! });
-    lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
-    void exited.then(([code]) => reject(new Error(`${script} exited with ${String(code)} before listening`)));
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      resolve((JSON.parse(line) as { port: number }).port);
+    });
+    void exited.then(([code, signal]) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited (${String(code ?? signal)}) before listening`));
+    });
   });
   return {
     url: `http://127.0.0.1:${port}/query`,
@@ -43,19 +56,7 @@ export function startTransportFloor(dimension: number, k: number): Promise<Refer
   return startReference('./transport-floor.js', [String(dimension), String(k)]);
 }
 
-export interface CeilingJob {
-  dim: number;
-  k: number;
-  ef: number;
-  candidates: number;
-  /** As many as hotvec's query workers. */
-  threads: number;
-  settings: IndexSettings;
-  /** hotvec's graph files, searched as the bare baseline searches them. */
-  files: string[];
-}
-
-/** The transport floor and the bare search inline in each of `threads` threads sharing one port. */
+/** The transport floor and the bare search inline in each of `threads` threads sharing one port (search-ceiling.ts). */
 export function startSearchCeiling(job: CeilingJob): Promise<ReferenceServer> {
   return startReference('./search-ceiling.js', [JSON.stringify(job)]);
 }

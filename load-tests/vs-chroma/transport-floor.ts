@@ -11,10 +11,8 @@
  *
  * Prints `{"port": N}` once listening (port chosen by the OS); stops on SIGTERM.
  */
-import { BodyBuffers } from '../../src/server/body-buffers.js';
-import { readDecoded, ResponseState } from '../../src/server/http.js';
 import { loadUws } from '../../src/server/uws.js';
-import { Float32Rows } from '../../src/service/float32-rows.js';
+import { queryRoute } from './reference-route.js';
 
 const dimension = Number(process.argv[2]);
 const k = Number(process.argv[3]);
@@ -26,30 +24,16 @@ if (!Number.isInteger(dimension) || dimension < 1 || !Number.isInteger(k) || k <
 const { uws } = loadUws();
 const app = uws.App();
 let answered = 0;
-// As hotvec reads JSON bodies: into reused buffers, given back once decoded.
-const buffers = new BodyBuffers();
-app.post('/query', (res, req) => {
-  const state = new ResponseState(res);
-  const length = Number(req.getHeader('content-length'));
-  readDecoded(state, 64 << 20, length, 'json', buffers).then(
-    (decoded) => {
-      const rows = (decoded as { embeddings?: unknown }).embeddings;
-      if (!(rows instanceof Float32Rows) || rows.rowLengths.length !== 1 || rows.rowLengths[0] !== dimension) {
-        state.send(400, '{"error":"expected one embedding of the dimension"}', 'application/json');
-        return;
-      }
-      // k neighbours with ids and distances of hotvec's shape; the values change per query.
-      const n = answered++;
-      const ids: string[] = [];
-      const distances: number[] = [];
-      for (let i = 0; i < k; i++) {
-        ids.push(`id-${(n * 7919 + i * 104729) % 1_000_000}`);
-        distances.push(Math.fround(rows.values[i % dimension]! * (i + 1)));
-      }
-      state.sendValue(200, { ids: [ids], distances: [distances] }, 'json');
-    },
-    (err: unknown) => state.send(413, JSON.stringify({ error: String(err) }), 'application/json', true),
-  );
+queryRoute(app, '/query', dimension, (query) => {
+  // k neighbours with ids and distances of hotvec's shape; the values change per query.
+  const n = answered++;
+  const ids: string[] = [];
+  const distances: number[] = [];
+  for (let i = 0; i < k; i++) {
+    ids.push(`id-${(n * 7919 + i * 104729) % 1_000_000}`);
+    distances.push(Math.fround(query[i % dimension]! * (i + 1)));
+  }
+  return { ids, distances };
 });
 app.listen('127.0.0.1', 0, (socket) => {
   if (!socket) {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startSearchCeiling, type ReferenceServer } from '../../load-tests/vs-chroma/floor.js';
+import { startSearchCeiling, type ReferenceServer } from '../../load-tests/vs-chroma/reference-servers.js';
 import { newIndex } from '../../src/graph/usearch.js';
 import type { IndexSettings } from '../../src/vector-index/settings.js';
 import { removeDir, rng, tempDir } from '../helpers/hotvec.js';
