@@ -193,6 +193,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       maxQueue: cfg.maxQueue,
       onTask: this.metrics.observePoolTask,
       onWorkerError: (err) => this.emit('service-error', toHotvecError(err)),
+      onWarning: (message) => this.emit('warning', message),
     });
     const segmentsDir = snapshots.segmentsDir;
     this.builder = new GraphBuilder(this.index.arena.memory, { nice: cfg.backgroundNice, onWarning: (message) => this.emit('warning', message) });

@@ -47,6 +47,8 @@ export interface QueryPoolOptions {
    * its 'error' event would take the whole process down.
    */
   onWorkerError?: (err: Error) => void;
+  /** Something an operator should know that is not an error (a load wait at close that ran out). */
+  onWarning?: (message: string) => void;
   /** Longest `close` waits for live workers still loading their module (default 10 s; a shorter `close(waitMs)` wins). */
   loadWaitMs?: number;
 }
@@ -69,6 +71,7 @@ export class QueryPool {
   /** Set by the first `close()`: from then on no query is taken. */
   private closing: Promise<void> | undefined;
   private readonly onWorkerError: ((err: Error) => void) | undefined;
+  private readonly onWarning: ((message: string) => void) | undefined;
   private readonly loaded: LoadedWorkers<WorkerLoaded>;
   /** Query vectors submitted and not yet answered (waiting to be coalesced, queued or running). */
   private outstanding = 0;
@@ -79,6 +82,7 @@ export class QueryPool {
     this.maxQueue = options.maxQueue;
     this.loadWaitMs = options.loadWaitMs ?? LOAD_WAIT_MS;
     this.onWorkerError = options.onWorkerError;
+    this.onWarning = options.onWarning;
     this.workers = options.workers;
     this.memory = options.memory;
     (this.channel as unknown as { unref(): void }).unref();
@@ -162,7 +166,7 @@ export class QueryPool {
    * of `waitMs` and `loadWaitMs`; a worker that failed at start is gone and not waited for; see
    * loaded-workers.ts for why) and for running and queued tasks (bounded by Piscina's
    * closeTimeout), then stops the workers. A load wait that runs out is reported through
-   * `onWorkerError`. Idempotent: every call gets the first call's promise.
+   * `onWarning`. Idempotent: every call gets the first call's promise.
    */
   close(waitMs = Infinity): Promise<void> {
     this.closing ??= this.doClose(Math.min(waitMs, this.loadWaitMs));
@@ -172,7 +176,7 @@ export class QueryPool {
   private async doClose(waitMs: number): Promise<void> {
     this.channel.close();
     const stillLoading = await this.loaded.wait(waitMs);
-    if (stillLoading > 0) this.onWorkerError?.(new Error(`${stillLoading} query worker(s) still loading their module after ${waitMs} ms; stopping them anyway`));
+    if (stillLoading > 0) this.onWarning?.(`${stillLoading} query worker(s) still loading their module after ${waitMs} ms; stopping them anyway`);
     await this.piscina.close();
   }
 }
