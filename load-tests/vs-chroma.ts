@@ -49,8 +49,7 @@ import { ChromaUnderTest, clientFor } from './vs-chroma/chroma.js';
 import { ClusteredSource, exactNeighbours, recallAtK } from './vs-chroma/data.js';
 import { RawHttpClient, type RequestBody } from './lib/raw-http.js';
 import { httpLoad, pacedHttpLoad, wsLoad, type LoadStats } from './vs-chroma/load.js';
-import { bareUsearchParallel, graphFiles, graphOnlyBytes, memoryOf, queryLatencyCounts, shareWithin, timedRestart, timeSearch, waitIndexed } from './vs-chroma/hotvec.js';
-import { bareSearch } from './vs-chroma/bare-search.js';
+import { timeBareUsearch, graphFiles, graphOnlyBytes, memoryOf, queryLatencyCounts, shareWithin, timedRestart, waitIndexed } from './vs-chroma/hotvec.js';
 import { startSearchCeiling, startTransportFloor, type ReferenceServer } from './vs-chroma/reference-servers.js';
 import { fitI8 } from '../src/graph/quantize.js';
 import { graphCandidates } from '../src/vector-index/scan.js';
@@ -363,9 +362,8 @@ async function main(): Promise<void> {
     const candidates = graphCandidates(k, num('ef'), storage);
     const quantizer = storage === 'i8' ? fitI8(data, dim) : undefined;
     if (quantizer && files.length !== 1) log(`warning: ${files.length} i8 graphs; the bare baseline quantises with one fit over all the data`);
-    const bareSearchOnce = bareSearch(files, dim, indexed.detail.index, num('ef'), candidates, quantizer);
-    const bare = timeSearch(bareSearchOnce, bareQueries);
-    const bareParallel = await bareUsearchParallel(files, dim, indexed.detail.index, num('ef'), bareQueries, candidates, num('workers'), quantizer);
+    const bare = await timeBareUsearch(files, dim, indexed.detail.index, num('ef'), bareQueries, candidates, 1, quantizer);
+    const bareParallel = await timeBareUsearch(files, dim, indexed.detail.index, num('ef'), bareQueries, candidates, num('workers'), quantizer);
     log(
       `bare usearch over the same ${files.length} graph file(s), ef ${opt.ef}, ${candidates} candidates: one thread ${bare.queriesPerSecond.toFixed(0)} queries/s, ${bare.cpuMsPerQuery.toFixed(3)} CPU ms/query; ` +
         `${opt.workers} threads at once ${bareParallel.queriesPerSecond.toFixed(0)} queries/s, ${bareParallel.cpuMsPerQuery.toFixed(3)} CPU ms/query`,
@@ -455,7 +453,7 @@ async function main(): Promise<void> {
       // The bare search again, in the run: the machine's speed drifts by tens of percent between
       // minutes, so each run's one-thread CPU ratios are taken against the bare search of the same
       // run, timed right before hotvec's HTTP phase and the search ceiling's, which follow each other.
-      const bareInRun = timeSearch(bareSearchOnce, bareQueries);
+      const bareInRun = await timeBareUsearch(files, dim, indexed.detail.index, num('ef'), bareQueries, candidates, 1, quantizer);
       const hotvecHttp = await measured(hv.proc.pid!, () => hvHttp(duration));
       const ceilingPhase = await measured(ceiling.pid, () => ceilingHttp(duration));
       const chromaHttpPhase = await measured(chroma.pid, () => chromaHttp(duration));

@@ -1,5 +1,5 @@
 /**
- * One thread of the concurrent bare-usearch baseline (hotvec.ts, `bareUsearchParallel`): views
+ * One thread of the concurrent bare-usearch baseline (hotvec.ts, `timeBareUsearch`): views
  * the same graph files and runs the same searches as the single-threaded baseline, then waits
  * at a barrier so that every thread searches at the same time.
  */

@@ -8,7 +8,6 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { I8Quantizer } from '../../src/graph/quantize.js';
-import { bareSearch } from './bare-search.js';
 import { startHotvec, type Hotvec } from '../../test/helpers/hotvec.js';
 import { parsePrometheus, select } from '../../test/metrics/prometheus-text.js';
 
@@ -59,31 +58,15 @@ export async function graphFiles(dataDir: string, segments: SegmentInfo[]): Prom
 }
 
 /**
- * CPU milliseconds per query of usearch alone, in this process, one thread, over the same graph
- * files hotvec searches (every segment, as hotvec does), with the same ef and k.
+ * CPU milliseconds per query of usearch alone over the graph files hotvec searches (every
+ * segment, as hotvec does), with the same ef and k, on `threads` threads at once (each its own
+ * views of the same files, the same queries), measured for the whole process while they all run.
+ * One thread is the floor; on a machine whose cores share caches and memory bandwidth, all of
+ * hotvec's worker count at once is what one search costs when the cores are busy together. The
+ * threads end afterwards, and their views of the files with them: views kept in this process
+ * would share the files' pages with hotvec and lower the PSS measured for it.
  */
-export function bareUsearchCpuMs(files: string[], dim: number, settings: Detail['index'], ef: number, queries: Float32Array[], k: number, quantizer?: I8Quantizer): { cpuMsPerQuery: number; queriesPerSecond: number } {
-  return timeSearch(bareSearch(files, dim, settings, ef, k, quantizer), queries);
-}
-
-/** CPU milliseconds per query and queries/s of `search` over `queries`, on this thread. */
-export function timeSearch(search: (query: Float32Array) => unknown, queries: Float32Array[]): { cpuMsPerQuery: number; queriesPerSecond: number } {
-  for (const q of queries.slice(0, 50)) search(q); // warm the page cache and branch predictors
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (const q of queries) search(q);
-  const cpu = process.cpuUsage(c0);
-  const wall = (performance.now() - t0) / 1000;
-  return { cpuMsPerQuery: (cpu.user + cpu.system) / 1000 / queries.length, queriesPerSecond: queries.length / wall };
-}
-
-/**
- * The same searches on `threads` threads at once (each its own views of the same files, the
- * same queries): CPU milliseconds per query of the whole process while they all run. On a
- * machine whose cores share caches and memory bandwidth this is what one search costs when the
- * cores are busy together, as hotvec's are under load; the single-thread figure is the floor.
- */
-export async function bareUsearchParallel(files: string[], dim: number, settings: Detail['index'], ef: number, queries: Float32Array[], k: number, threads: number, quantizer?: I8Quantizer): Promise<{ cpuMsPerQuery: number; queriesPerSecond: number }> {
+export async function timeBareUsearch(files: string[], dim: number, settings: Detail['index'], ef: number, queries: Float32Array[], k: number, threads: number, quantizer?: I8Quantizer): Promise<{ cpuMsPerQuery: number; queriesPerSecond: number }> {
   const barrier = new Int32Array(new SharedArrayBuffer(8));
   const workers = Array.from({ length: threads }, () => new Worker(new URL('./bare-worker.js', import.meta.url), { workerData: { files, dim, settings, ef, k, queries, barrier, quantizer } }));
   const done = workers.map((w) => new Promise<void>((resolve, reject) => { w.once('message', () => resolve()); w.once('error', reject); }));
