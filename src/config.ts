@@ -19,7 +19,7 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 export const configSchema = z.object({
   /** Interface the HTTP/WebSocket server binds. */
   host: z.string().min(1).default('127.0.0.1'),
-  /** TCP port of the HTTP/WebSocket server; 0 picks a free port. */
+  /** TCP port of the HTTP/WebSocket server; 0 picks a free port. Bound exclusively: a port another process listens on is refused at start. */
   port: int(0, 65535).default(8080),
   /** Folder for the WAL, the checkpoint, segment graphs, the local snapshot and the managed Chroma's data. */
   dataDir: z.string().min(1).default('./data'),

@@ -38,6 +38,9 @@ interface Route {
   status: number;
 }
 
+/** uWS listen option: no SO_REUSEPORT (uSockets' LIBUS_LISTEN_EXCLUSIVE_PORT). */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+
 const ROUTES: Route[] = [
   { method: 'post', pattern: '/v1/collections', op: 'create_collection', body: true, status: 201 },
   { method: 'get', pattern: '/v1/collections', op: 'list_collections', body: false, status: 200 },
@@ -145,9 +148,16 @@ export class Server {
     if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
+  /**
+   * Binds the port for this server alone. uWS otherwise sets SO_REUSEPORT on Linux for a port it
+   * is given, and a second server started on the same port (another hotvec with another data
+   * folder, say) would bind it too and silently take half of the connections.
+   */
   listen(): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.app.listen(this.options.host, this.options.port, (socket) => {
+      // (host, port, options, cb) is in uWS's native API but not in its typings.
+      const listen = this.app.listen as unknown as (host: string, port: number, options: number, cb: (socket: us_listen_socket | false) => void) => void;
+      listen.call(this.app, this.options.host, this.options.port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
         if (!socket) {
           reject(new HotvecError('INVALID_CONFIG', `cannot listen on ${this.options.host}:${this.options.port} (port in use or address not available)`));
           return;
