@@ -175,12 +175,15 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): LoadedConfig
 /** Text for `--help`, generated from the schema so it cannot drift from the code. */
 export function helpText(): string {
   const lines = ['Usage: npm start -- [options]   (every option also reads HOTVEC_<NAME> from the environment)', ''];
-  lines.push('  --config <file>'.padEnd(34) + 'JSON file with any of the options below (camelCase keys)');
-  for (const key of keys) {
+  const flags = keys.map((key) => `  --${flagName(key)} <value>`);
+  // One column for every flag, a space wider than the longest.
+  const width = Math.max('  --config <file>'.length, ...flags.map((f) => f.length)) + 2;
+  lines.push('  --config <file>'.padEnd(width) + 'JSON file with any of the options below (camelCase keys)');
+  keys.forEach((key, i) => {
     const field = configSchema.shape[key];
     const def = (field as { _zod?: { def?: { defaultValue?: unknown } } })._zod?.def?.defaultValue;
     const shown = def === undefined ? '' : ` (default ${JSON.stringify(def)})`;
-    lines.push(`  --${flagName(key)} <value>`.padEnd(34) + `${envName(key)}${shown}`);
-  }
+    lines.push(flags[i]!.padEnd(width) + `${envName(key)}${shown}`);
+  });
   return lines.join('\n');
 }

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { configSchema, envName, flagName, loadConfig, resolveConfig } from '../src/config.js';
+import { configSchema, envName, flagName, helpText, loadConfig, resolveConfig } from '../src/config.js';
 
 test('defaults are the documented ones', () => {
   const c = resolveConfig({});
@@ -46,4 +46,10 @@ test('README documents every option (config table stays true)', () => {
     assert.ok(readme.includes(`--${flagName(key)}`), `README lacks --${flagName(key)}`);
     assert.ok(readme.includes(envName(key)), `README lacks ${envName(key)}`);
   }
+});
+
+test('--help lists every option, each flag set apart from its variable', () => {
+  const lines = helpText().split('\n').filter((l) => l.startsWith('  --'));
+  assert.ok(lines.length > 10);
+  for (const line of lines) assert.match(line, /^ {2}--[a-z0-9-]+ <[a-z]+> +(HOTVEC_[A-Z0-9_]+|JSON file)/, line);
 });
