@@ -362,8 +362,9 @@ async function main(): Promise<void> {
     const candidates = graphCandidates(k, num('ef'), storage);
     const quantizer = storage === 'i8' ? fitI8(data, dim) : undefined;
     if (quantizer && files.length !== 1) log(`warning: ${files.length} i8 graphs; the bare baseline quantises with one fit over all the data`);
-    const bare = await timeBareUsearch(files, dim, indexed.detail.index, num('ef'), bareQueries, candidates, 1, quantizer);
-    const bareParallel = await timeBareUsearch(files, dim, indexed.detail.index, num('ef'), bareQueries, candidates, num('workers'), quantizer);
+    const timeBare = (threads: number) => timeBareUsearch(files, dim, indexed.detail.index, num('ef'), bareQueries, candidates, threads, quantizer);
+    const bare = await timeBare(1);
+    const bareParallel = await timeBare(num('workers'));
     log(
       `bare usearch over the same ${files.length} graph file(s), ef ${opt.ef}, ${candidates} candidates: one thread ${bare.queriesPerSecond.toFixed(0)} queries/s, ${bare.cpuMsPerQuery.toFixed(3)} CPU ms/query; ` +
         `${opt.workers} threads at once ${bareParallel.queriesPerSecond.toFixed(0)} queries/s, ${bareParallel.cpuMsPerQuery.toFixed(3)} CPU ms/query`,
@@ -453,7 +454,7 @@ async function main(): Promise<void> {
       // The bare search again, in the run: the machine's speed drifts by tens of percent between
       // minutes, so each run's one-thread CPU ratios are taken against the bare search of the same
       // run, timed right before hotvec's HTTP phase and the search ceiling's, which follow each other.
-      const bareInRun = await timeBareUsearch(files, dim, indexed.detail.index, num('ef'), bareQueries, candidates, 1, quantizer);
+      const bareInRun = await timeBare(1);
       const hotvecHttp = await measured(hv.proc.pid!, () => hvHttp(duration));
       const ceilingPhase = await measured(ceiling.pid, () => ceilingHttp(duration));
       const chromaHttpPhase = await measured(chroma.pid, () => chromaHttp(duration));

@@ -28,7 +28,8 @@ export const LOAD_WAIT_MS = 10_000;
 /** setTimeout's longest delay; a longer one would fire at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
-const unref = (channel: BroadcastChannel): void => (channel as unknown as { unref(): void }).unref();
+/** Lets the process exit with `channel` open (Node has `unref` on a BroadcastChannel; its types do not). */
+export const unref = (channel: BroadcastChannel): void => (channel as unknown as { unref(): void }).unref();
 
 export class LoadedWorkers<M extends ModuleLoaded = ModuleLoaded> {
   /** The BroadcastChannel's name, for the workers' workerData. */

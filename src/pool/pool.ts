@@ -11,7 +11,7 @@ import type { CollectionTarget } from '../vector-index/collection.js';
 import type { ScratchLayout } from '../vector-index/layout.js';
 import type { SearchOptions } from '../vector-index/scan.js';
 import { QueryCoalescer } from './coalescer.js';
-import { LOAD_WAIT_MS, LoadedWorkers } from './loaded-workers.js';
+import { LOAD_WAIT_MS, LoadedWorkers, unref } from './loaded-workers.js';
 import { GRAPH_CHANNEL, splitSearchReply, type GraphRetired, type SearchReply, type SearchTask, type WorkerInit, type WorkerLoaded } from './messages.js';
 
 export interface SearchAnswer {
@@ -85,7 +85,7 @@ export class QueryPool {
     this.onWarning = options.onWarning;
     this.workers = options.workers;
     this.memory = options.memory;
-    (this.channel as unknown as { unref(): void }).unref();
+    unref(this.channel);
     this.onTask = options.onTask;
     this.piscina = new Piscina({
       filename: new URL('./worker.js', import.meta.url).href,

@@ -10,7 +10,7 @@ import { createScalarKernels, createWasmKernels } from '../kernels/index.js';
 import { batchThreadPolicy } from '../platform/priority.js';
 import { HeaderWord, SCRATCH_CLAIM_WORDS } from '../vector-index/layout.js';
 import { Scanner } from '../vector-index/scan.js';
-import { reportLoaded } from './loaded-workers.js';
+import { reportLoaded, unref } from './loaded-workers.js';
 import { GRAPH_CHANNEL, packSearchReply, type GraphRetired, type SearchReply, type SearchTask, type WorkerInit, type WorkerLoaded } from './messages.js';
 
 const init = workerData as WorkerInit;
@@ -41,7 +41,7 @@ const scanner = new Scanner(
 const channel = new BroadcastChannel(GRAPH_CHANNEL);
 channel.onmessage = (event: unknown) => graphs.forget((event as { data: GraphRetired }).data.forget);
 // The channel must not keep an idle worker alive at shutdown.
-(channel as unknown as { unref(): void }).unref();
+unref(channel);
 
 /**
  * Defence against a view of the shared memory that lags its growth by the main thread (how a
