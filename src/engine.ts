@@ -90,6 +90,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         errorRatio: config.slaErrorRatio,
         writeLagMs: config.slaWriteLagMs,
         writeLagCompliance: config.slaWriteLagCompliance,
+        minEvents: config.slaMinEvents,
       },
       intervalMs: config.slaIntervalMs,
       ...(config.slaWebhookUrl ? { webhook: { url: config.slaWebhookUrl } } : {}),

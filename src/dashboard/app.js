@@ -72,8 +72,14 @@ function renderStatus() {
 function burn(o, long, short, rate) {
   const a = o.burnRates[long] ?? 0;
   const b = o.burnRates[short] ?? 0;
-  const hot = a >= rate && b >= rate ? ' class="hot"' : '';
-  return `<td${hot}>${a.toFixed(2)}× / ${b.toFixed(2)}×</td>`;
+  const pair = `${long} & ${short} ≥ ${rate}×`;
+  // A pair burning on fewer events than --sla-min-events does not fire: shown, marked apart.
+  const mark = (o.firing ?? []).includes(pair)
+    ? ' class="hot"'
+    : (o.withheld ?? []).includes(pair)
+      ? ` class="withheld" title="burning, but fewer than ${o.minEvents} events in ${long}: not firing"`
+      : '';
+  return `<td${mark}>${a.toFixed(2)}× / ${b.toFixed(2)}×</td>`;
 }
 
 function renderObjectives() {

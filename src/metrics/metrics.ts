@@ -73,6 +73,7 @@ export class Metrics extends EventEmitter<MetricsEvents> {
     positive('writeLagMs', t.writeLagMs);
     if (!(t.errorRatio < 1)) throw new TypeError(`SLA target errorRatio must be below 1, got ${t.errorRatio}`);
     if (!(t.writeLagCompliance > 0 && t.writeLagCompliance < 1)) throw new TypeError(`writeLagCompliance must be between 0 and 1 (exclusive), got ${t.writeLagCompliance}`);
+    if (t.minEvents !== undefined && !(Number.isInteger(t.minEvents) && t.minEvents >= 0)) throw new TypeError(`SLA minEvents must be a whole number >= 0, got ${t.minEvents}`);
     this.targets = Object.freeze({ ...t });
     this.intervalMs = options.intervalMs ?? 1000;
     if (!(this.intervalMs >= 10)) throw new TypeError(`intervalMs must be >= 10, got ${this.intervalMs}`);

@@ -12,6 +12,13 @@
  * burns or the current value (5-min percentile, 5-min error ratio, lag now) misses its
  * target, `ok` otherwise. The budget period is the hour hotvec keeps: the budget left is
  * 1 − the 1-hour burn rate.
+ *
+ * Low traffic (the SRE workbook's "low-traffic services"): on a handful of requests one slow
+ * answer is a large bad share, so the request objectives have a minimum event count — a pair
+ * fires only when its long window holds at least `minEvents` events, and the 5-min current
+ * value is judged only on at least `minEvents` samples. A pair that burns at its rate on too few
+ * events is reported as `withheld`. The write lag is sampled by hotvec itself once per
+ * evaluation, whatever the traffic, so it has no minimum.
  */
 import { BURN_RATE_PAIRS, burnRate, describePair, firingPairs } from './burn-rate.js';
 import { BURN_WINDOW_NAMES, type BurnWindow } from './windows.js';
@@ -29,6 +36,8 @@ export interface SlaTargets {
   writeLagMs: number;
   /** Share of the time the write lag must be within `writeLagMs`, 0..1. */
   writeLagCompliance: number;
+  /** Fewest events in a pair's long window (and samples behind a 5-min current value) before a request objective may alert; 0 (the default) for no minimum. */
+  minEvents?: number;
 }
 
 export type ObjectiveName = 'query_latency_p99' | 'query_latency_p95' | 'error_ratio' | 'write_behind_lag';
@@ -42,14 +51,17 @@ export interface ObjectiveSpec {
   budget: number;
   /** The window `current` is measured over. */
   currentWindow: '5m' | 'now';
+  /** Fewest events in a pair's long window, and samples behind `current`, before the objective may alert. */
+  minEvents: number;
 }
 
 export function objectiveSpecs(t: SlaTargets): ObjectiveSpec[] {
   const pct = (x: number): string => `${Number((x * 100).toPrecision(4))}%`;
+  const minEvents = t.minEvents ?? 0;
   return [
-    { name: 'query_latency_p99', description: `99% of queries answer within ${t.queryP99Ms} ms (p99 ≤ ${t.queryP99Ms} ms)`, unit: 'ms', target: t.queryP99Ms, budget: 0.01, currentWindow: '5m' },
-    { name: 'query_latency_p95', description: `95% of queries answer within ${t.queryP95Ms} ms (p95 ≤ ${t.queryP95Ms} ms)`, unit: 'ms', target: t.queryP95Ms, budget: 0.05, currentWindow: '5m' },
-    { name: 'error_ratio', description: `at most ${pct(t.errorRatio)} of requests fail with a server error (5xx)`, unit: 'ratio', target: t.errorRatio, budget: t.errorRatio, currentWindow: '5m' },
+    { name: 'query_latency_p99', description: `99% of queries answer within ${t.queryP99Ms} ms (p99 ≤ ${t.queryP99Ms} ms)`, unit: 'ms', target: t.queryP99Ms, budget: 0.01, currentWindow: '5m', minEvents },
+    { name: 'query_latency_p95', description: `95% of queries answer within ${t.queryP95Ms} ms (p95 ≤ ${t.queryP95Ms} ms)`, unit: 'ms', target: t.queryP95Ms, budget: 0.05, currentWindow: '5m', minEvents },
+    { name: 'error_ratio', description: `at most ${pct(t.errorRatio)} of requests fail with a server error (5xx)`, unit: 'ratio', target: t.errorRatio, budget: t.errorRatio, currentWindow: '5m', minEvents },
     {
       name: 'write_behind_lag',
       description: `the oldest write not yet in Chroma is younger than ${t.writeLagMs} ms, ${pct(t.writeLagCompliance)} of the time`,
@@ -57,6 +69,7 @@ export function objectiveSpecs(t: SlaTargets): ObjectiveSpec[] {
       target: t.writeLagMs,
       budget: 1 - t.writeLagCompliance,
       currentWindow: 'now',
+      minEvents: 0,
     },
   ];
 }
@@ -83,6 +96,10 @@ export interface ObjectiveReport {
   budgetRemaining: number;
   /** The burn-rate pairs firing now, e.g. "5m & 30s ≥ 14.4×". */
   firing: string[];
+  /** Pairs whose windows burn at their rate but whose long window holds fewer than `minEvents` events: not firing. */
+  withheld: string[];
+  /** Fewest events before the objective may alert (`--sla-min-events`; 0 for the write lag). */
+  minEvents: number;
 }
 
 const round = (x: number, digits: number): number => Number(x.toFixed(digits));
@@ -90,8 +107,10 @@ const round = (x: number, digits: number): number => Number(x.toFixed(digits));
 export function evaluateObjective(spec: ObjectiveSpec, counts: Readonly<Record<BurnWindow, EventCounts>>, current: number, samples: number): ObjectiveReport {
   const burnRates = {} as Record<BurnWindow, number>;
   for (const w of BURN_WINDOW_NAMES) burnRates[w] = round(burnRate(counts[w].bad, counts[w].total, spec.budget), 3);
-  const firing = firingPairs(burnRates, BURN_RATE_PAIRS);
-  const missed = samples > 0 && current > spec.target;
+  const burning = firingPairs(burnRates, BURN_RATE_PAIRS);
+  const firing = burning.filter((p) => counts[p.long].total >= spec.minEvents);
+  const withheld = burning.filter((p) => !firing.includes(p));
+  const missed = samples > 0 && samples >= spec.minEvents && current > spec.target;
   const status: SlaStatus = firing.some((p) => p.severity === 'page') ? 'breach' : firing.length > 0 || missed ? 'warning' : 'ok';
   return {
     name: spec.name,
@@ -105,6 +124,8 @@ export function evaluateObjective(spec: ObjectiveSpec, counts: Readonly<Record<B
     burnRates,
     budgetRemaining: round(Math.max(0, Math.min(1, 1 - burnRates['1h'])), 4),
     firing: firing.map(describePair),
+    withheld: withheld.map(describePair),
+    minEvents: spec.minEvents,
   };
 }
 

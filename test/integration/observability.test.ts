@@ -223,7 +223,7 @@ test('a WebSocket subscriber gets the confirmation, the history, then live snaps
   }
 });
 
-test('an impossible target (--sla-query-p99-ms 0.001) breaches: /v1/sla, a WebSocket alert, the webhook and the log', async () => {
+test('an impossible target (--sla-query-p99-ms 0.001) breaches once 100 queries were answered (--sla-min-events): /v1/sla, a WebSocket alert, the webhook and the log', async () => {
   await call(breach.url, 'POST', '/v1/collections', { name: 'obs_breach', dimension: DIM });
   const vectors = randomVectors(20, DIM, 9);
   await call(breach.url, 'POST', '/v1/collections/obs_breach/upsert', { ids: vectors.map((_, i) => `b${i}`), embeddings: vectors });
@@ -232,6 +232,14 @@ test('an impossible target (--sla-query-p99-ms 0.001) breaches: /v1/sla, a WebSo
     sub.send({ id: 1, op: 'subscribe', topic: 'sla' });
     await sub.waitFor((m) => m.event === 'history', 'the history');
     for (let i = 0; i < 20; i++) await call(breach.url, 'POST', '/v1/collections/obs_breach/query', { embeddings: [vectors[i]], k: 2 });
+    // 20 queries are fewer than the default --sla-min-events (100): the pairs burn but are withheld.
+    const early = (await call<SlaReport>(breach.url, 'GET', '/v1/sla')).body.objectives.find((o) => o.name === 'query_latency_p99')!;
+    assert.equal(early.status, 'ok');
+    assert.equal(early.minEvents, 100);
+    assert.deepEqual(early.firing, []);
+    assert.ok(early.withheld.includes('5m & 30s ≥ 14.4×'), early.withheld.join());
+    assert.equal(early.burnRates['30s'], 100);
+    for (let i = 20; i < 110; i++) await call(breach.url, 'POST', '/v1/collections/obs_breach/query', { embeddings: [vectors[i % vectors.length]], k: 2 });
 
     const alert = (await sub.waitFor((m) => m.event === 'alert' && (m.data as AlertEvent).to === 'breach', 'a breach alert')).data as AlertEvent;
     assert.equal(alert.objective, 'query_latency_p99');

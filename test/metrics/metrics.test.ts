@@ -190,4 +190,6 @@ test('pool, WAL and cache figures show up in the report', () => {
 test('invalid targets are refused', () => {
   assert.throws(() => new Metrics({ targets: { ...TARGETS, queryP99Ms: 0 }, defaultMetrics: false }), /queryP99Ms/);
   assert.throws(() => new Metrics({ targets: { ...TARGETS, writeLagCompliance: 1 }, defaultMetrics: false }), /writeLagCompliance/);
+  assert.throws(() => new Metrics({ targets: { ...TARGETS, minEvents: -1 }, defaultMetrics: false }), /minEvents/);
+  assert.throws(() => new Metrics({ targets: { ...TARGETS, minEvents: 1.5 }, defaultMetrics: false }), /minEvents/);
 });

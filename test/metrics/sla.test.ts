@@ -63,6 +63,34 @@ test('status: ok within budget, warning on the ticket pair or a missed current v
   assert.notEqual(evaluateObjective(p99!, over, 8, 100).status, 'breach');
 });
 
+test('a minimum event count withholds pairs burning on too few events, and the current value on too few samples', () => {
+  const [p99m, , errorsM, lagM] = objectiveSpecs({ ...targets, minEvents: 100 });
+  assert.equal(lagM!.minEvents, 0, 'the write lag is sampled by hotvec itself: no minimum');
+  assert.equal(errorsM!.minEvents, 100);
+
+  // 1 slow query of 13 (a cold first query): 7.7x the 1 % budget in every window.
+  const few = evaluateObjective(p99m!, uniform(1 / 13, 13), 40, 13);
+  assert.equal(few.status, 'ok');
+  assert.deepEqual(few.firing, []);
+  assert.deepEqual(few.withheld, ['30m & 2m30s ≥ 6×', '1h & 5m ≥ 3×']);
+  assert.equal(few.burnRates['5m'], 7.692, 'burn rates are still reported');
+  assert.equal(few.minEvents, 100);
+
+  // The same shares on enough events: the pairs fire and the missed current value counts.
+  const many = evaluateObjective(p99m!, uniform(1 / 13, 130), 40, 130);
+  assert.equal(many.status, 'breach');
+  assert.deepEqual(many.firing, ['30m & 2m30s ≥ 6×', '1h & 5m ≥ 3×']);
+  assert.deepEqual(many.withheld, []);
+  assert.equal(evaluateObjective(p99m!, uniform(0, 130), 40, 99).status, 'ok', 'a current value on 99 samples');
+  assert.equal(evaluateObjective(p99m!, uniform(0, 130), 40, 100).status, 'warning', 'a current value on 100 samples');
+
+  // The long window decides: a busy long window with a quiet short one still pages.
+  const quietShort = { ...uniform(0.2, 1000), '30s': { bad: 2, total: 5 } };
+  assert.ok(evaluateObjective(p99m!, quietShort, 40, 1000).firing.includes('5m & 30s ≥ 14.4×'));
+  // The write lag with one sample of each second still pages.
+  assert.equal(evaluateObjective(lagM!, uniform(0.5, 10), 9000, 1).status, 'breach');
+});
+
 test('no samples means ok, whatever the current value says', () => {
   assert.equal(evaluateObjective(p99!, uniform(0, 0), 0, 0).status, 'ok');
 });
