@@ -32,7 +32,7 @@ export async function createCollection(ctx: ServiceContext, body: unknown): Prom
       dimension: z.number().int().min(1).max(ctx.config.maxDimension),
       metric: z.enum(['l2', 'cosine', 'ip']).default('l2'),
       index: indexSettingsSchema.optional(),
-    }),
+    }).strict(),
     body,
   );
   const name = collectionName(req.name);

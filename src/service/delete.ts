@@ -1,10 +1,12 @@
 /** Delete records by id; ids that do not exist are ignored. */
 import { assertReady, commit, type ServiceContext } from './context.js';
-import { collectionName, ids, invalidIfNotObject } from './validate.js';
+import { collectionName, ids, requestObject } from './validate.js';
+
+const DELETE_FIELDS = ['ids'] as const;
 
 export async function deleteRecords(ctx: ServiceContext, name: string, body: unknown): Promise<{ deleted: number }> {
   assertReady(ctx);
-  const req = invalidIfNotObject(body);
+  const req = requestObject(body, 'delete', DELETE_FIELDS);
   const store = ctx.index.require(collectionName(name));
   const idList = ids(req.ids, 'ids', ctx.config.maxBatch, false);
   const present = [...new Set(idList.filter((id) => store.has(id)))];

@@ -1,7 +1,9 @@
 /** Get records by id; ids that do not exist are simply absent from the answer. */
 import { assertReady, type ServiceContext } from './context.js';
-import { GET_INCLUDE, collectionName, ids, include, invalidIfNotObject } from './validate.js';
+import { GET_INCLUDE, collectionName, ids, include, requestObject } from './validate.js';
 import type { Metadata } from '../persist/ops.js';
+
+const GET_FIELDS = ['ids', 'include'] as const;
 
 export interface GetResult {
   ids: string[];
@@ -12,7 +14,7 @@ export interface GetResult {
 
 export function get(ctx: ServiceContext, name: string, body: unknown): GetResult {
   assertReady(ctx);
-  const req = invalidIfNotObject(body);
+  const req = requestObject(body, 'get', GET_FIELDS);
   const store = ctx.index.require(collectionName(name));
   const idList = ids(req.ids, 'ids', ctx.config.maxBatch, false);
   const inc = include(req.include, GET_INCLUDE, ['metadatas', 'documents']);

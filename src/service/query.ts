@@ -8,7 +8,9 @@ import type { Metadata } from '../persist/ops.js';
 import type { SearchOptions } from '../vector-index/scan.js';
 import type { Segment } from '../vector-index/segment.js';
 import { assertReady, type ServiceContext } from './context.js';
-import { QUERY_INCLUDE, collectionName, embeddings, include, invalidIfNotObject } from './validate.js';
+import { QUERY_INCLUDE, collectionName, embeddings, include, requestObject } from './validate.js';
+
+const QUERY_FIELDS = ['embeddings', 'k', 'include', 'ef', 'exact'] as const;
 
 export interface QueryResult {
   ids: string[][];
@@ -23,7 +25,7 @@ export const MAX_EF = 4096;
 
 export async function query(ctx: ServiceContext, name: string, body: unknown): Promise<QueryResult> {
   assertReady(ctx);
-  const req = invalidIfNotObject(body);
+  const req = requestObject(body, 'query', QUERY_FIELDS);
   const store = ctx.index.require(collectionName(name));
   const dim = store.dimension;
   const vectors = embeddings(req.embeddings, 'embeddings', dim, ctx.config.maxBatch);

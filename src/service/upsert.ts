@@ -1,11 +1,13 @@
 /** Upsert: insert or replace whole records (vector, metadata, document). */
 import { assertReady, commit, type ServiceContext } from './context.js';
-import { collectionName, document, embeddings, ids, invalidIfNotObject, metadata, perRecord } from './validate.js';
+import { collectionName, document, embeddings, ids, requestObject, metadata, perRecord } from './validate.js';
 import { HotvecError } from '../errors.js';
+
+const UPSERT_FIELDS = ['ids', 'embeddings', 'metadatas', 'documents'] as const;
 
 export async function upsert(ctx: ServiceContext, name: string, body: unknown): Promise<{ upserted: number }> {
   assertReady(ctx);
-  const req = invalidIfNotObject(body);
+  const req = requestObject(body, 'upsert', UPSERT_FIELDS);
   const store = ctx.index.require(collectionName(name));
   const idList = ids(req.ids, 'ids', ctx.config.maxBatch, true);
   if (idList.length === 0) return { upserted: 0 };

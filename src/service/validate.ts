@@ -146,9 +146,27 @@ export function include<T extends string>(value: unknown, allowed: readonly T[],
 }
 
 /** The body as a record, or MALFORMED_BODY. */
-export function invalidIfNotObject(body: unknown): Record<string, unknown> & { k?: unknown } {
+/** Chroma's names for fields hotvec names otherwise, so a client ported from Chroma is told what to send. */
+const CHROMA_FIELDS: Readonly<Record<string, string>> = { query_embeddings: 'embeddings', n_results: 'k' };
+const NOT_SUPPORTED: Readonly<Record<string, string>> = {
+  where: 'hotvec does not filter by metadata',
+  where_document: 'hotvec does not filter by document',
+};
+
+/**
+ * The body of a record operation as an object holding only `fields`: an unknown field is a 400
+ * naming it (a misspelt `exact` must not silently run an approximate query), with Chroma's
+ * name mapped to hotvec's where they differ.
+ */
+export function requestObject(body: unknown, op: string, fields: readonly string[]): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body) || body instanceof Uint8Array) {
     throw new HotvecError('MALFORMED_BODY', 'the request body must be a JSON or msgpack object');
+  }
+  for (const key in body) {
+    if (fields.includes(key) || !Object.hasOwn(body, key)) continue;
+    const name = JSON.stringify(key.slice(0, 100));
+    const hint = Object.hasOwn(CHROMA_FIELDS, key) ? ` (Chroma's ${name} is "${CHROMA_FIELDS[key]}" in hotvec)` : Object.hasOwn(NOT_SUPPORTED, key) ? ` (${NOT_SUPPORTED[key]})` : '';
+    throw invalid(`unknown field ${name} in ${op}${hint}; ${op} takes ${fields.map((f) => `"${f}"`).join(', ')}`);
   }
   return body as Record<string, unknown>;
 }
