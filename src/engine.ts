@@ -197,7 +197,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       onWarning: (message) => this.emit('warning', message),
     });
     const segmentsDir = snapshots.segmentsDir;
-    this.builder = new GraphBuilder(this.index.arena.memory, { nice: cfg.backgroundNice, onWarning: (message) => this.emit('warning', message) });
+    this.builder = new GraphBuilder(this.index.arena.memory, {
+      nice: cfg.backgroundNice,
+      onWarning: (message) => this.emit('warning', message),
+      onWorkerError: (err) => this.emit('service-error', toHotvecError(err)),
+    });
     const indexer = (this.indexer = new Indexer({
       index: this.index,
       builder: this.builder,

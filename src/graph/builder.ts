@@ -16,6 +16,8 @@ export interface GraphBuilderOptions {
   loadWaitMs?: number;
   /** `close` stopped a builder thread that was still loading its module (its wait ran out). */
   onWarning?: (message: string) => void;
+  /** An error of the builder thread outside any build (a build's own error rejects its promise). Without a listener Piscina's 'error' would throw on the main thread. */
+  onWorkerError?: (err: Error) => void;
 }
 
 export class GraphBuilder {
@@ -37,6 +39,7 @@ export class GraphBuilder {
       concurrentTasksPerWorker: 1,
       workerData: init,
     });
+    this.piscina.on('error', (err: Error) => options.onWorkerError?.(err));
     this.loaded.watch(this.piscina);
   }
 

@@ -1,7 +1,8 @@
 /**
  * The graph builder's close(): a builder stopped right after a build was handed to it (what an
  * engine stopped just after it began to seal a segment does) waits until the thread that build
- * started has loaded its module, then stops it.
+ * started has loaded its module, then stops it. An error of its pool outside any build is
+ * handed to the owner.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -30,4 +31,18 @@ test('a builder closed right after a build was dispatched waits until its thread
   assert.equal(builder.threads, 0, 'and it is gone');
   assert.equal(builder.close(), builder.close(), 'close() is idempotent: the same promise');
   await settled;
+});
+
+test("an error of the builder's pool outside any build reaches onWorkerError instead of throwing on the main thread", async () => {
+  const index = new VectorIndex({ maxBytes: 64 * 1024 * 1024, maxDimension: 8, scratchSlots: 1 });
+  const seen: Error[] = [];
+  const builder = new GraphBuilder(index.arena.memory, { onWorkerError: (err) => seen.push(err) });
+  try {
+    // What Piscina does with a worker's error that no task owns: an 'error' event on the pool.
+    const pool = (builder as unknown as { piscina: import('node:events').EventEmitter }).piscina;
+    assert.doesNotThrow(() => pool.emit('error', new Error('outside any build')));
+    assert.deepEqual(seen.map((e) => e.message), ['outside any build']);
+  } finally {
+    await builder.close();
+  }
 });
