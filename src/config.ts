@@ -99,7 +99,7 @@ export const configSchema = z.object({
   slaWriteLagMs: z.coerce.number().positive().default(5000),
   /** SLA: share of the time the write-behind lag must be within its target (its error budget is 1 − this). */
   slaWriteLagCompliance: z.coerce.number().gt(0).lt(1).default(0.999),
-  /** SLA: fewest requests in an alert's long window (and behind a 5-min p99/p95/error ratio) before a request objective may alert; 0 for no minimum. */
+  /** SLA: fewest events (answered queries for p99/p95, requests for the error ratio) in an alert pair's long window, and behind a 5-min current value, before a request objective starts alerting; 0 for no minimum. */
   slaMinEvents: int(0, 1_000_000_000).default(100),
   /** SLA: how often it is evaluated, alerts decided and snapshots pushed to subscribers (ms). */
   slaIntervalMs: int(100, 60_000).default(1000),

@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { queryCacheFor } from './cache/query-cache.js';
 import type { Config } from './config.js';
-import { toHotvecError, type HotvecError } from './errors.js';
+import { HotvecError, errorMessage } from './errors.js';
 import { GraphBuilder } from './graph/builder.js';
 import { Indexer, type IndexerEvents } from './graph/indexer.js';
 import type { AlertEvent } from './metrics/alerts.js';
@@ -193,14 +193,14 @@ export class Engine extends EventEmitter<EngineEvents> {
       },
       maxQueue: cfg.maxQueue,
       onTask: this.metrics.observePoolTask,
-      onWorkerError: (err) => this.emit('service-error', toHotvecError(err)),
+      onWorkerError: (err) => this.emit('service-error', new HotvecError('INTERNAL', `query worker thread: ${errorMessage(err)}`, { cause: err })),
       onWarning: (message) => this.emit('warning', message),
     });
     const segmentsDir = snapshots.segmentsDir;
     this.builder = new GraphBuilder(this.index.arena.memory, {
       nice: cfg.backgroundNice,
       onWarning: (message) => this.emit('warning', message),
-      onWorkerError: (err) => this.emit('service-error', toHotvecError(err)),
+      onWorkerError: (err) => this.emit('service-error', new HotvecError('INTERNAL', `graph builder thread: ${errorMessage(err)}`, { cause: err })),
     });
     const indexer = (this.indexer = new Indexer({
       index: this.index,

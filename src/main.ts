@@ -40,7 +40,7 @@ async function main(): Promise<number> {
   );
   engine.on('progress', (m) => log.info(m));
   engine.on('sla-alert', (a) => {
-    const fields = { objective: a.objective, from: a.from, to: a.to, current: a.current, target: a.target, unit: a.unit, firing: a.firing, overall: a.overall };
+    const fields = { objective: a.objective, from: a.from, to: a.to, current: a.current, target: a.target, unit: a.unit, firing: a.firing, withheld: a.withheld, overall: a.overall };
     const msg = `SLA ${a.objective} ${a.from} → ${a.to}: ${a.description}`;
     if (a.to === 'ok') log.info(fields, msg);
     else if (a.to === 'breach') log.error(fields, msg);

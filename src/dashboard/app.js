@@ -73,7 +73,8 @@ function burn(o, long, short, rate) {
   const a = o.burnRates[long] ?? 0;
   const b = o.burnRates[short] ?? 0;
   const pair = `${long} & ${short} ≥ ${rate}×`;
-  // A pair burning on fewer events than --sla-min-events does not fire: shown, marked apart.
+  // The pair as the report names it (burn-rate.ts describePair). A pair burning on too few
+  // events to start (--sla-min-events) does not fire: shown, marked apart.
   const mark = (o.firing ?? []).includes(pair)
     ? ' class="hot"'
     : (o.withheld ?? []).includes(pair)
@@ -89,7 +90,7 @@ function renderObjectives() {
     return `<tr data-objective="${o.name}" data-status="${o.status}">
       <td class="desc"><span class="name">${o.name}</span>${escapeHtml(o.description)}</td>
       <td><span class="pill ${o.status}">${o.status}</span></td>
-      <td>${o.samples > 0 ? fmt(o.current) : '–'} <small>(${o.window})</small></td>
+      <td${o.samples > 0 && o.currentJudged === false ? ` class="withheld" title="not judged: ${o.samples} of the ${o.minEvents} samples needed"` : ''}>${o.samples > 0 ? fmt(o.current) : '–'} <small>(${o.window})</small></td>
       <td>${fmt(o.target)}</td>
       ${burn(o, '5m', '30s', 14.4)}${burn(o, '30m', '2m30s', 6)}${burn(o, '1h', '5m', 3)}
       <td><span class="budget"><i style="width:${(left * 100).toFixed(1)}%;background:${left > 0.5 ? 'var(--ok)' : left > 0.1 ? 'var(--warning)' : 'var(--breach)'}"></i></span>${(left * 100).toFixed(1)}%</td>

@@ -22,6 +22,8 @@ export interface AlertEvent {
   unit: 'ms' | 'ratio';
   burnRates: Record<BurnWindow, number>;
   firing: string[];
+  /** Pairs burning at their rate on too few events to start firing (`--sla-min-events`). */
+  withheld: string[];
   at: string;
 }
 
@@ -64,6 +66,7 @@ export class AlertTracker {
         unit: o.unit,
         burnRates: o.burnRates,
         firing: o.firing,
+        withheld: o.withheld,
         at: at.toISOString(),
       });
     }

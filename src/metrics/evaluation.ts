@@ -8,7 +8,7 @@ import type { DashboardPoint } from './history.js';
 import { LAG_BAD, LAG_SAMPLES, QUERY_P95, QUERY_P99, type Recorder } from './recorder.js';
 import type { OpLatency, SlaReport, StageName, WriteBehindState } from './report.js';
 import { ERRORS, OVER, REQUESTS } from './request-series.js';
-import { evaluateObjective, worstStatus, type EventCounts, type ObjectiveReport, type ObjectiveSpec } from './sla.js';
+import { evaluateObjective, worstStatus, type Engaged, type EventCounts, type ObjectiveName, type ObjectiveReport, type ObjectiveSpec } from './sla.js';
 import type { CacheStats, MetricsSources } from './sources.js';
 import { BURN_WINDOWS, BURN_WINDOW_NAMES, LATENCY_WINDOWS, LATENCY_WINDOW_NAMES, type BurnWindow, type LatencyWindow } from './windows.js';
 
@@ -17,6 +17,8 @@ export interface EvaluationInputs {
   specs: readonly ObjectiveSpec[];
   sources: MetricsSources;
   eventLoopDelayP99Ms: number;
+  /** What alerted at the previous evaluation (sla.ts, `Engaged`). */
+  engaged: ReadonlyMap<ObjectiveName, Engaged>;
 }
 
 export function buildReport(inputs: EvaluationInputs, wb: WriteBehindState | undefined): SlaReport {
@@ -45,7 +47,7 @@ export function buildReport(inputs: EvaluationInputs, wb: WriteBehindState | und
       stages[window] = st;
     }
 
-    const objectives = inputs.specs.map((spec) => objective(recorder, spec, latency['5m'], wb));
+    const objectives = inputs.specs.map((spec) => objective(recorder, spec, latency['5m'], wb, inputs.engaged.get(spec.name)));
     const index = sources.index?.();
     const report: SlaReport = {
       status: worstStatus(objectives.map((o) => o.status)),
@@ -73,7 +75,7 @@ export function buildReport(inputs: EvaluationInputs, wb: WriteBehindState | und
   }
 }
 
-function objective(recorder: Recorder, spec: ObjectiveSpec, latency5m: Record<string, OpLatency>, wb: WriteBehindState | undefined): ObjectiveReport {
+function objective(recorder: Recorder, spec: ObjectiveSpec, latency5m: Record<string, OpLatency>, wb: WriteBehindState | undefined, before: Engaged | undefined): ObjectiveReport {
   const counts = {} as Record<BurnWindow, EventCounts>;
   let current = 0;
   let samples = 0;
@@ -117,7 +119,7 @@ function objective(recorder: Recorder, spec: ObjectiveSpec, latency5m: Record<st
       break;
     }
   }
-  return evaluateObjective(spec, counts, current, samples);
+  return evaluateObjective(spec, counts, current, samples, before);
 }
 
 /** The dashboard's point for a report; the hit ratio is over the lookups since `previousCache`. */

@@ -14,7 +14,7 @@ import { History } from './history.js';
 import { createPromMetrics, type PromMetrics } from './prometheus.js';
 import { Recorder, type Transport } from './recorder.js';
 import type { SlaReport, SlaTopicEvent } from './report.js';
-import { objectiveSpecs, type ObjectiveSpec, type SlaTargets } from './sla.js';
+import { engaged, objectiveSpecs, type Engaged, type ObjectiveName, type ObjectiveSpec, type SlaTargets } from './sla.js';
 import type { CacheStats, MetricsSources } from './sources.js';
 import { WebhookSender, type WebhookOptions } from './webhook.js';
 
@@ -60,6 +60,8 @@ export class Metrics extends EventEmitter<MetricsEvents> {
   private timer: NodeJS.Timeout | undefined;
   private latest: SlaReport | undefined;
   private lastCache: CacheStats | undefined;
+  /** What alerted at the last tick: it goes on alerting while it burns, below the minimum event count too. */
+  private readonly engaged = new Map<ObjectiveName, Engaged>();
 
   constructor(options: MetricsOptions) {
     super();
@@ -164,6 +166,7 @@ export class Metrics extends EventEmitter<MetricsEvents> {
     if (wb) this.recorder.sampleLag(wb.oldestAgeMs, this.targets.writeLagMs);
     const report = this.build(wb);
     this.latest = report;
+    for (const o of report.objectives) this.engaged.set(o.name, engaged(o));
     for (const e of this.alerts.update(report.objectives, report.status, new Date(report.generatedAt))) {
       this.prom.alerts.inc({ objective: e.objective, to: e.to });
       this.emit('alert', e);
@@ -178,7 +181,7 @@ export class Metrics extends EventEmitter<MetricsEvents> {
     return report;
   }
 
-  /** A fresh evaluation for `GET /v1/sla` (alert state moves only on ticks). */
+  /** A fresh evaluation for `GET /v1/sla` (alert state, and what goes on alerting below the minimum event count, move only on ticks). */
   slaReport(): SlaReport {
     this.advance();
     return this.build(this.sources.writeBehind?.());
@@ -199,7 +202,7 @@ export class Metrics extends EventEmitter<MetricsEvents> {
 
   private build(wb: ReturnType<NonNullable<MetricsSources['writeBehind']>> | undefined): SlaReport {
     const eventLoopDelayP99Ms = this.eventLoopP99Ms || (this.eventLoop.count > 0 ? this.eventLoop.percentile(99) / 1e6 : 0);
-    return buildReport({ recorder: this.recorder, specs: this.specs, sources: this.sources, eventLoopDelayP99Ms }, wb);
+    return buildReport({ recorder: this.recorder, specs: this.specs, sources: this.sources, eventLoopDelayP99Ms, engaged: this.engaged }, wb);
   }
 
   private push(event: SlaTopicEvent, data: unknown): void {

@@ -13,12 +13,15 @@
  * target, `ok` otherwise. The budget period is the hour hotvec keeps: the budget left is
  * 1 − the 1-hour burn rate.
  *
- * Low traffic (the SRE workbook's "low-traffic services"): on a handful of requests one slow
+ * Low traffic (the SRE workbook's "low-traffic services"): on a handful of events one slow
  * answer is a large bad share, so the request objectives have a minimum event count — a pair
- * fires only when its long window holds at least `minEvents` events, and the 5-min current
- * value is judged only on at least `minEvents` samples. A pair that burns at its rate on too few
- * events is reported as `withheld`. The write lag is sampled by hotvec itself once per
- * evaluation, whatever the traffic, so it has no minimum.
+ * starts firing only when its long window holds at least `minEvents` events, and the 5-min
+ * current value starts being judged only on at least `minEvents` samples. What was already
+ * alerting at the previous evaluation (`Engaged`) goes on until it no longer burns or misses,
+ * whatever the count: windows lose a whole 10-s slot at a time, so a count hovering at the
+ * minimum would otherwise page and resolve every few seconds. A pair that burns at its rate on
+ * too few events to start is reported as `withheld`. The write lag is sampled by hotvec itself
+ * once per evaluation, whatever the traffic, so it has no minimum.
  */
 import { BURN_RATE_PAIRS, burnRate, describePair, firingPairs } from './burn-rate.js';
 import { BURN_WINDOW_NAMES, type BurnWindow } from './windows.js';
@@ -36,7 +39,7 @@ export interface SlaTargets {
   writeLagMs: number;
   /** Share of the time the write lag must be within `writeLagMs`, 0..1. */
   writeLagCompliance: number;
-  /** Fewest events in a pair's long window (and samples behind a 5-min current value) before a request objective may alert; 0 (the default) for no minimum. */
+  /** Fewest events in a pair's long window (and samples behind a 5-min current value) before a request objective starts alerting; 0 when absent (the engine passes `--sla-min-events`, default 100). */
   minEvents?: number;
 }
 
@@ -96,21 +99,45 @@ export interface ObjectiveReport {
   budgetRemaining: number;
   /** The burn-rate pairs firing now, e.g. "5m & 30s ≥ 14.4×". */
   firing: string[];
-  /** Pairs whose windows burn at their rate but whose long window holds fewer than `minEvents` events: not firing. */
+  /** Pairs whose windows burn at their rate but whose long window holds too few events (`minEvents`) to start firing. */
   withheld: string[];
-  /** Fewest events before the objective may alert (`--sla-min-events`; 0 for the write lag). */
+  /** Fewest events before the objective starts alerting (`--sla-min-events`; 0 for the write lag). */
   minEvents: number;
+  /** Whether `current` was judged against the target: it has samples, and at least `minEvents` of them (or it already missed at the previous evaluation). */
+  currentJudged: boolean;
+}
+
+/** What alerted at the previous evaluation: it goes on alerting while it still burns or misses, whatever the event count. */
+export interface Engaged {
+  /** The pairs that fired (as in `firing`). */
+  pairs: readonly string[];
+  /** The current value was judged and missed the target. */
+  current: boolean;
+}
+
+const NOT_ENGAGED: Engaged = { pairs: [], current: false };
+
+/** What of a report goes on alerting at the next evaluation whatever the event count. */
+export function engaged(o: ObjectiveReport): Engaged {
+  return { pairs: o.firing, current: o.currentJudged && o.current > o.target };
 }
 
 const round = (x: number, digits: number): number => Number(x.toFixed(digits));
 
-export function evaluateObjective(spec: ObjectiveSpec, counts: Readonly<Record<BurnWindow, EventCounts>>, current: number, samples: number): ObjectiveReport {
+export function evaluateObjective(
+  spec: ObjectiveSpec,
+  counts: Readonly<Record<BurnWindow, EventCounts>>,
+  current: number,
+  samples: number,
+  before: Engaged = NOT_ENGAGED,
+): ObjectiveReport {
   const burnRates = {} as Record<BurnWindow, number>;
   for (const w of BURN_WINDOW_NAMES) burnRates[w] = round(burnRate(counts[w].bad, counts[w].total, spec.budget), 3);
   const burning = firingPairs(burnRates, BURN_RATE_PAIRS);
-  const firing = burning.filter((p) => counts[p.long].total >= spec.minEvents);
+  const firing = burning.filter((p) => counts[p.long].total >= spec.minEvents || before.pairs.includes(describePair(p)));
   const withheld = burning.filter((p) => !firing.includes(p));
-  const missed = samples > 0 && samples >= spec.minEvents && current > spec.target;
+  const currentJudged = samples > 0 && (samples >= spec.minEvents || before.current);
+  const missed = currentJudged && current > spec.target;
   const status: SlaStatus = firing.some((p) => p.severity === 'page') ? 'breach' : firing.length > 0 || missed ? 'warning' : 'ok';
   return {
     name: spec.name,
@@ -126,6 +153,7 @@ export function evaluateObjective(spec: ObjectiveSpec, counts: Readonly<Record<B
     firing: firing.map(describePair),
     withheld: withheld.map(describePair),
     minEvents: spec.minEvents,
+    currentJudged,
   };
 }
 

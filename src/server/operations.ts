@@ -5,6 +5,7 @@
 import * as service from '../service/index.js';
 import type { ServiceContext } from '../service/index.js';
 import { invalid } from '../errors.js';
+import { requestObject } from '../service/validate.js';
 
 export type OpName =
   | 'create_collection'
@@ -31,16 +32,19 @@ const needCollection = (c: string | undefined): string => {
   return c;
 };
 
+/** Operations that take no fields (over HTTP they have no body; a WebSocket message may carry only id, op and collection). */
+const noFields = (op: OpName, body: unknown): void => void requestObject(body, op, []);
+
 const handlers: Record<OpName, Handler> = {
   create_collection: (ctx, _c, body) => service.createCollection(ctx, body),
-  list_collections: (ctx) => service.listCollections(ctx),
-  get_collection: (ctx, c) => service.getCollection(ctx, c),
-  delete_collection: (ctx, c) => service.deleteCollection(ctx, c),
+  list_collections: (ctx, _c, body) => (noFields('list_collections', body), service.listCollections(ctx)),
+  get_collection: (ctx, c, body) => (noFields('get_collection', body), service.getCollection(ctx, c)),
+  delete_collection: (ctx, c, body) => (noFields('delete_collection', body), service.deleteCollection(ctx, c)),
   upsert: (ctx, c, body) => service.upsert(ctx, c, body),
   query: (ctx, c, body) => service.query(ctx, c, body),
   get: (ctx, c, body) => service.get(ctx, c, body),
   delete: (ctx, c, body) => service.deleteRecords(ctx, c, body),
-  count: (ctx, c) => service.count(ctx, c),
+  count: (ctx, c, body) => (noFields('count', body), service.count(ctx, c)),
 };
 
 const noCollection = new Set<OpName>(['create_collection', 'list_collections']);

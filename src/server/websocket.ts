@@ -137,6 +137,9 @@ export function webSocketBehavior(
         if (data.inflight > options.maxInflightPerSocket) {
           throw new HotvecError('OVERLOADED', `more than ${options.maxInflightPerSocket} requests in flight on this socket; wait for answers`);
         }
+        if (m.op === 'create_collection' && m.name !== undefined && m.collection !== undefined && m.name !== m.collection) {
+          throw invalid(`"name" (${JSON.stringify(m.name)?.slice(0, 140)}) and "collection" (${JSON.stringify(m.collection).slice(0, 140)}) differ; create_collection takes one of them`);
+        }
         const body = m.op === 'create_collection' && m.name === undefined ? { ...m, name: m.collection } : m;
         const { id: _id, op: _op, collection: _c, ...fields } = body;
         void _id;

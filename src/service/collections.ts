@@ -5,7 +5,9 @@ import type { IndexingStatus } from '../graph/indexer.js';
 import type { CollectionStore } from '../vector-index/collection.js';
 import { indexSettingsSchema, type IndexSettings } from '../vector-index/settings.js';
 import { assertReady, commit, type ServiceContext } from './context.js';
-import { collectionName, parseBody } from './validate.js';
+import { collectionName, parseBody, requestObject } from './validate.js';
+
+const CREATE_FIELDS = ['name', 'dimension', 'metric', 'index'] as const;
 
 export interface CollectionDescription {
   name: string;
@@ -26,13 +28,14 @@ const describe = (c: CollectionStore): CollectionDescription => ({ name: c.name,
 
 export async function createCollection(ctx: ServiceContext, body: unknown): Promise<CollectionDescription> {
   assertReady(ctx);
+  requestObject(body, 'create_collection', CREATE_FIELDS);
   const req = parseBody(
     z.object({
       name: z.unknown(),
       dimension: z.number().int().min(1).max(ctx.config.maxDimension),
       metric: z.enum(['l2', 'cosine', 'ip']).default('l2'),
       index: indexSettingsSchema.optional(),
-    }).strict(),
+    }),
     body,
   );
   const name = collectionName(req.name);

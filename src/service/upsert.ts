@@ -1,6 +1,6 @@
 /** Upsert: insert or replace whole records (vector, metadata, document). */
 import { assertReady, commit, type ServiceContext } from './context.js';
-import { collectionName, document, embeddings, ids, requestObject, metadata, perRecord } from './validate.js';
+import { collectionName, document, embeddings, ids, metadata, perRecord, requestObject } from './validate.js';
 import { HotvecError } from '../errors.js';
 
 const UPSERT_FIELDS = ['ids', 'embeddings', 'metadatas', 'documents'] as const;

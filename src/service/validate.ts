@@ -145,28 +145,41 @@ export function include<T extends string>(value: unknown, allowed: readonly T[],
   return new Set(value as T[]);
 }
 
-/** The body as a record, or MALFORMED_BODY. */
-/** Chroma's names for fields hotvec names otherwise, so a client ported from Chroma is told what to send. */
-const CHROMA_FIELDS: Readonly<Record<string, string>> = { query_embeddings: 'embeddings', n_results: 'k' };
-const NOT_SUPPORTED: Readonly<Record<string, string>> = {
-  where: 'hotvec does not filter by metadata',
-  where_document: 'hotvec does not filter by document',
+/**
+ * Why a field hotvec does not take was sent, for the fields a client ported from Chroma sends:
+ * Chroma's name for a hotvec field, or what hotvec does not do.
+ */
+const FIELD_HINTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  query: {
+    query_embeddings: `Chroma's "query_embeddings" is "embeddings" in hotvec`,
+    n_results: `Chroma's "n_results" is "k" in hotvec`,
+    where: 'hotvec does not filter by metadata',
+    where_document: 'hotvec does not filter by document',
+  },
+  get: { where: 'hotvec does not filter by metadata', where_document: 'hotvec does not filter by document' },
+  delete: { where: 'hotvec deletes by id only', where_document: 'hotvec deletes by id only' },
+  create_collection: {
+    metadata: `Chroma's "hnsw:space" and other "hnsw:*" settings are "metric" and "index" in hotvec`,
+    configuration: `Chroma's HNSW configuration is "index" ({m, efConstruction, efSearch, storage}) in hotvec`,
+    get_or_create: 'hotvec answers 409 HOTVEC_COLLECTION_EXISTS; get the collection instead',
+  },
 };
 
 /**
- * The body of a record operation as an object holding only `fields`: an unknown field is a 400
- * naming it (a misspelt `exact` must not silently run an approximate query), with Chroma's
- * name mapped to hotvec's where they differ.
+ * The body of an operation as an object holding only `fields`: an unknown field is a 400
+ * naming it (a misspelt `exact` must not silently run an approximate query, a misspelt
+ * `metric` must not create an l2 collection), with a hint for the fields Chroma clients send.
  */
 export function requestObject(body: unknown, op: string, fields: readonly string[]): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body) || body instanceof Uint8Array) {
     throw new HotvecError('MALFORMED_BODY', 'the request body must be a JSON or msgpack object');
   }
-  for (const key in body) {
-    if (fields.includes(key) || !Object.hasOwn(body, key)) continue;
-    const name = JSON.stringify(key.slice(0, 100));
-    const hint = Object.hasOwn(CHROMA_FIELDS, key) ? ` (Chroma's ${name} is "${CHROMA_FIELDS[key]}" in hotvec)` : Object.hasOwn(NOT_SUPPORTED, key) ? ` (${NOT_SUPPORTED[key]})` : '';
-    throw invalid(`unknown field ${name} in ${op}${hint}; ${op} takes ${fields.map((f) => `"${f}"`).join(', ')}`);
+  for (const key of Object.keys(body)) {
+    if (fields.includes(key)) continue;
+    const hints = FIELD_HINTS[op];
+    const hint = hints && Object.hasOwn(hints, key) ? hints[key] : undefined;
+    const takes = fields.length > 0 ? `${op} takes ${fields.map((f) => `"${f}"`).join(', ')}` : `${op} takes no fields`;
+    throw invalid(`unknown field ${JSON.stringify(key.slice(0, 100))} in ${op}${hint ? ` (${hint})` : ''}; ${takes}`);
   }
   return body as Record<string, unknown>;
 }

@@ -82,3 +82,26 @@ test('a WebSocket answer has the same shape as the HTTP body', async () => {
   assert.deepEqual(answers.get('q')?.result, http.body);
   ws.close();
 });
+
+test('unknown fields are refused over WebSocket as over HTTP, msgpack too; id, op and collection are not fields', async () => {
+  const { ws, answers, waitFor } = await connect();
+  await call(engine.hv.url, 'POST', '/v1/collections', { name: 'wsf', dimension: 2 });
+  ws.send(packr.pack({ id: 1, op: 'query', collection: 'wsf', query_embeddings: new Uint8Array(new Float32Array([3, 4]).buffer), n_results: 1 }));
+  ws.send(JSON.stringify({ id: 2, op: 'count', collection: 'wsf', where: { a: 1 } }));
+  ws.send(JSON.stringify({ id: 3, op: 'create_collection', name: 'wsf2', collection: 'other', dimension: 2 }));
+  ws.send(JSON.stringify({ id: 4, op: 'create_collection', collection: 'wsf3', dimension: 2, metadata: { 'hnsw:space': 'cosine' } }));
+  ws.send(JSON.stringify({ id: 5, op: 'count', collection: 'wsf' }));
+  ws.send(JSON.stringify({ id: 6, op: 'create_collection', name: 'wsf4', collection: 'wsf4', dimension: 2 }));
+  await waitFor(6);
+  const error = (id: number) => answers.get(id)?.error;
+  assert.equal(error(1)?.code, 'HOTVEC_INVALID_ARGUMENT');
+  assert.match(error(1)!.message, /unknown field "query_embeddings" in query \(Chroma's "query_embeddings" is "embeddings" in hotvec\)/);
+  assert.match(error(2)!.message, /unknown field "where" in count; count takes no fields/);
+  assert.match(error(3)!.message, /"name" \("wsf2"\) and "collection" \("other"\) differ/);
+  assert.match(error(4)!.message, /unknown field "metadata" in create_collection \(Chroma's "hnsw:space" and other "hnsw:\*" settings are "metric" and "index" in hotvec\)/);
+  assert.deepEqual(answers.get(5)?.result, { count: 0 });
+  assert.equal(answers.get(6)?.result?.name, 'wsf4', 'the same name twice is fine');
+  const listed = (await call<{ collections: { name: string }[] }>(engine.hv.url, 'GET', '/v1/collections')).body.collections.map((c) => c.name);
+  assert.ok(!listed.includes('wsf2') && !listed.includes('other') && !listed.includes('wsf3'), 'no refused create made a collection');
+  ws.close();
+});

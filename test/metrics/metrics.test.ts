@@ -53,6 +53,54 @@ test('the report has the documented shape and counts every request by op, all tr
   assert.equal(r.cache, undefined, 'no cache attached');
 });
 
+test('below the minimum event count an alert does not start, and one that started goes on while it burns (no flapping at the minimum)', () => {
+  const { m, advance } = setup({ targets: { ...TARGETS, queryP99Ms: 0.001, minEvents: 100 } });
+  const alerts: AlertEvent[] = [];
+  m.on('alert', (a) => alerts.push(a));
+  const p99 = (r: SlaReport) => r.objectives.find((o) => o.name === 'query_latency_p99')!;
+  const slow = (n: number): void => {
+    for (let i = 0; i < n; i++) m.observeRequest('query', 'http', 200, 0.0005);
+  };
+
+  slow(60);
+  let r = m.tick();
+  assert.equal(p99(r).status, 'ok', '60 slow queries: too few to start');
+  assert.deepEqual(p99(r).withheld, ['5m & 30s ≥ 14.4×', '30m & 2m30s ≥ 6×', '1h & 5m ≥ 3×']);
+  assert.equal(p99(r).currentJudged, false);
+  assert.equal(alerts.length, 0);
+
+  advance(28 * 60_000);
+  m.tick(); // the windows slide on evaluations (every second in the engine)
+  slow(60);
+  r = m.tick();
+  assert.equal(p99(r).status, 'breach', '120 in the 30-min window: the 30m pair starts');
+  assert.deepEqual(p99(r).firing, ['30m & 2m30s ≥ 6×', '1h & 5m ≥ 3×']);
+  assert.deepEqual(p99(r).withheld, ['5m & 30s ≥ 14.4×'], 'only 60 in the 5-min window');
+  assert.deepEqual([alerts.at(-1)!.to, alerts.at(-1)!.withheld], ['breach', ['5m & 30s ≥ 14.4×']]);
+
+  // The first 60 leave the 30-min window: 60 events, fewer than the minimum, still burning.
+  advance(2 * 60_000 + 10_000);
+  for (let i = 0; i < 10; i++) {
+    r = m.tick();
+    assert.equal(p99(r).status, 'breach', `tick ${i}: a started page goes on while its pair burns`);
+    assert.ok(p99(r).firing.includes('30m & 2m30s ≥ 6×'));
+    advance(1000);
+  }
+  assert.equal(alerts.length, 1, 'one page, no resolve and page again');
+  assert.equal(m.slaReport().status, 'breach', 'GET /v1/sla sees the same');
+
+  // Once the short window stops burning the pair stops, and then needs the minimum again.
+  advance(3 * 60_000);
+  for (let i = 0; i < 6; i++) {
+    r = m.tick();
+    advance(1000);
+  }
+  assert.notEqual(p99(r).status, 'breach');
+  m.tick();
+  slow(20);
+  assert.equal(p99(m.tick()).firing.includes('5m & 30s ≥ 14.4×'), false, '20 new slow queries do not restart the page');
+});
+
 test('windows slide: the 1m window forgets after a minute, 5m after five, 1h keeps them', () => {
   const { m, advance } = setup();
   for (let i = 0; i < 50; i++) m.observeRequest('get', 'http', 200, 0.001);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AlertTracker } from '../../src/metrics/alerts.js';
 import { BURN_RATE_PAIRS, burnRate, firingPairs } from '../../src/metrics/burn-rate.js';
-import { evaluateObjective, objectiveSpecs, worstStatus, type EventCounts, type SlaTargets } from '../../src/metrics/sla.js';
+import { engaged, evaluateObjective, objectiveSpecs, worstStatus, type EventCounts, type SlaTargets } from '../../src/metrics/sla.js';
 import { BURN_WINDOW_NAMES, type BurnWindow } from '../../src/metrics/windows.js';
 
 const targets: SlaTargets = { queryP99Ms: 10, queryP95Ms: 5, errorRatio: 0.001, writeLagMs: 5000, writeLagCompliance: 0.999 };
@@ -83,6 +83,14 @@ test('a minimum event count withholds pairs burning on too few events, and the c
   assert.deepEqual(many.withheld, []);
   assert.equal(evaluateObjective(p99m!, uniform(0, 130), 40, 99).status, 'ok', 'a current value on 99 samples');
   assert.equal(evaluateObjective(p99m!, uniform(0, 130), 40, 100).status, 'warning', 'a current value on 100 samples');
+
+  // What fired at the previous evaluation goes on below the minimum while it burns.
+  const goingOn = evaluateObjective(p99m!, uniform(1 / 13, 13), 40, 13, engaged(many));
+  assert.equal(goingOn.status, 'breach');
+  assert.deepEqual(goingOn.firing, ['30m & 2m30s ≥ 6×', '1h & 5m ≥ 3×']);
+  assert.equal(goingOn.currentJudged, true, 'the missed current value goes on being judged');
+  assert.equal(evaluateObjective(p99m!, uniform(0, 13), 40, 13, engaged(many)).status, 'warning', 'no burn: the pairs stop; the current value still misses');
+  assert.equal(evaluateObjective(p99m!, uniform(0, 13), 4, 13, engaged(many)).status, 'ok');
 
   // The long window decides: a busy long window with a quiet short one still pages.
   const quietShort = { ...uniform(0.2, 1000), '30s': { bad: 2, total: 5 } };

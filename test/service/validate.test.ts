@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { collectionName, embeddings, ids, include, metadata, perRecord, QUERY_INCLUDE } from '../../src/service/validate.js';
+import { collectionName, embeddings, ids, include, metadata, perRecord, QUERY_INCLUDE, requestObject } from '../../src/service/validate.js';
 
 test('collection names: 1-128 of the allowed characters, ending alphanumeric', () => {
   for (const ok of ['a', 'A-b_c.d9', 'x'.repeat(128)]) assert.equal(collectionName(ok), ok);
@@ -50,4 +50,17 @@ test('metadata is flat; per-record arrays match the ids', () => {
 test('include: only known fields', () => {
   assert.deepEqual([...include(undefined, QUERY_INCLUDE, ['distances'])], ['distances']);
   assert.throws(() => include(['distances', 'vectors'], QUERY_INCLUDE, []), /"vectors"/);
+});
+
+test('requestObject: only the named fields, own keys only, "__proto__" from JSON is a field like any other', () => {
+  const fields = ['ids', 'include'];
+  const body = { ids: ['a'] };
+  assert.equal(requestObject(body, 'get', fields), body);
+  assert.deepEqual(requestObject({}, 'count', []), {});
+  assert.equal(requestObject(Object.create({ inherited: 1 }) as object, 'count', []).inherited, 1, 'an inherited key is not a field of the body');
+  assert.throws(() => requestObject(JSON.parse('{"ids": [], "__proto__": {"x": 1}}'), 'get', fields), /unknown field "__proto__" in get; get takes "ids", "include"/);
+  assert.throws(() => requestObject({ ids: [], limit: 1 }, 'get', fields), /HOTVEC_INVALID_ARGUMENT|unknown field "limit"/);
+  assert.throws(() => requestObject({ where: {} }, 'get', fields), /"where" in get \(hotvec does not filter by metadata\)/);
+  assert.throws(() => requestObject({ ["x".repeat(300)]: 1 }, 'count', []), (err: Error) => err.message.length < 200);
+  for (const bad of [null, [], 'x', 3, new Uint8Array(2)]) assert.throws(() => requestObject(bad, 'get', fields), /JSON or msgpack object/);
 });
