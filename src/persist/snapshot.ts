@@ -203,7 +203,7 @@ export class Snapshots {
     }
     if (!(await exists(recordsPath))) {
       const body = pack({
-        ids: seg.ids.slice(0, count).map((id) => id ?? ''),
+        ids: Array.from({ length: count }, (_, slot) => seg.id(slot) ?? ''),
         metadatas: seg.metadatas.slice(0, count).map((m) => m ?? null),
         documents: seg.documents.slice(0, count).map((d) => d ?? null),
       });

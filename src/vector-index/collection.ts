@@ -11,6 +11,7 @@
 import { HotvecError } from '../errors.js';
 import type { Metadata, Metric } from '../persist/ops.js';
 import type { Arena } from './arena.js';
+import { IdHeap } from './id-heap.js';
 import { CHUNK_SLOTS, DESCRIPTOR_BYTES, SlotState, chunkLayout, type ChunkLayout } from './layout.js';
 import type { Reclaimer } from './reclaimer.js';
 import { Segment, type SegmentGraph, type SegmentTarget } from './segment.js';
@@ -81,6 +82,8 @@ export class CollectionStore implements CollectionInfo {
     /** Unique per incarnation of the collection (a re-created one gets a new one): names its graph folder. */
     readonly uid: string,
     private readonly arena: Arena,
+    /** The arena's ids (id-heap.ts). */
+    private readonly idHeap: IdHeap,
     private readonly reclaimer: Reclaimer,
     private readonly policy: SegmentPolicy,
     /** Called when a segment was frozen and waits for its graph. */
@@ -104,7 +107,7 @@ export class CollectionStore implements CollectionInfo {
 
   /** Bytes of shared memory held by this collection. */
   get sharedBytes(): number {
-    let n = this.spare.length * this.layout.bytes;
+    let n = this.spare.length * this.layout.allocBytes;
     for (const s of this.segments) n += s.sharedBytes;
     return n;
   }
@@ -142,7 +145,7 @@ export class CollectionStore implements CollectionInfo {
     const seg = view.segments[Math.floor(ref / REF_SEGMENT)];
     if (!seg) return undefined;
     const slot = ref % REF_SEGMENT;
-    const id = seg.ids[slot];
+    const id = seg.id(slot);
     if (id === undefined) return undefined;
     const loc = this.idToLoc.get(id);
     if (!loc || loc.seg.versions[loc.slot] !== seg.versions[slot]) return undefined;
@@ -155,7 +158,7 @@ export class CollectionStore implements CollectionInfo {
    */
   upsert(ids: readonly string[], embeddings: Float32Array, metadatas?: readonly (Metadata | null)[], documents?: readonly (string | null)[]): void {
     this.assertOpen();
-    this.reserve(ids.length);
+    this.reserve(ids.length, IdHeap.bytesOf(ids));
     const dim = this.dimension;
     let seg = this.writableSegment();
     for (let r = 0; r < ids.length; r++) {
@@ -207,11 +210,14 @@ export class CollectionStore implements CollectionInfo {
   }
 
   recordAt(seg: Segment, slot: number): RecordView {
-    return { id: seg.ids[slot]!, embedding: seg.vector(slot), metadata: seg.metadatas[slot] ?? null, document: seg.documents[slot] ?? null };
+    return { id: seg.id(slot)!, embedding: seg.vector(slot), metadata: seg.metadatas[slot] ?? null, document: seg.documents[slot] ?? null };
   }
 
-  /** Allocates the chunks a batch of n new records may need, all or nothing (before the WAL sees the write). */
-  reserve(n: number): void {
+  /**
+   * Allocates the chunks (and room for `idBytes` of ids: IdHeap.bytesOf) a batch of n new records
+   * may need, all or nothing (before the WAL sees the write).
+   */
+  reserve(n: number, idBytes = 0): void {
     const g = this.growing;
     let need = 0;
     let left = n;
@@ -226,10 +232,11 @@ export class CollectionStore implements CollectionInfo {
     const added: number[] = [];
     const descriptors: number[] = [];
     try {
-      while (this.spare.length + added.length < need) added.push(this.arena.alloc(this.layout.bytes));
+      while (this.spare.length + added.length < need) added.push(this.arena.alloc(this.layout.allocBytes));
       while (this.spareDescriptors.length + descriptors.length < segmentsNeeded) descriptors.push(this.arena.alloc(DESCRIPTOR_BYTES));
+      this.idHeap.reserve(idBytes);
     } catch (err) {
-      for (const c of added) this.arena.release(c, this.layout.bytes);
+      for (const c of added) this.arena.release(c, this.layout.allocBytes);
       for (const d of descriptors) this.arena.release(d, DESCRIPTOR_BYTES);
       throw err;
     }
@@ -269,9 +276,9 @@ export class CollectionStore implements CollectionInfo {
    */
   newSegment(capacity: number, serial = this.nextSerial): Segment {
     this.nextSerial = Math.max(this.nextSerial, serial + 1);
-    const seg = new Segment(serial, this.layout, Math.max(CHUNK_SLOTS, Math.ceil(capacity / CHUNK_SLOTS) * CHUNK_SLOTS), this.arena);
+    const seg = new Segment(serial, this.layout, Math.max(CHUNK_SLOTS, Math.ceil(capacity / CHUNK_SLOTS) * CHUNK_SLOTS), this.arena, this.idHeap);
     try {
-      for (let i = seg.chunksNeeded(capacity); i > 0; i--) seg.addChunk(this.arena.alloc(this.layout.bytes));
+      for (let i = seg.chunksNeeded(capacity); i > 0; i--) seg.addChunk(this.arena.alloc(this.layout.allocBytes));
     } catch (err) {
       this.reclaimer.retire(() => seg.release());
       throw err;
@@ -287,6 +294,14 @@ export class CollectionStore implements CollectionInfo {
   compacting(sources: readonly Segment[]): { merged: Segment; locs: Loc[]; slots: Int32Array } {
     const locs: Loc[] = sources.flatMap((seg) => Array.from(seg.liveSlots(), (slot) => ({ seg, slot })));
     const merged = this.newSegment(locs.length);
+    try {
+      let idBytes = 0;
+      for (const { seg, slot } of locs) idBytes += Buffer.byteLength(seg.id(slot) ?? '');
+      this.idHeap.reserve(idBytes);
+    } catch (err) {
+      this.releaseUnused(merged);
+      throw err;
+    }
     locs.forEach(({ seg, slot }, i) => merged.takeRecord(i, seg, slot));
     merged.count = merged.live = locs.length;
     merged.phase = 'sealed';
@@ -304,7 +319,7 @@ export class CollectionStore implements CollectionInfo {
   spanning(sources: readonly Segment[]): { merged: Segment; locs: Loc[]; slots: Int32Array } {
     if (sources.some((s) => s.phase === 'growing')) throw new Error('a merge over chunks cannot take a growing segment');
     const chunkCount = sources.reduce((n, s) => n + s.chunks.length, 0);
-    const merged = new Segment(this.nextSerial++, this.layout, chunkCount * CHUNK_SLOTS, this.arena);
+    const merged = new Segment(this.nextSerial++, this.layout, chunkCount * CHUNK_SLOTS, this.arena, this.idHeap);
     merged.own(false);
     merged.spans = sources;
     const locs: Loc[] = [];
@@ -321,7 +336,7 @@ export class CollectionStore implements CollectionInfo {
       merged.count = base + seg.count;
     }
     // Every per-slot array spans the count (holes included): snapshots write one entry per slot.
-    merged.ids.length = merged.versions.length = merged.metadatas.length = merged.documents.length = merged.count;
+    merged.versions.length = merged.metadatas.length = merged.documents.length = merged.count;
     merged.live = locs.length;
     merged.phase = 'sealed';
     return { merged, locs, slots: Int32Array.from(slots) };
@@ -339,13 +354,14 @@ export class CollectionStore implements CollectionInfo {
     graph: SegmentGraph | null,
     growing = false,
   ): number {
+    this.idHeap.reserve(IdHeap.bytesOf(records.ids.slice(0, records.count)));
     const u8 = new Uint8Array(this.arena.buffer);
     seg.count = records.count;
     seg.markTailDead();
     for (let slot = 0; slot < records.count; slot++) {
       const live = records.states[slot] === SlotState.LIVE;
       u8[seg.stateOffset(slot)] = live ? SlotState.LIVE : SlotState.DEAD;
-      seg.ids[slot] = records.ids[slot];
+      seg.setId(slot, records.ids[slot] ?? '');
       seg.versions[slot] = this.nextVersion++;
       seg.metadatas[slot] = records.metadatas[slot] ?? null;
       seg.documents[slot] = records.documents[slot] ?? null;
@@ -379,7 +395,7 @@ export class CollectionStore implements CollectionInfo {
       for (let i = 0; i < sources.length; i++) {
         const src = sources[i]!;
         const slot = slots ? slots[i]! : i;
-        const id = merged.ids[slot]!;
+        const id = merged.id(slot)!;
         const loc = this.idToLoc.get(id);
         if (loc && loc.seg === src.seg && loc.slot === src.slot) this.idToLoc.set(id, { seg: merged, slot });
         else merged.kill(slot);
@@ -419,7 +435,7 @@ export class CollectionStore implements CollectionInfo {
     const spare = this.spare.splice(0);
     const descriptors = this.spareDescriptors.splice(0);
     this.reclaimer.retire(() => {
-      for (const c of spare) this.arena.release(c, this.layout.bytes);
+      for (const c of spare) this.arena.release(c, this.layout.allocBytes);
       for (const d of descriptors) this.arena.release(d, DESCRIPTOR_BYTES);
     });
   }
@@ -438,7 +454,7 @@ export class CollectionStore implements CollectionInfo {
   private writableSegment(): Segment {
     const g = this.growing;
     if (g && g.room > 0) return g;
-    const seg = new Segment(this.nextSerial++, this.layout, Math.ceil(this.policy.segmentRecords / CHUNK_SLOTS) * CHUNK_SLOTS, this.arena, this.spareDescriptors.pop());
+    const seg = new Segment(this.nextSerial++, this.layout, Math.ceil(this.policy.segmentRecords / CHUNK_SLOTS) * CHUNK_SLOTS, this.arena, this.idHeap, this.spareDescriptors.pop());
     this.segments.push(seg);
     return seg;
   }

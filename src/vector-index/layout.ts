@@ -19,13 +19,19 @@
  *     COUNT is stored with Atomics.store after the slots below it are written (release) and
  *     read with Atomics.load by a worker before it scans (acquire).
  *
- *   chunk (CHUNK_SLOTS slots of one collection, dimension d):
- *   +------------------------------+---------------------------+---------------------------+
- *   | vectors: CHUNK_SLOTS × d f32 | invNorm: CHUNK_SLOTS × f32 | state: CHUNK_SLOTS × u8   |
- *   +------------------------------+---------------------------+---------------------------+
+ *   chunk (CHUNK_SLOTS slots of one collection, dimension d), one block of `allocBytes`:
+ *   +------------------------------+----------------------------+-------------------------+-----------------------------+
+ *   | vectors: CHUNK_SLOTS × d f32 | invNorm: CHUNK_SLOTS × f32 | state: CHUNK_SLOTS × u8 | id entries: CHUNK_SLOTS × 8 |
+ *   +------------------------------+----------------------------+-------------------------+-----------------------------+
+ *   |<------------------------------- bytes (the chunk image snapshots write) ------------>|
  *     state LIVE (1) / DEAD (0), written with Atomics.store after the vector (release);
  *     a worker snapshots a chunk's states with Atomics.load *before* it reads the vectors,
  *     and a slot is reused only once every task that may read it has finished (see reclaimer.ts).
+ *     id entry: [offset u32][length u32] of the slot's id, UTF-8 bytes on an id page (id-heap.ts);
+ *     length 0: no id. Written before the slot is published; past `bytes`, so snapshots (which
+ *     write and read `bytes` per chunk) keep their format and restored segments write ids anew.
+ *
+ *   id page (ID_PAGE_BYTES, or larger for one long batch): ids' UTF-8 bytes, appended.
  */
 
 export const WASM_PAGE_BYTES = 65536;
@@ -51,24 +57,36 @@ export const DESCRIPTOR_BYTES = 64;
 /** Int32 word indexes inside a collection descriptor. */
 export const DescriptorWord = { COUNT: 0 } as const;
 
-const align = (n: number, to: number): number => Math.ceil(n / to) * to;
+export const align = (n: number, to: number): number => Math.ceil(n / to) * to;
+
+/** Bytes of one slot's id entry: [offset u32][length u32]. */
+export const ID_ENTRY_BYTES = 8;
+/** Bytes of an id page (a longer batch of ids gets one page of its own size). */
+export const ID_PAGE_BYTES = 65536;
 
 export interface ChunkLayout {
   readonly dimension: number;
   readonly vectorsOffset: number;
   readonly invNormOffset: number;
   readonly stateOffset: number;
+  /** The chunk image: vectors, norms and states (what snapshots write). */
   readonly bytes: number;
+  readonly idEntriesOffset: number;
+  /** The whole block allocated per chunk: the image and the id entries. */
+  readonly allocBytes: number;
 }
 
 export function chunkLayout(dimension: number): ChunkLayout {
   const vectorsBytes = CHUNK_SLOTS * dimension * 4;
+  const bytes = align(vectorsBytes + CHUNK_SLOTS * 4 + CHUNK_SLOTS, 64);
   return {
     dimension,
     vectorsOffset: 0,
     invNormOffset: vectorsBytes,
     stateOffset: vectorsBytes + CHUNK_SLOTS * 4,
-    bytes: align(vectorsBytes + CHUNK_SLOTS * 4 + CHUNK_SLOTS, 64),
+    bytes,
+    idEntriesOffset: bytes,
+    allocBytes: bytes + CHUNK_SLOTS * ID_ENTRY_BYTES,
   };
 }
 

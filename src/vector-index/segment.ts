@@ -1,6 +1,7 @@
 /**
- * One segment of a collection: an append-only run of arena chunks (vectors | invNorm | state,
- * see layout.ts) plus the ids, versions, metadata and documents of its slots (main thread).
+ * One segment of a collection: an append-only run of arena chunks (vectors | invNorm | state |
+ * id entries, see layout.ts; the ids themselves on shared id pages, id-heap.ts) plus the
+ * versions, metadata and documents of its slots (main thread).
  *
  * A segment lives through three phases:
  *   growing → takes appends; workers scan it exactly (published COUNT, Atomics).
@@ -15,6 +16,7 @@
 import type { I8Quantizer } from '../graph/quantize.js';
 import type { Metadata } from '../persist/ops.js';
 import type { Arena } from './arena.js';
+import type { IdHeap } from './id-heap.js';
 import { CHUNK_SLOTS, DESCRIPTOR_BYTES, DescriptorWord, SlotState, type ChunkLayout } from './layout.js';
 
 export type SegmentPhase = 'growing' | 'frozen' | 'sealed';
@@ -45,7 +47,6 @@ export interface SegmentTarget {
 export class Segment {
   readonly chunks: number[] = [];
   readonly descriptorOffset: number;
-  readonly ids: (string | undefined)[] = [];
   readonly versions: number[] = [];
   readonly metadatas: (Metadata | null | undefined)[] = [];
   readonly documents: (string | null | undefined)[] = [];
@@ -68,6 +69,8 @@ export class Segment {
     /** Slots this segment may hold (a multiple of CHUNK_SLOTS). */
     readonly capacity: number,
     private readonly arena: Arena,
+    /** Where the slots' ids go (shared with every segment of the arena). */
+    private readonly idHeap: IdHeap,
     /** A descriptor reserved earlier (so a reserved batch cannot fail half-way); allocated here otherwise. */
     descriptor?: number,
   ) {
@@ -119,7 +122,7 @@ export class Segment {
     }
     f32[this.invNormOffset(slot) >> 2] = inv;
     new Uint8Array(buf)[this.stateOffset(slot)] = SlotState.LIVE;
-    this.ids[slot] = id;
+    this.setId(slot, id);
     this.versions[slot] = version;
     this.metadatas[slot] = metadata;
     this.documents[slot] = document;
@@ -142,9 +145,25 @@ export class Segment {
     this.live--;
   }
 
-  /** Enters the record of `from`'s slot `slot` at this segment's slot `to` (ids, version, metadata, document; not the vector). */
+  /** The id of a slot (shared memory), or undefined for a slot never written (a hole). */
+  id(slot: number): string | undefined {
+    const chunk = this.chunks[Math.floor(slot / CHUNK_SLOTS)];
+    return chunk === undefined ? undefined : this.idHeap.read(this.layout, chunk, slot % CHUNK_SLOTS);
+  }
+
+  /** Writes a slot's id (its chunk must be there); ids of a batch are reserved with its chunks. */
+  setId(slot: number, id: string): void {
+    this.idHeap.put(this.layout, this.chunks[Math.floor(slot / CHUNK_SLOTS)]!, slot % CHUNK_SLOTS, id);
+  }
+
+  /**
+   * Enters the record of `from`'s slot `slot` at this segment's slot `to` (id, version, metadata,
+   * document; not the vector). A merge over chunks enters a slot at its own place in the same
+   * chunk, where the id already is.
+   */
   takeRecord(to: number, from: Segment, slot: number): void {
-    this.ids[to] = from.ids[slot];
+    const samePlace = this.chunks[Math.floor(to / CHUNK_SLOTS)] === from.chunks[Math.floor(slot / CHUNK_SLOTS)] && to % CHUNK_SLOTS === slot % CHUNK_SLOTS;
+    if (!samePlace) this.setId(to, from.id(slot) ?? '');
     this.versions[to] = from.versions[slot]!;
     this.metadatas[to] = from.metadatas[slot] ?? null;
     this.documents[to] = from.documents[slot] ?? null;
@@ -186,7 +205,7 @@ export class Segment {
 
   /** Bytes of shared memory held. */
   get sharedBytes(): number {
-    return this.chunks.length * this.layout.bytes + DESCRIPTOR_BYTES;
+    return this.chunks.length * this.layout.allocBytes + DESCRIPTOR_BYTES;
   }
 
   /**
@@ -202,7 +221,12 @@ export class Segment {
     if (this.released) return;
     this.released = true;
     this.spans = null;
-    if (this.ownsChunks) for (const c of this.chunks) this.arena.release(c, this.layout.bytes);
+    if (this.ownsChunks) {
+      for (const c of this.chunks) {
+        this.idHeap.releaseChunk(c);
+        this.arena.release(c, this.layout.allocBytes);
+      }
+    }
     this.arena.release(this.descriptorOffset, DESCRIPTOR_BYTES);
     this.chunks.length = 0;
   }
