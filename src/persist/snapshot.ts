@@ -319,22 +319,27 @@ export class Snapshots {
         const graphPath = this.segmentFile(store, s.serial, 'usearch');
         if (s.nodes !== null && !(await exists(graphPath))) throw new Error(`segment graph ${graphPath} is missing`);
         const seg = store.newSegment(s.count, s.serial);
-        const h = await open(this.segmentFile(store, base, 'vectors'), 'r');
         try {
-          for (let i = 0; i * CHUNK_SLOTS < s.count; i++) {
-            const view = Buffer.from(index.arena.buffer, seg.chunks[i]!, store.layout.bytes);
-            const { bytesRead } = await h.read(view, 0, view.length, i * store.layout.bytes);
-            if (bytesRead !== view.length) throw new Error(`segment vectors ${base} of ${c.name} are short`);
+          const h = await open(this.segmentFile(store, base, 'vectors'), 'r');
+          try {
+            for (let i = 0; i * CHUNK_SLOTS < s.count; i++) {
+              const view = Buffer.from(index.arena.buffer, seg.chunks[i]!, store.layout.bytes);
+              const { bytesRead } = await h.read(view, 0, view.length, i * store.layout.bytes);
+              if (bytesRead !== view.length) throw new Error(`segment vectors ${base} of ${c.name} are short`);
+            }
+          } finally {
+            await h.close();
           }
-        } finally {
-          await h.close();
+          const rec = unpack(await readFile(this.segmentFile(store, base, 'records'))) as { ids: string[]; metadatas: (Metadata | null)[]; documents: (string | null)[] };
+          if (rec.ids.length !== s.count) throw new Error(`segment records ${base} of ${c.name}: ${rec.ids.length} ids for ${s.count} slots`);
+          const q = s.quantizer;
+          const quantizer = q ? { scale: q.scale, offset: Float32Array.from(q.offset) } : undefined;
+          const graph = s.nodes === null ? null : segmentGraph(graphPath, s.nodes, quantizer);
+          records += store.adoptSegment(seg, { ...rec, states: s.states, count: s.count }, graph, s === lastLoose);
+        } catch (err) {
+          store.releaseUnused(seg); // not adopted: nothing else would give its memory back
+          throw err;
         }
-        const rec = unpack(await readFile(this.segmentFile(store, base, 'records'))) as { ids: string[]; metadatas: (Metadata | null)[]; documents: (string | null)[] };
-        if (rec.ids.length !== s.count) throw new Error(`segment records ${base} of ${c.name}: ${rec.ids.length} ids for ${s.count} slots`);
-        const q = s.quantizer;
-        const quantizer = q ? { scale: q.scale, offset: Float32Array.from(q.offset) } : undefined;
-        const graph = s.nodes === null ? null : segmentGraph(graphPath, s.nodes, quantizer);
-        records += store.adoptSegment(seg, { ...rec, states: s.states, count: s.count }, graph, s === lastLoose);
         if (s.nodes !== null) sealedSegments++;
       }
     }

@@ -2,7 +2,6 @@
 import { assertReady, commit, type ServiceContext } from './context.js';
 import { collectionName, document, embeddings, ids, metadata, perRecord, requestObject } from './validate.js';
 import { HotvecError } from '../errors.js';
-import { IdHeap } from '../vector-index/id-heap.js';
 
 const UPSERT_FIELDS = ['ids', 'embeddings', 'metadatas', 'documents'] as const;
 
@@ -19,7 +18,7 @@ export async function upsert(ctx: ServiceContext, name: string, body: unknown): 
   const metadatas = perRecord(req.metadatas, 'metadatas', idList.length, metadata);
   const documents = perRecord(req.documents, 'documents', idList.length, document);
   // Room first: a write that the arena cannot hold must fail before it reaches the WAL.
-  store.reserve(idList.length, IdHeap.bytesOf(idList));
+  store.reserveFor(idList);
   await commit(ctx, {
     t: 'upsert',
     collection: store.name,

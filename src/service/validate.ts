@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { HotvecError, invalid } from '../errors.js';
 import { float32FromBytes, type Metadata } from '../persist/ops.js';
+import { wellFormed } from '../vector-index/id-heap.js';
 import { Float32Rows } from './float32-rows.js';
 
 export const COLLECTION_NAME = /^[A-Za-z0-9_.-]{0,127}[A-Za-z0-9]$/;
@@ -39,6 +40,7 @@ export function ids(value: unknown, field: string, maxBatch: number, unique: boo
     if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
       throw invalid(`"${field}[${i}]" must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
     }
+    if (!wellFormed(id)) throw invalid(`"${field}[${i}]" holds a lone UTF-16 surrogate (no UTF-8 encoding): ids must be well-formed text`);
     if (seen) {
       if (seen.has(id)) throw new HotvecError('DUPLICATE_ID', `"${field}" holds "${id.slice(0, 100)}" more than once; ids in one batch must be unique`);
       seen.add(id);

@@ -73,6 +73,8 @@ export class CollectionStore implements CollectionInfo {
   private nextVersion = 1;
   private dropped = false;
   private view: SearchView | null = null;
+  /** This collection's ids in the arena (id-heap.ts). */
+  readonly idHeap: IdHeap;
   /** Bumped by every write; the indexer reads it to tell an idle collection. */
   writes = 0;
   lastWriteAt = 0;
@@ -82,8 +84,6 @@ export class CollectionStore implements CollectionInfo {
     /** Unique per incarnation of the collection (a re-created one gets a new one): names its graph folder. */
     readonly uid: string,
     private readonly arena: Arena,
-    /** The arena's ids (id-heap.ts). */
-    private readonly idHeap: IdHeap,
     private readonly reclaimer: Reclaimer,
     private readonly policy: SegmentPolicy,
     /** Called when a segment was frozen and waits for its graph. */
@@ -94,6 +94,7 @@ export class CollectionStore implements CollectionInfo {
     this.metric = info.metric;
     this.settings = info.settings;
     this.layout = chunkLayout(info.dimension);
+    this.idHeap = new IdHeap(arena);
   }
 
   /** Live records. */
@@ -158,7 +159,7 @@ export class CollectionStore implements CollectionInfo {
    */
   upsert(ids: readonly string[], embeddings: Float32Array, metadatas?: readonly (Metadata | null)[], documents?: readonly (string | null)[]): void {
     this.assertOpen();
-    this.reserve(ids.length, IdHeap.bytesOf(ids));
+    this.reserveFor(ids);
     const dim = this.dimension;
     let seg = this.writableSegment();
     for (let r = 0; r < ids.length; r++) {
@@ -213,11 +214,13 @@ export class CollectionStore implements CollectionInfo {
     return { id: seg.id(slot)!, embedding: seg.vector(slot), metadata: seg.metadatas[slot] ?? null, document: seg.documents[slot] ?? null };
   }
 
-  /**
-   * Allocates the chunks (and room for `idBytes` of ids: IdHeap.bytesOf) a batch of n new records
-   * may need, all or nothing (before the WAL sees the write).
-   */
-  reserve(n: number, idBytes = 0): void {
+  /** Allocates what a batch of records with these ids may need, all or nothing (before the WAL sees the write). */
+  reserveFor(ids: readonly string[]): void {
+    this.reserve(ids.length, IdHeap.bytesOf(ids));
+  }
+
+  /** Allocates the chunks and id pages that n new records with `idBytes` of ids (IdHeap.bytesOf) may need, all or nothing. */
+  reserve(n: number, idBytes: number): void {
     const g = this.growing;
     let need = 0;
     let left = n;
@@ -295,9 +298,7 @@ export class CollectionStore implements CollectionInfo {
     const locs: Loc[] = sources.flatMap((seg) => Array.from(seg.liveSlots(), (slot) => ({ seg, slot })));
     const merged = this.newSegment(locs.length);
     try {
-      let idBytes = 0;
-      for (const { seg, slot } of locs) idBytes += Buffer.byteLength(seg.id(slot) ?? '');
-      this.idHeap.reserve(idBytes);
+      this.idHeap.reserve(IdHeap.bytesOf(locs.map(({ seg, slot }) => seg.id(slot) ?? '')));
     } catch (err) {
       this.releaseUnused(merged);
       throw err;
@@ -437,6 +438,7 @@ export class CollectionStore implements CollectionInfo {
     this.reclaimer.retire(() => {
       for (const c of spare) this.arena.release(c, this.layout.allocBytes);
       for (const d of descriptors) this.arena.release(d, DESCRIPTOR_BYTES);
+      this.idHeap.close(); // after the segments' release (retired first): their chunks let go of the pages
     });
   }
 

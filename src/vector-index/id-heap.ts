@@ -1,21 +1,23 @@
 /**
  * Record ids in the shared arena, so that any thread can turn a search result (segment, slot)
  * into its id. Each chunk carries one id entry per slot (layout.ts); an entry points into an id
- * page, where the ids' UTF-8 bytes are appended. The main thread writes (`IdHeap`); any thread
- * reads (`IdReader`). An entry and its bytes are written before the slot is published (COUNT,
- * Atomics.store: release), so a reader that loaded COUNT sees them.
+ * page, where the ids' UTF-8 bytes are appended. The main thread writes (`IdHeap`, one per
+ * collection); any thread reads (`IdReader`). An entry and its bytes are written before the slot
+ * is published (COUNT, Atomics.store: release), so a reader that loaded COUNT sees them.
  *
  * Lifetime: ids follow their chunks. Every page counts the chunks that point into it and every
- * chunk knows its pages; a page is freed once no chunk points into it (and it is no longer the
- * page being filled). So a merge over chunks (`CollectionStore.spanning`), which takes over its
+ * chunk knows its pages; a page is freed once no chunk points into it and it is not the page
+ * being filled. So a merge over chunks (`CollectionStore.spanning`), which takes over its
  * sources' chunks, takes their ids with them; a compacting merge writes the ids it copies anew.
+ * Each collection fills its own pages (a quiet collection cannot pin a busy one's pages), and
+ * every page has the same size, so the arena reuses freed ones.
  *
- * All or nothing: `reserve(bytes)` makes room for a batch's ids before the WAL sees the batch,
- * as the chunks are reserved, so `put` does not fail half-way through a batch. (`put` without a
- * reservation allocates a page itself, and may then fail with INDEX_FULL.)
+ * All or nothing: `reserve(bytes)` sets pages aside for a batch's ids before the WAL sees the
+ * batch, as its chunks are reserved, so `put` does not fail half-way through a batch. (`put`
+ * without a reservation allocates a page itself, and may then fail with INDEX_FULL.)
  */
 import type { Arena } from './arena.js';
-import { ID_ENTRY_BYTES, ID_PAGE_BYTES, align, type ChunkLayout } from './layout.js';
+import { ID_ENTRY_BYTES, ID_PAGE_BYTES, IdEntryWord, MAX_ID_BYTES, type ChunkLayout } from './layout.js';
 
 interface View {
   sab: SharedArrayBuffer;
@@ -31,11 +33,11 @@ export class IdReader {
 
   /** The id of the chunk's `slot`-th slot (0 ≤ slot < CHUNK_SLOTS), or undefined when none was written there. */
   read(layout: ChunkLayout, chunk: number, slot: number): string | undefined {
-    const e = chunk + layout.idEntriesOffset + slot * ID_ENTRY_BYTES;
-    let { bytes, words } = this.covering(e + ID_ENTRY_BYTES);
-    const length = words[(e >> 2) + 1];
+    const entry = chunk + layout.idEntriesOffset + slot * ID_ENTRY_BYTES;
+    let { bytes, words } = this.covering(entry + ID_ENTRY_BYTES);
+    const length = words[(entry >>> 2) + IdEntryWord.LENGTH];
     if (!length) return undefined;
-    const at = words[e >> 2]!;
+    const at = words[(entry >>> 2) + IdEntryWord.OFFSET]!;
     if (at + length > bytes.length) ({ bytes, words } = this.covering(at + length));
     return bytes.toString('utf8', at, at + length);
   }
@@ -55,53 +57,75 @@ export class IdReader {
 
 interface Page {
   readonly offset: number;
-  readonly bytes: number;
   /** Bytes written. */
   top: number;
   /** Chunks with an entry pointing into this page. */
   chunks: number;
 }
 
-/** Writes ids into the shared memory and frees their pages (main thread only). */
+/** A lone UTF-16 surrogate: it has no UTF-8 encoding, so it would not come back as written. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Whether `id` is text that UTF-8 keeps as it is (no lone surrogate). */
+export const wellFormed = (id: string): boolean => !LONE_SURROGATE.test(id);
+
+const REFUSED = `an id must be well-formed text of at most ${MAX_ID_BYTES} UTF-8 bytes (the API refuses others)`;
+
+/** Writes one collection's ids into the shared memory and frees their pages (main thread only). */
 export class IdHeap extends IdReader {
   /** The page being filled. */
   private page: Page | null = null;
+  /** Empty pages set aside by `reserve`, taken in order. */
+  private readonly spare: Page[] = [];
   private readonly pagesOfChunk = new Map<number, Set<Page>>();
-  private pageBytes = 0;
+  private pages = 0;
 
   constructor(private readonly arena: Arena) {
     super(arena.memory);
   }
 
-  /** UTF-8 bytes of the ids: what `reserve` takes for a batch. */
+  /** UTF-8 bytes of ids: what `reserve` takes for a batch. Throws, before anything is written, on an id `put` would refuse. */
   static bytesOf(ids: readonly string[]): number {
     let n = 0;
-    for (const id of ids) n += Buffer.byteLength(id);
+    for (const id of ids) {
+      const length = Buffer.byteLength(id);
+      if (length > MAX_ID_BYTES || !wellFormed(id)) throw new Error(REFUSED);
+      n += length;
+    }
     return n;
   }
 
-  /** Makes room for `bytes` more id bytes; throws INDEX_FULL (from the arena) having changed nothing. */
+  /**
+   * Sets pages aside until `bytes` more id bytes fit whatever their lengths (an id that does
+   * not fit the rest of a page goes to the next one: up to MAX_ID_BYTES lost per page). Throws
+   * INDEX_FULL (from the arena) having changed nothing.
+   */
   reserve(bytes: number): void {
-    const last = this.page;
-    if (last && last.bytes - last.top >= bytes) return;
-    const size = Math.max(ID_PAGE_BYTES, align(bytes, 64));
-    this.page = { offset: this.arena.alloc(size), bytes: size, top: 0, chunks: 0 };
-    this.pageBytes += size;
-    if (last && last.chunks === 0) this.free(last);
+    if (bytes <= 0) return;
+    const room = (extra: number): number => (this.page ? ID_PAGE_BYTES - this.page.top : 0) + (this.spare.length + extra) * ID_PAGE_BYTES;
+    const lost = (extra: number): number => (this.spare.length + extra + 1) * MAX_ID_BYTES;
+    const added: Page[] = [];
+    try {
+      while (room(added.length) < bytes + lost(added.length)) added.push({ offset: this.arena.alloc(ID_PAGE_BYTES), top: 0, chunks: 0 });
+    } catch (err) {
+      for (const p of added) this.arena.release(p.offset, ID_PAGE_BYTES);
+      throw err;
+    }
+    this.spare.push(...added);
+    this.pages += added.length;
   }
 
   /** Writes `id` as the id of the chunk's `slot`-th slot (an empty id leaves the slot without one). */
   put(layout: ChunkLayout, chunk: number, slot: number, id: string): void {
     const length = Buffer.byteLength(id);
+    if (length > MAX_ID_BYTES || !wellFormed(id)) throw new Error(REFUSED);
     const entry = chunk + layout.idEntriesOffset + slot * ID_ENTRY_BYTES;
-    const e = entry >> 2;
     if (length === 0) {
       const { words } = this.covering(entry + ID_ENTRY_BYTES);
-      words[e] = words[e + 1] = 0;
+      words[(entry >>> 2) + IdEntryWord.OFFSET] = words[(entry >>> 2) + IdEntryWord.LENGTH] = 0;
       return;
     }
-    this.reserve(length);
-    const page = this.page!;
+    const page = this.pageWithRoom(length);
     const at = page.offset + page.top;
     const { bytes, words } = this.covering(Math.max(entry + ID_ENTRY_BYTES, at + length));
     bytes.write(id, at, length, 'utf8');
@@ -112,8 +136,8 @@ export class IdHeap extends IdReader {
       pages.add(page);
       page.chunks++;
     }
-    words[e] = at;
-    words[e + 1] = length;
+    words[(entry >>> 2) + IdEntryWord.OFFSET] = at;
+    words[(entry >>> 2) + IdEntryWord.LENGTH] = length;
   }
 
   /** The chunk is being freed: so are the pages no other chunk points into. */
@@ -124,13 +148,30 @@ export class IdHeap extends IdReader {
     for (const page of pages) if (--page.chunks === 0 && page !== this.page) this.free(page);
   }
 
-  /** Bytes of id pages held (the page being filled included). */
+  /** The collection is gone and its chunks released: frees the page being filled and the spare ones. */
+  close(): void {
+    if (this.page && this.page.chunks === 0) this.free(this.page);
+    this.page = null;
+    for (const p of this.spare.splice(0)) this.free(p);
+  }
+
+  /** Bytes of id pages held (the page being filled and the spare ones included). */
   get bytes(): number {
-    return this.pageBytes;
+    return this.pages * ID_PAGE_BYTES;
+  }
+
+  /** The page being filled, or the next one when `length` bytes do not fit it any more. */
+  private pageWithRoom(length: number): Page {
+    const current = this.page;
+    if (current && ID_PAGE_BYTES - current.top >= length) return current;
+    if (this.spare.length === 0) this.reserve(length);
+    this.page = this.spare.shift()!;
+    if (current && current.chunks === 0) this.free(current);
+    return this.page;
   }
 
   private free(page: Page): void {
-    this.pageBytes -= page.bytes;
-    this.arena.release(page.offset, page.bytes);
+    this.pages--;
+    this.arena.release(page.offset, ID_PAGE_BYTES);
   }
 }

@@ -27,11 +27,13 @@
  *     state LIVE (1) / DEAD (0), written with Atomics.store after the vector (release);
  *     a worker snapshots a chunk's states with Atomics.load *before* it reads the vectors,
  *     and a slot is reused only once every task that may read it has finished (see reclaimer.ts).
- *     id entry: [offset u32][length u32] of the slot's id, UTF-8 bytes on an id page (id-heap.ts);
- *     length 0: no id. Written before the slot is published; past `bytes`, so snapshots (which
- *     write and read `bytes` per chunk) keep their format and restored segments write ids anew.
+ *     id entry (IdEntryWord): [OFFSET u32][LENGTH u32] of the slot's id, UTF-8 bytes on an id
+ *     page (id-heap.ts); LENGTH 0: no id. Written before the slot is published; past `bytes`, so
+ *     snapshots (which write and read `bytes` per chunk) keep their format and restored segments
+ *     write their ids anew.
  *
- *   id page (ID_PAGE_BYTES, or larger for one long batch): ids' UTF-8 bytes, appended.
+ *   id page (ID_PAGE_BYTES, every page the same size so freed ones are reused): ids' UTF-8
+ *     bytes, appended; an id (at most MAX_ID_BYTES) never spans two pages.
  */
 
 export const WASM_PAGE_BYTES = 65536;
@@ -59,10 +61,14 @@ export const DescriptorWord = { COUNT: 0 } as const;
 
 export const align = (n: number, to: number): number => Math.ceil(n / to) * to;
 
-/** Bytes of one slot's id entry: [offset u32][length u32]. */
+/** Bytes of one slot's id entry. */
 export const ID_ENTRY_BYTES = 8;
-/** Bytes of an id page (a longer batch of ids gets one page of its own size). */
+/** Uint32 words inside an id entry. */
+export const IdEntryWord = { OFFSET: 0, LENGTH: 1 } as const;
+/** Bytes of an id page. */
 export const ID_PAGE_BYTES = 65536;
+/** Longest id in UTF-8 bytes: 1,024 UTF-16 units (the API's limit) of at most 3 bytes each. */
+export const MAX_ID_BYTES = 3 * 1024;
 
 export interface ChunkLayout {
   readonly dimension: number;

@@ -91,7 +91,7 @@ export class Scanner {
 
     for (let q = 0; q < nq; q++) {
       const query = queries.subarray(q * dim, (q + 1) * dim);
-      this.f32.set(query, qOff >> 2);
+      this.f32.set(query, qOff >>> 2);
       let qInv = 0;
       if (metric === 'cosine') {
         let s = 0;
@@ -117,11 +117,11 @@ export class Scanner {
   private scanExact(target: CollectionTarget, seg: SegmentTarget, layout: ChunkLayout, qInv: number, refBase: number): void {
     const { f32, u8, states, topk, kernels } = this;
     const { dimension: dim, metric } = target;
-    const published = Atomics.load(this.i32, (seg.descriptorOffset >> 2) + DescriptorWord.COUNT);
+    const published = Atomics.load(this.i32, (seg.descriptorOffset >>> 2) + DescriptorWord.COUNT);
     const count = Math.min(published, seg.chunks.length * CHUNK_SLOTS);
     const qOff = this.scratch.queryOffset;
     const outOff = this.scratch.distancesOffset;
-    const outIdx = outOff >> 2;
+    const outIdx = outOff >>> 2;
     for (let c = 0; c * CHUNK_SLOTS < count; c++) {
       const base = seg.chunks[c]!;
       const n = Math.min(CHUNK_SLOTS, count - c * CHUNK_SLOTS);
@@ -131,7 +131,7 @@ export class Scanner {
       if (live === 0) continue;
       if (metric === 'l2') kernels.l2sq(qOff, base + layout.vectorsOffset, dim, n, outOff);
       else kernels.dot(qOff, base + layout.vectorsOffset, dim, n, outOff);
-      const invAt = (base + layout.invNormOffset) >> 2;
+      const invAt = (base + layout.invNormOffset) >>> 2;
       const slot0 = refBase + c * CHUNK_SLOTS;
       for (let i = 0; i < n; i++) {
         if (states[i] !== SlotState.LIVE) continue;
@@ -183,7 +183,7 @@ export class Scanner {
           const rowOff = chunk + layout.vectorsOffset + index * dim * 4;
           if (metric === 'l2') kernels.l2sq(qOff, rowOff, dim, 1, outOff);
           else kernels.dot(qOff, rowOff, dim, 1, outOff);
-          const d = this.distance(metric, f32[outOff >> 2]!, qInv, f32[((chunk + layout.invNormOffset) >> 2) + index]!);
+          const d = this.distance(metric, f32[outOff >>> 2]!, qInv, f32[((chunk + layout.invNormOffset) >>> 2) + index]!);
           if (d < topk.threshold) topk.push(d, refBase + slot);
         }
         return;

@@ -113,14 +113,14 @@ export class Segment {
     const buf = this.arena.buffer;
     const dim = this.layout.dimension;
     const f32 = new Float32Array(buf);
-    f32.set(vector, this.vectorOffset(slot) >> 2);
+    f32.set(vector, this.vectorOffset(slot) >>> 2);
     let inv = invNorm;
     if (inv === undefined) {
       let s = 0;
       for (let j = 0; j < dim; j++) s += vector[j]! * vector[j]!;
       inv = s > 0 ? 1 / Math.sqrt(s) : 0;
     }
-    f32[this.invNormOffset(slot) >> 2] = inv;
+    f32[this.invNormOffset(slot) >>> 2] = inv;
     new Uint8Array(buf)[this.stateOffset(slot)] = SlotState.LIVE;
     this.setId(slot, id);
     this.versions[slot] = version;
@@ -132,7 +132,7 @@ export class Segment {
 
   /** Publishes every appended slot (release): a worker that loads COUNT sees them whole. */
   publish(): void {
-    Atomics.store(new Int32Array(this.arena.buffer), (this.descriptorOffset >> 2) + DescriptorWord.COUNT, this.count);
+    Atomics.store(new Int32Array(this.arena.buffer), (this.descriptorOffset >>> 2) + DescriptorWord.COUNT, this.count);
   }
 
   /**
@@ -180,7 +180,7 @@ export class Segment {
 
   /** A copy of the slot's vector. */
   vector(slot: number): Float32Array {
-    const at = this.vectorOffset(slot) >> 2;
+    const at = this.vectorOffset(slot) >>> 2;
     return new Float32Array(this.arena.buffer).slice(at, at + this.layout.dimension);
   }
 

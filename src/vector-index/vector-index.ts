@@ -8,7 +8,6 @@ import { HotvecError } from '../errors.js';
 import type { WriteOp } from '../persist/ops.js';
 import { Arena, type ArenaOptions } from './arena.js';
 import { CollectionStore, type CollectionInfo, type SegmentPolicy } from './collection.js';
-import { IdHeap } from './id-heap.js';
 import { Reclaimer } from './reclaimer.js';
 import type { Segment } from './segment.js';
 import { resolveSettings, type IndexSettings } from './settings.js';
@@ -20,8 +19,6 @@ export interface VectorIndexOptions extends ArenaOptions, Partial<SegmentPolicy>
 
 export class VectorIndex {
   readonly arena: Arena;
-  /** Record ids in the arena, readable from any thread. */
-  readonly ids: IdHeap;
   readonly reclaimer = new Reclaimer();
   private readonly collections = new Map<string, CollectionStore>();
   private readonly policy: SegmentPolicy;
@@ -33,7 +30,6 @@ export class VectorIndex {
 
   constructor(options: VectorIndexOptions) {
     this.arena = new Arena(options);
-    this.ids = new IdHeap(this.arena);
     this.policy = { segmentRecords: options.segmentRecords ?? 16384 };
     this.defaults = resolveSettings(options.defaults);
   }
@@ -80,7 +76,7 @@ export class VectorIndex {
   /** Creates (or re-creates) a collection; `uid` names its graph folder (fresh unless restoring). */
   add(info: CollectionInfo, uid = `${info.name}.${randomBytes(6).toString('hex')}`): CollectionStore {
     this.collections.get(info.name)?.drop();
-    const store = new CollectionStore(info, uid, this.arena, this.ids, this.reclaimer, this.policy, (c) => this.onFrozen(c));
+    const store = new CollectionStore(info, uid, this.arena, this.reclaimer, this.policy, (c) => this.onFrozen(c));
     store.onRetired = (segments) => this.onRetired(segments);
     this.collections.set(info.name, store);
     return store;

@@ -24,6 +24,7 @@ const cases: Case[] = [
   ['missing ids', 'POST', '/v1/collections/c/upsert', { embeddings: [[1, 2, 3]] }, 400, 'HOTVEC_INVALID_ARGUMENT', /"ids"/],
   ['ids not strings', 'POST', '/v1/collections/c/upsert', { ids: [1], embeddings: [[1, 2, 3]] }, 400, 'HOTVEC_INVALID_ARGUMENT', /ids\[0\]/],
   ['empty id', 'POST', '/v1/collections/c/upsert', { ids: [''], embeddings: [[1, 2, 3]] }, 400, 'HOTVEC_INVALID_ARGUMENT'],
+  ['an id with a lone surrogate (no UTF-8 for it)', 'POST', '/v1/collections/c/upsert', { ids: ['ok', 'bad\ud800'], embeddings: [[1, 2, 3], [1, 2, 3]] }, 400, 'HOTVEC_INVALID_ARGUMENT', /"ids\[1\]" holds a lone UTF-16 surrogate/],
   ['ids/embeddings count mismatch', 'POST', '/v1/collections/c/upsert', { ids: ['a', 'b'], embeddings: [[1, 2, 3]] }, 400, 'HOTVEC_INVALID_ARGUMENT', /1 vectors for 2 ids/],
   ['duplicate ids in one batch', 'POST', '/v1/collections/c/upsert', { ids: ['a', 'a'], embeddings: [[1, 2, 3], [1, 2, 3]] }, 400, 'HOTVEC_DUPLICATE_ID'],
   ['nested metadata', 'POST', '/v1/collections/c/upsert', { ids: ['a'], embeddings: [[1, 2, 3]], metadatas: [{ a: { b: 1 } }] }, 400, 'HOTVEC_INVALID_ARGUMENT', /metadatas\[0\]\.a/],

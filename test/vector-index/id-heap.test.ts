@@ -1,12 +1,14 @@
 /**
  * Record ids in the shared arena (id-heap.ts): any id comes back as written, from the main
  * thread and from a worker; a batch's ids are reserved with its chunks, all or nothing; id pages
- * are freed once no chunk points into them; compaction and merges over chunks keep every id.
+ * are freed once no chunk points into them and reused; a quiet collection pins no other's pages;
+ * compaction and merges over chunks keep every id; text UTF-8 cannot keep is refused.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { CHUNK_SLOTS } from '../../src/vector-index/layout.js';
+import { wellFormed } from '../../src/vector-index/id-heap.js';
 import { VectorIndex } from '../../src/vector-index/vector-index.js';
 
 const MiB = 1024 * 1024;
@@ -37,7 +39,7 @@ test('ids come back as written, across chunk and page boundaries, and read alike
     const batch = ids.slice(from, from + 500);
     ix.apply({ t: 'upsert', seq: 2, collection: 'c', ids: batch, embeddings: vectors(batch.length) });
   }
-  assert.ok(ix.ids.bytes > 64 * 1024, `several pages (${ix.ids.bytes} bytes)`);
+  assert.ok(store.idHeap.bytes > 64 * 1024, `several pages (${store.idHeap.bytes} bytes)`);
   const [seg] = store.list();
   for (let slot = 0; slot < ids.length; slot++) assert.equal(seg!.id(slot), ids[slot], `slot ${slot}`);
   assert.equal(seg!.id(ids.length), undefined, 'a slot never written has no id');
@@ -58,7 +60,7 @@ test('an upsert whose ids do not fit fails with INDEX_FULL before anything chang
   // 3,000 ids of 3 KiB each (1,024 three-byte characters): 9 MB of ids for an 8 MiB arena. Their
   // chunks would fit; the ids do not.
   const long = Array.from({ length: 3000 }, (_, i) => `${i}`.padEnd(1024, '語'));
-  assert.throws(() => store.reserve(3000, 3000 * 3 * 1024), { code: 'HOTVEC_INDEX_FULL' });
+  assert.throws(() => store.reserveFor(long), { code: 'HOTVEC_INDEX_FULL' });
   assert.equal(ix.arena.usedBytes, used, 'the chunks reserved for the failed batch were given back');
   assert.throws(() => ix.apply({ t: 'upsert', seq: 3, collection: 'c', ids: long, embeddings: vectors(3000) }), { code: 'HOTVEC_INDEX_FULL' });
   assert.equal(store.count, 1);
@@ -67,26 +69,62 @@ test('an upsert whose ids do not fit fails with INDEX_FULL before anything chang
   assert.equal(ix.arena.usedBytes, used);
 });
 
-test('id pages are freed with the last chunk pointing into them; a dropped collection leaves only the page being filled', () => {
+test('id pages are freed with the last chunk pointing into them, and a dropped collection frees all of its own', () => {
   const ix = new VectorIndex({ maxBytes: 256 * MiB, maxDimension: 16, scratchSlots: 1, segmentRecords: CHUNK_SLOTS });
   const baseline = ix.arena.usedBytes;
   ix.apply({ t: 'create', seq: 1, collection: 'c', dimension: DIM, metric: 'l2' });
+  const store = ix.require('c');
   for (let b = 0; b < 8; b++) {
     const ids = Array.from({ length: 1000 }, (_, i) => `batch-${b}-record-${i}-${'z'.repeat(40)}`);
     ix.apply({ t: 'upsert', seq: 2 + b, collection: 'c', ids, embeddings: vectors(1000) });
   }
-  assert.ok(ix.ids.bytes >= 8 * 1000 * 60, `${ix.ids.bytes} bytes of id pages`);
-  ix.apply({ t: 'drop', seq: 20, collection: 'c' });
+  assert.ok(store.idHeap.bytes >= 8 * 1000 * 60, `${store.idHeap.bytes} bytes of id pages`);
+  // Delete the first 4,000 and compact their segments away: the pages only they pointed into go.
+  ix.apply({ t: 'delete', seq: 20, collection: 'c', ids: Array.from({ length: 4000 }, (_, i) => `batch-${Math.floor(i / 1000)}-record-${i % 1000}-${'z'.repeat(40)}`) });
+  const dead = store.list().filter((seg) => seg.live === 0);
+  assert.ok(dead.length >= 3);
+  const before = store.idHeap.bytes;
+  assert.ok(store.replace(dead, null, []));
+  assert.ok(store.idHeap.bytes <= before - 2 * 64 * 1024, `pages freed: ${before} → ${store.idHeap.bytes}`);
+  assert.equal(store.get(['batch-7-record-999-' + 'z'.repeat(40)]).length, 1);
+  ix.apply({ t: 'drop', seq: 21, collection: 'c' });
   assert.equal(ix.reclaimer.pending, 0);
-  assert.ok(ix.ids.bytes <= 64 * 1024, `only the page being filled is left (${ix.ids.bytes} bytes)`);
-  assert.equal(ix.arena.usedBytes - baseline, ix.ids.bytes, 'every chunk, descriptor and other page was given back');
+  assert.equal(store.idHeap.bytes, 0);
+  assert.equal(ix.arena.usedBytes, baseline, 'every chunk, descriptor and id page was given back');
+});
+
+test('id pages are all one size, so freed ones are reused: re-creating a collection again and again does not grow the arena', () => {
+  const ix = new VectorIndex({ maxBytes: 256 * MiB, maxDimension: 16, scratchSlots: 1, segmentRecords: CHUNK_SLOTS });
+  ix.apply({ t: 'create', seq: 1, collection: 'quiet', dimension: DIM, metric: 'l2' });
+  let committed = 0;
+  for (let round = 0; round < 40; round++) {
+    ix.apply({ t: 'create', seq: 2, collection: 'busy', dimension: DIM, metric: 'l2' });
+    // Batches of ~82 KB of ids whose total differs by 64 bytes every round (pages sized to their
+    // batch would never be reused), with room for them on the same number of pages.
+    const ids = Array.from({ length: 3000 }, (_, i) => `r${round % 10}-${i}-${'q'.repeat((i * 7) % 40)}${i < round ? 'x'.repeat(64) : ''}`);
+    ix.apply({ t: 'upsert', seq: 3, collection: 'busy', ids, embeddings: vectors(ids.length) });
+    ix.apply({ t: 'upsert', seq: 4, collection: 'quiet', ids: [`quiet-${round}`], embeddings: vectors(1) });
+    ix.apply({ t: 'drop', seq: 5, collection: 'busy' });
+    if (round === 4) committed = ix.arena.sharedBytes;
+  }
+  assert.equal(ix.arena.sharedBytes, committed, 'no more memory committed after the first rounds');
+  assert.equal(ix.require('quiet').idHeap.bytes, 64 * 1024, "the quiet collection's 40 ids hold one page, no busy one's");
+  assert.equal(ix.require('quiet').count, 40);
+});
+
+test('ids UTF-8 cannot keep (a lone surrogate) are refused before they reach the arena', () => {
+  const ix = index();
+  assert.throws(() => ix.apply({ t: 'upsert', seq: 2, collection: 'c', ids: ['ok', 'bad\ud800'], embeddings: vectors(2) }), /well-formed/);
+  assert.equal(ix.require('c').count, 0, 'nothing appended');
+  assert.equal(wellFormed('pair 🧭 \ud83e\udded'), true);
+  for (const bad of ['\ud800', 'x\udc00', '\udc00\ud800']) assert.equal(wellFormed(bad), false, JSON.stringify(bad));
 });
 
 test('a compacting merge and a merge over chunks keep every live id', () => {
   const ix = index(256 * MiB, CHUNK_SLOTS);
   const store = ix.require('c');
   const n = 3 * CHUNK_SLOTS;
-  const ids = Array.from({ length: n }, (_, i) => `${odd[i % odd.length]}#${i}`);
+  const ids = Array.from({ length: n }, (_, i) => `${odd[i % odd.length]!.slice(0, 1000)}#${i}`);
   ix.apply({ t: 'upsert', seq: 2, collection: 'c', ids, embeddings: vectors(n) });
   ix.apply({ t: 'delete', seq: 3, collection: 'c', ids: ids.filter((_, i) => i % 3 === 0) });
   const [s1, s2, s3] = store.list();
