@@ -69,7 +69,7 @@ export class Segment {
     /** Slots this segment may hold (a multiple of CHUNK_SLOTS). */
     readonly capacity: number,
     private readonly arena: Arena,
-    /** Where the slots' ids go (shared with every segment of the arena). */
+    /** Where the slots' ids go (the collection's id heap, shared by its segments). */
     private readonly idHeap: IdHeap,
     /** A descriptor reserved earlier (so a reserved batch cannot fail half-way); allocated here otherwise. */
     descriptor?: number,
