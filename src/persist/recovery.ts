@@ -8,8 +8,10 @@
  * Ops are whole-record upserts and deletes applied in seq order, so replaying an op that
  * Chroma already had (confirmed but not yet checkpointed) ends in the same state.
  */
+import { storableId } from '../vector-index/id-heap.js';
+import { MAX_ID_BYTES } from '../vector-index/layout.js';
 import type { VectorIndex } from '../vector-index/vector-index.js';
-import type { ChromaTier } from './chroma-tier.js';
+import type { ChromaPage, ChromaTier } from './chroma-tier.js';
 import type { WriteBehindFlusher } from './flusher.js';
 import { decodeOp } from './ops.js';
 import type { RestoreReport, Snapshots } from './snapshot.js';
@@ -24,6 +26,8 @@ export interface RecoveryProgress {
 export interface RecoveryReport {
   collections: number;
   hydratedRecords: number;
+  /** Records in Chroma left out of the index: their ids cannot be kept (see `storablePart`). */
+  skippedRecords: number;
   replayedOps: number;
   seconds: number;
   /** Set when the base state came from the local snapshot rather than from Chroma. */
@@ -70,15 +74,37 @@ async function fromSnapshot(input: RecoveryInput): Promise<RestoreReport | undef
   }
 }
 
+/**
+ * The records of a Chroma page whose ids the index can keep. Chroma takes ids hotvec's API
+ * refuses (longer than MAX_ID_BYTES of UTF-8, or empty), so a collection filled around hotvec
+ * may hold some; they are left out (and reported) rather than failing the start.
+ */
+function storablePart(page: ChromaPage, dimension: number): { page: ChromaPage; skipped: string[] } {
+  const keep: number[] = [];
+  const skipped: string[] = [];
+  page.ids.forEach((id, i) => (storableId(id) ? keep.push(i) : skipped.push(id)));
+  if (skipped.length === 0) return { page, skipped };
+  const embeddings = new Float32Array(keep.length * dimension);
+  keep.forEach((from, to) => embeddings.set(page.embeddings.subarray(from * dimension, (from + 1) * dimension), to * dimension));
+  return {
+    page: { ids: keep.map((i) => page.ids[i]!), embeddings, metadatas: keep.map((i) => page.metadatas[i] ?? null), documents: keep.map((i) => page.documents[i] ?? null) },
+    skipped,
+  };
+}
+
 export async function recover(input: RecoveryInput): Promise<RecoveryReport> {
   const started = performance.now();
   const { index, tier, wal, flusher } = input;
   let hydrated = 0;
+  let skipped = 0;
   const snapshot = await fromSnapshot(input);
   const collections = snapshot ? [] : await tier.listCollections();
   for (const c of collections) {
     index.apply({ t: 'create', seq: 0, collection: c.name, dimension: c.dimension, metric: c.metric, ...(c.index ? { index: c.index } : {}) });
-    for await (const page of tier.scan(c.name, input.pageSize ?? 1000)) {
+    const skippedHere: string[] = [];
+    for await (const whole of tier.scan(c.name, input.pageSize ?? 1000)) {
+      const { page, skipped: left } = storablePart(whole, c.dimension);
+      skippedHere.push(...left);
       if (page.ids.length === 0) continue;
       index.apply({
         t: 'upsert',
@@ -91,6 +117,14 @@ export async function recover(input: RecoveryInput): Promise<RecoveryReport> {
       });
       hydrated += page.ids.length;
       input.onProgress?.({ phase: 'hydrate', collection: c.name, records: hydrated });
+    }
+    if (skippedHere.length > 0) {
+      skipped += skippedHere.length;
+      const first = skippedHere[0]!;
+      input.onWarning?.(
+        `collection "${c.name}": ${skippedHere.length} record(s) in Chroma left out of the index: their ids are empty or longer than ${MAX_ID_BYTES} UTF-8 bytes ` +
+          `(first: ${Buffer.byteLength(first)} bytes, "${first.slice(0, 40)}${first.length > 40 ? '…' : ''}"); queries will not return them`,
+      );
     }
   }
   let replayed = 0;
@@ -106,6 +140,7 @@ export async function recover(input: RecoveryInput): Promise<RecoveryReport> {
   return {
     collections: snapshot ? snapshot.collections : collections.length,
     hydratedRecords: hydrated,
+    skippedRecords: skipped,
     replayedOps: replayed,
     seconds: (performance.now() - started) / 1000,
     ...(snapshot ? { snapshot } : {}),

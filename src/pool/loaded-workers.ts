@@ -1,11 +1,14 @@
 /**
  * Which workers of one Piscina pool have loaded their ES module, and a bounded wait until every
- * live one has. Terminating a worker while Node 20 instantiates its ES module aborts the whole
- * process (V8: "IsGraphAsync must be used on an instantiated module"; a CI run hit it stopping
- * hotvec ~0.1 s after it had started), so a pool waits here before it stops its workers.
+ * live one has. Terminating a worker while Node 20 loads its ES module aborts the whole process:
+ * while it instantiates the module (V8: "IsGraphAsync must be used on an instantiated module"),
+ * and right after it ran it, while require(esm) wraps it in a facade module
+ * ("CreateRequiredModuleFacade ... IsJust()"); CI runs hit both stopping hotvec ~0.1 s after it
+ * had started. So a pool waits here before it stops its workers.
  *
- * Each worker tells, as the last statement of its module, on a BroadcastChannel of the pool's
- * own (`reportLoaded`); a worker that is gone (failed at start, or exited) is not waited for.
+ * Each worker tells, from the last statement of its module, on a BroadcastChannel of the pool's
+ * own (`reportLoaded`, which posts once the loading job has returned); a worker that is gone
+ * (failed at start, or exited) is not waited for.
  *
  *   const loaded = new LoadedWorkers();
  *   const piscina = new Piscina({ ..., workerData: { ..., loadedChannel: loaded.channel } });
@@ -98,6 +101,11 @@ const reporters: BroadcastChannel[] = [];
 export function reportLoaded<M extends ModuleLoaded>(channel: string, message: Omit<M, 'threadId'>): void {
   const reporter = new BroadcastChannel(channel);
   unref(reporter);
-  reporter.postMessage({ ...message, threadId });
   reporters.push(reporter);
+  // Not yet: Node 20 loads this module with require(esm), and after the module's last statement it
+  // still instantiates a facade module around it; terminating the thread then aborts the process
+  // too ("CreateRequiredModuleFacade ... IsJust()", a CI run stopping hotvec 0.15 s after start).
+  // A microtask runs once that synchronous require has returned (not a macrotask: Piscina's worker
+  // then blocks its event loop in Atomics.wait until its first task).
+  queueMicrotask(() => reporter.postMessage({ ...message, threadId }));
 }

@@ -69,6 +69,9 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** Whether `id` is text that UTF-8 keeps as it is (no lone surrogate). */
 export const wellFormed = (id: string): boolean => !LONE_SURROGATE.test(id);
 
+/** Whether the store can keep `id`: non-empty, well-formed, at most MAX_ID_BYTES of UTF-8 (the API takes fewer). */
+export const storableId = (id: string): boolean => id.length > 0 && Buffer.byteLength(id) <= MAX_ID_BYTES && wellFormed(id);
+
 const REFUSED = `an id must be well-formed text of at most ${MAX_ID_BYTES} UTF-8 bytes (the API refuses others)`;
 
 /** Writes one collection's ids into the shared memory and frees their pages (main thread only). */

@@ -155,6 +155,31 @@ test('an empty data folder hydrates from Chroma', async () => {
   await h.stop();
 });
 
+test('hydration leaves out, and reports, a record in Chroma whose id the index cannot keep', async () => {
+  const dir = await engines.dataDir();
+  const h = await start(dir);
+  assert.equal((await call(h.url, 'POST', '/v1/collections', { name: 'long-ids', dimension: 3 })).status, 201);
+  assert.equal((await call(h.url, 'POST', '/v1/collections/long-ids/upsert', { ids: ['a', 'b'], embeddings: [[1, 0, 0], [0, 1, 0]] })).status, 200);
+  assert.equal(await h.stop(), 0);
+  // Written around hotvec: Chroma takes an id of 3,500 bytes, hotvec's store keeps at most 3,072.
+  const u = new URL(engines.chroma.url);
+  const client = new ChromaClient({ host: u.hostname, port: Number(u.port) });
+  const col = await client.getCollection({ name: 'hotvec_long-ids', embeddingFunction: null as never });
+  const long = 'x'.repeat(3500);
+  await col.add({ ids: [long], embeddings: [[0, 0, 1]] });
+  assert.equal(await col.count(), 3);
+
+  const h2 = await start(await engines.dataDir());
+  const info = (await call<{ count: number }>(h2.url, 'GET', '/v1/collections/long-ids')).body;
+  assert.equal(info.count, 2);
+  const q = await call<{ ids: string[][] }>(h2.url, 'POST', '/v1/collections/long-ids/query', { embeddings: [[0, 0, 1]], k: 3 });
+  assert.deepEqual(q.body.ids[0]!.slice().sort(), ['a', 'b']);
+  const warned = h2.logs.filter((l) => /long-ids\\": 1 record\(s\) in Chroma left out of the index/.test(l));
+  assert.equal(warned.length, 1, h2.logs.join('\n'));
+  assert.match(h2.logs.find((l) => /recovery done/.test(l))!, /"skippedRecords":1\b/);
+  await h2.stop();
+});
+
 test('a client that leaves half-way through a body does not hold the graceful stop, and is left out of the metrics', async () => {
   const hv = await engines.start(await engines.dataDir(), { args: ['--shutdown-timeout-ms', '3000'] });
   await call(hv.url, 'POST', '/v1/collections', { name: 'gone', dimension: 3 });

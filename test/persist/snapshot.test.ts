@@ -192,3 +192,29 @@ test('a segment merged over its sources’ chunks (with dead holes) restores wit
   assert.equal(restored.count, 1598);
   queries.forEach((q, i) => assert.deepEqual(searchIds(fresh, restored, q, 10), answers[i]));
 });
+
+test('a segment that fails to restore (short vectors file) gives its memory back: dropping what was restored leaves the arena as it was', async () => {
+  const sub = join(dir, 'short');
+  const index = newIndex();
+  index.apply({ t: 'create', seq: 1, collection: 'v', dimension: DIM, metric: 'l2' });
+  const store = index.require('v');
+  const vecs = randomVectors(1500, DIM, 9);
+  index.apply({ t: 'upsert', seq: 2, collection: 'v', ids: vecs.map((_, i) => `v${i}`), embeddings: new Float32Array(vecs.flat()) });
+  const snapshots = new Snapshots(sub);
+  const capture = snapshots.capture(index, 2);
+  await snapshots.write(index, capture, () => new Map([[store.uid, { serials: new Set(store.list().map((s) => s.serial)), from: store.serialWatermark }]]));
+  capture.release();
+  const files = await readdir(join(snapshots.segmentsDir, store.uid));
+  // The last segment's file: the ones before it restore whole, then this one comes up short.
+  const vectors = files.filter((f) => f.endsWith('.vectors')).sort((a, b) => Number(/^\d+/.exec(a)![0]) - Number(/^\d+/.exec(b)![0])).at(-1)!;
+  const path = join(snapshots.segmentsDir, store.uid, vectors);
+  await writeFile(path, (await readFile(path)).subarray(0, 100));
+  const read = await snapshots.read();
+  assert.ok(read && 'body' in read);
+  const fresh = newIndex();
+  const baseline = fresh.arena.usedBytes;
+  await assert.rejects(snapshots.restore(fresh, read.body), /are short/);
+  for (const c of fresh.list()) fresh.apply({ t: 'drop', seq: 0, collection: c.name });
+  assert.equal(fresh.reclaimer.pending, 0);
+  assert.equal(fresh.arena.usedBytes, baseline, 'the segment being restored was given back');
+});

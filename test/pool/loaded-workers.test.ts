@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { BroadcastChannel, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { LoadedWorkers } from '../../src/pool/loaded-workers.js';
 import type { LoadingWorkerInit } from '../fixtures/loading-worker.js';
@@ -43,5 +44,24 @@ test('wait(ms) on a worker that never tells gives up after about ms and says how
     assert.equal(loaded.count, 0);
   } finally {
     await piscina.destroy();
+  }
+});
+
+test('a worker tells it loaded only once the synchronous job that loaded it has ended (terminating it before aborts Node 20)', async () => {
+  const loaded = new LoadedWorkers();
+  const done = new Int32Array(new SharedArrayBuffer(4));
+  const seen = new Promise<number>((resolve) => {
+    const channel = new BroadcastChannel(loaded.channel);
+    channel.onmessage = () => {
+      resolve(Atomics.load(done, 0));
+      channel.close();
+    };
+  });
+  const worker = new Worker(new URL('../fixtures/late-report-worker.js', import.meta.url), { workerData: { loadedChannel: loaded.channel, done } });
+  try {
+    assert.equal(await seen, 1, 'the report came after the job that loaded the module');
+  } finally {
+    await worker.terminate();
+    await loaded.wait(0);
   }
 });

@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { CHUNK_SLOTS } from '../../src/vector-index/layout.js';
-import { wellFormed } from '../../src/vector-index/id-heap.js';
+import { Arena } from '../../src/vector-index/arena.js';
+import { CHUNK_SLOTS, ID_PAGE_BYTES, chunkLayout } from '../../src/vector-index/layout.js';
+import { IdHeap, storableId, wellFormed } from '../../src/vector-index/id-heap.js';
 import { VectorIndex } from '../../src/vector-index/vector-index.js';
 
 const MiB = 1024 * 1024;
@@ -143,4 +144,59 @@ test('a compacting merge and a merge over chunks keep every live id', () => {
   const [merged] = store.list();
   const seen = [...merged!.liveSlots()].map((slot) => merged!.id(slot));
   assert.deepEqual(seen.sort(), [...live].sort());
+});
+
+/** An IdHeap alone, with one chunk block to point entries from. */
+function heapAndChunk(): { arena: Arena; heap: IdHeap; layout: ReturnType<typeof chunkLayout>; chunk: number } {
+  const arena = new Arena({ maxBytes: 64 * MiB, maxDimension: 16, scratchSlots: 1 });
+  const layout = chunkLayout(DIM);
+  return { arena, heap: new IdHeap(arena), layout, chunk: arena.alloc(layout.allocBytes) };
+}
+
+test('a reservation holds every id of the batch, the room lost at page ends included: writing them takes no more pages', () => {
+  const { heap, layout, chunk } = heapAndChunk();
+  // 2,200-byte ids: 29 fit a 64 KiB page (1,736 bytes left over), so 59 of them (129,800 bytes,
+  // under two pages) need three pages.
+  const ids = Array.from({ length: 59 }, (_, i) => String(i).padStart(2200, '-'));
+  heap.reserve(IdHeap.bytesOf(ids));
+  const reserved = heap.bytes;
+  assert.ok(reserved >= 3 * ID_PAGE_BYTES, `${reserved} bytes reserved`);
+  ids.forEach((id, slot) => heap.put(layout, chunk, slot, id));
+  assert.equal(heap.bytes, reserved, 'no page taken beyond the reservation');
+  ids.forEach((id, slot) => assert.equal(heap.read(layout, chunk, slot), id));
+});
+
+test('spare pages set aside for a batch that never came are freed when the collection is dropped', () => {
+  const ix = index();
+  const baseline = ix.arena.usedBytes;
+  ix.require('c').reserveFor(Array.from({ length: 400 }, (_, i) => `spare-${i}-${'s'.repeat(500)}`));
+  assert.ok(ix.require('c').idHeap.bytes >= 3 * ID_PAGE_BYTES);
+  assert.ok(ix.arena.usedBytes > baseline);
+  const store = ix.require('c');
+  ix.apply({ t: 'drop', seq: 2, collection: 'c' });
+  assert.equal(store.idHeap.bytes, 0);
+  assert.ok(ix.arena.usedBytes <= baseline, 'the reservation given back');
+});
+
+test('the page being filled, once no chunk points into it, is freed when writing moves on to the next page', () => {
+  const { arena, heap, layout, chunk } = heapAndChunk();
+  const used = arena.usedBytes;
+  for (let slot = 0; slot < 21; slot++) heap.put(layout, chunk, slot, String(slot).padStart(3000, '-'));
+  assert.equal(heap.bytes, ID_PAGE_BYTES, 'one page, 2,536 bytes left');
+  heap.releaseChunk(chunk); // the page being filled stays (it is still being filled)
+  assert.equal(heap.bytes, ID_PAGE_BYTES);
+  const other = arena.alloc(layout.allocBytes);
+  heap.put(layout, other, 0, 'y'.repeat(3000)); // does not fit: a new page, and the old one is freed
+  assert.equal(heap.bytes, ID_PAGE_BYTES);
+  assert.equal(heap.read(layout, other, 0), 'y'.repeat(3000));
+  assert.equal(arena.usedBytes, used + ID_PAGE_BYTES + layout.allocBytes);
+});
+
+test('storableId: non-empty, well-formed, at most 3,072 UTF-8 bytes', () => {
+  assert.equal(storableId('a'), true);
+  assert.equal(storableId('語'.repeat(1024)), true);
+  assert.equal(storableId('語'.repeat(1025)), false);
+  assert.equal(storableId('x'.repeat(3073)), false);
+  assert.equal(storableId(''), false);
+  assert.equal(storableId('a\ud800'), false);
 });
