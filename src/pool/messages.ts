@@ -23,6 +23,8 @@ export interface WorkerInit {
 export interface WorkerLoaded extends ModuleLoaded {
   /** The worker runs under SCHED_BATCH (it asked, and the policy took effect). */
   schedBatch: boolean;
+  /** The scratch slot it claimed; its reader-epoch word is the same slot's (reader-epochs.ts). */
+  slot: number;
 }
 
 export interface SearchTask {

@@ -9,6 +9,7 @@ import { Piscina } from 'piscina';
 import { HotvecError } from '../errors.js';
 import type { CollectionTarget } from '../vector-index/collection.js';
 import type { ScratchLayout } from '../vector-index/layout.js';
+import { ReaderEpochs } from '../vector-index/reader-epochs.js';
 import type { SearchOptions } from '../vector-index/scan.js';
 import { QueryCoalescer } from './coalescer.js';
 import { LOAD_WAIT_MS, LoadedWorkers, unref } from './loaded-workers.js';
@@ -73,11 +74,20 @@ export class QueryPool {
   private readonly onWorkerError: ((err: Error) => void) | undefined;
   private readonly onWarning: ((message: string) => void) | undefined;
   private readonly loaded: LoadedWorkers<WorkerLoaded>;
+  private readonly epochs: ReaderEpochs;
+  /** Each loaded worker's scratch slot (and reader-epoch word). */
+  private readonly slotOf = new Map<Worker, number>();
   /** Query vectors submitted and not yet answered (waiting to be coalesced, queued or running). */
   private outstanding = 0;
 
   constructor(options: QueryPoolOptions) {
-    this.loaded = new LoadedWorkers(options.onWorkerLoaded);
+    this.epochs = new ReaderEpochs(options.memory);
+    this.loaded = new LoadedWorkers<WorkerLoaded>((message) => {
+      const worker = this.piscina.threads.find((t) => t.threadId === message.threadId);
+      if (worker) this.slotOf.set(worker, message.slot);
+      else this.epochs.clear(message.slot); // gone already
+      options.onWorkerLoaded?.(message);
+    });
     const init: WorkerInit = { memory: options.memory, scratch: options.scratch, kernel: options.kernel ?? 'wasm', schedBatch: options.schedBatch ?? false, loadedChannel: this.loaded.channel };
     this.maxQueue = options.maxQueue;
     this.loadWaitMs = options.loadWaitMs ?? LOAD_WAIT_MS;
@@ -96,6 +106,18 @@ export class QueryPool {
       workerData: init,
     });
     this.piscina.on('error', (err: Error) => this.onWorkerError?.(err));
+    // A worker that died while it searched must not hold every retirement for good.
+    // (Piscina tells before it drops the worker from its list, whose threadId is -1 once it exited.)
+    this.piscina.on('workerDestroy', () =>
+      queueMicrotask(() => {
+        const live = new Set(this.piscina.threads);
+        for (const [worker, slot] of this.slotOf) {
+          if (live.has(worker)) continue;
+          this.slotOf.delete(worker);
+          this.epochs.clear(slot);
+        }
+      }),
+    );
     this.loaded.watch(this.piscina);
   }
 

@@ -9,6 +9,7 @@ import { GraphViews } from '../graph/views.js';
 import { createScalarKernels, createWasmKernels } from '../kernels/index.js';
 import { batchThreadPolicy } from '../platform/priority.js';
 import { HeaderWord, SCRATCH_CLAIM_WORDS } from '../vector-index/layout.js';
+import { ReaderEpochs } from '../vector-index/reader-epochs.js';
 import { Scanner } from '../vector-index/scan.js';
 import { reportLoaded, unref } from './loaded-workers.js';
 import { GRAPH_CHANNEL, packSearchReply, type GraphRetired, type SearchReply, type SearchTask, type WorkerInit, type WorkerLoaded } from './messages.js';
@@ -28,6 +29,7 @@ function claimScratchSlot(memory: WebAssembly.Memory, slots: number): number {
 }
 
 const slot = claimScratchSlot(init.memory, init.scratch.slots);
+const epochs = new ReaderEpochs(init.memory);
 const base = init.scratch.base + slot * init.scratch.stride;
 const kernels = init.kernel === 'scalar' ? createScalarKernels(init.memory) : createWasmKernels(init.memory);
 const graphs = new GraphViews();
@@ -60,9 +62,16 @@ function catchUpWithGrowth(bytes: number): void {
 export default function search(task: SearchTask): SearchReply {
   const started = performance.now();
   catchUpWithGrowth(task.memoryBytes);
-  const { refs, distances } = scanner.search(task.target, task.queries, task.k, task.options);
-  return move(packSearchReply(refs, distances, (performance.now() - started) / 1000)) as SearchReply;
+  // Pinned while it reads the shared segments. (The main thread also holds them for the task
+  // until it has resolved the answer; a worker that reads them on its own needs its pin.)
+  epochs.pin(slot);
+  try {
+    const { refs, distances } = scanner.search(task.target, task.queries, task.k, task.options);
+    return move(packSearchReply(refs, distances, (performance.now() - started) / 1000)) as SearchReply;
+  } finally {
+    epochs.unpin(slot);
+  }
 }
 
 // Last: from here on the pool may terminate this worker safely.
-reportLoaded<WorkerLoaded>(init.loadedChannel, { schedBatch });
+reportLoaded<WorkerLoaded>(init.loadedChannel, { schedBatch, slot });

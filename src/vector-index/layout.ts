@@ -9,6 +9,10 @@
  *   +----------------------+---------------------------+-----------------------------+---------
  *
  *   header (Int32 words):  [MAGIC] [VERSION] [SCRATCH_CLAIMS x 8 words = 256-bit claim bitmap]
+ *                          [GLOBAL_EPOCH] ... [READER_EPOCHS x MAX_SCRATCH_SLOTS words]
+ *     GLOBAL_EPOCH: odd, advanced by 2 (wrapping) by the main thread at every retirement;
+ *     READER_EPOCHS[i]: the epoch the thread holding scratch slot i pinned while it reads
+ *     shared structures, 0 (IDLE) when it reads none (reader-epochs.ts).
  *
  *   scratch slot (one per worker, claimed by the worker with Atomics.or on the bitmap):
  *   +---------------------------+-------------------------------+
@@ -45,10 +49,15 @@ export const HeaderWord = {
   MAGIC: 0,
   VERSION: 1,
   SCRATCH_CLAIMS: 2,
+  GLOBAL_EPOCH: 10,
+  /** First of MAX_SCRATCH_SLOTS words, one per scratch slot. */
+  READER_EPOCHS: 64,
 } as const;
 export const SCRATCH_CLAIM_WORDS = 8;
 export const MAX_SCRATCH_SLOTS = SCRATCH_CLAIM_WORDS * 32;
 export const ARENA_HEADER_BYTES = 4096;
+/** A reader epoch word of a thread that reads no shared structure (GLOBAL_EPOCH is always odd). */
+export const EPOCH_IDLE = 0;
 
 /** Slots per chunk; also the number of distances a kernel call writes to scratch. */
 export const CHUNK_SLOTS = 1024;

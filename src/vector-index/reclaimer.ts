@@ -1,17 +1,37 @@
 /**
- * Epoch-based reclamation for slots and chunks that workers may still be reading.
- * Every pool task `enter()`s before it is dispatched and `exit()`s once its result was used;
- * `retire(fn)` runs `fn` only after every task that entered before the retirement has exited.
- * Main thread only: no atomics needed, the workers never touch this.
+ * Epoch-based reclamation for slots, chunks and segments that readers may still be reading.
+ * `retire(fn)` runs `fn` only once every reader that may hold what was retired is done:
+ *   - main-thread readers `enter()` and `exit()` (a query from before its dispatch until its
+ *     answer was resolved, a snapshot, a graph build's copy);
+ *   - other threads pin their epoch in shared memory (reader-epochs.ts) while they read.
+ * A retirement held only by other threads is looked at again every POLL_MS (they do not call
+ * back); one held by a main-thread reader runs at that reader's `exit`.
  */
+import { after, type ReaderEpochs } from './reader-epochs.js';
+
+/** How often a retirement held by another thread's pin is looked at again. */
+export const POLL_MS = 2;
+
+export interface SharedReaders {
+  epochs: ReaderEpochs;
+  /** Reader words to look at (the arena's scratch slots). */
+  slots: number;
+}
+
 export class Reclaimer {
-  private epoch = 0;
-  /** epoch → tasks that entered at that epoch and are still running. */
+  /** Used without shared readers (tests, tools): the epoch counter lives here. */
+  private localEpoch = 1;
+  /** epoch → main-thread readers that entered at that epoch and have not exited. */
   private readonly active = new Map<number, number>();
   private readonly retired: { epoch: number; fn: () => void }[] = [];
+  private poll: NodeJS.Timeout | undefined;
+  /** A retirement's failure met while polling, thrown to the next caller. */
+  private deferred: unknown;
+
+  constructor(private readonly shared?: SharedReaders) {}
 
   enter(): number {
-    const e = this.epoch;
+    const e = this.shared ? this.shared.epochs.current : this.localEpoch;
     this.active.set(e, (this.active.get(e) ?? 0) + 1);
     return e;
   }
@@ -24,9 +44,15 @@ export class Reclaimer {
     this.drain();
   }
 
+  /** `fn` frees something already unreachable for new readers. */
   retire(fn: () => void): void {
-    this.retired.push({ epoch: this.epoch, fn });
-    this.epoch++;
+    let epoch: number;
+    if (this.shared) epoch = this.shared.epochs.advance();
+    else {
+      epoch = this.localEpoch;
+      this.localEpoch = (this.localEpoch + 2) | 0;
+    }
+    this.retired.push({ epoch, fn });
     this.drain();
   }
 
@@ -35,12 +61,46 @@ export class Reclaimer {
     return this.retired.length;
   }
 
+  /** Stops looking at retirements held by other threads (at shutdown); they are not run. */
+  close(): void {
+    clearTimeout(this.poll);
+    this.poll = undefined;
+  }
+
+  private heldHere(epoch: number): boolean {
+    for (const e of this.active.keys()) if (!after(e, epoch)) return true;
+    return false;
+  }
+
   private drain(): void {
+    if (this.deferred !== undefined) {
+      const err = this.deferred;
+      this.deferred = undefined;
+      throw err;
+    }
     if (this.retired.length === 0) return;
-    let oldest = Infinity;
-    for (const e of this.active.keys()) if (e < oldest) oldest = e;
     let i = 0;
-    while (i < this.retired.length && this.retired[i]!.epoch < oldest) i++;
+    let heldElsewhere = false;
+    // Retirements are in epoch order: the first one held holds every later one too.
+    for (; i < this.retired.length; i++) {
+      const { epoch } = this.retired[i]!;
+      if (this.heldHere(epoch)) break;
+      if (this.shared?.epochs.holds(epoch, this.shared.slots)) {
+        heldElsewhere = true;
+        break;
+      }
+    }
+    if (heldElsewhere && !this.poll) {
+      this.poll = setTimeout(() => {
+        this.poll = undefined;
+        try {
+          this.drain();
+        } catch (err) {
+          this.deferred ??= err; // no caller here: the next enter/exit/retire throws it
+        }
+      }, POLL_MS);
+      this.poll.unref();
+    }
     if (i === 0) return;
     const ready = this.retired.splice(0, i);
     // One failing callback must not cost the others their release.

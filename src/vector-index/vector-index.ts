@@ -8,6 +8,7 @@ import { HotvecError } from '../errors.js';
 import type { WriteOp } from '../persist/ops.js';
 import { Arena, type ArenaOptions } from './arena.js';
 import { CollectionStore, type CollectionInfo, type SegmentPolicy } from './collection.js';
+import { ReaderEpochs } from './reader-epochs.js';
 import { Reclaimer } from './reclaimer.js';
 import type { Segment } from './segment.js';
 import { resolveSettings, type IndexSettings } from './settings.js';
@@ -19,7 +20,7 @@ export interface VectorIndexOptions extends ArenaOptions, Partial<SegmentPolicy>
 
 export class VectorIndex {
   readonly arena: Arena;
-  readonly reclaimer = new Reclaimer();
+  readonly reclaimer: Reclaimer;
   private readonly collections = new Map<string, CollectionStore>();
   private readonly policy: SegmentPolicy;
   private readonly defaults: IndexSettings;
@@ -30,6 +31,7 @@ export class VectorIndex {
 
   constructor(options: VectorIndexOptions) {
     this.arena = new Arena(options);
+    this.reclaimer = new Reclaimer({ epochs: new ReaderEpochs(this.arena.memory), slots: this.arena.scratch.slots });
     this.policy = { segmentRecords: options.segmentRecords ?? 16384 };
     this.defaults = resolveSettings(options.defaults);
   }

@@ -8,6 +8,8 @@ import { after, test } from 'node:test';
 import { SchedPolicy, chrtPath, threadPolicy } from '../../src/platform/priority.js';
 import { QueryPool, scratchSlotsFor } from '../../src/pool/pool.js';
 import { readdirSync } from 'node:fs';
+import { EPOCH_IDLE } from '../../src/vector-index/layout.js';
+import { ReaderEpochs } from '../../src/vector-index/reader-epochs.js';
 import { VectorIndex } from '../../src/vector-index/vector-index.js';
 import { randomVectors } from '../helpers/hotvec.js';
 import { bruteForce, sameNeighbours } from '../helpers/reference.js';
@@ -182,4 +184,28 @@ test('close() does not wait for a worker that failed at start', async () => {
   assert.equal(failing.loadedWorkers, 1, 'the worker with a slot loaded');
   assert.ok(errors.length >= 1 && errors.every((e) => /no free scratch slot/.test(e.message)), errors.map((e) => e.message).join('\n'));
   assert.equal(failing.threads, 0);
+});
+
+test('a worker that is gone while pinned has its reader-epoch word cleared, so it holds no retirement for good', async () => {
+  const own = new VectorIndex({ maxBytes: 64 * MiB, maxDimension: 8, scratchSlots: scratchSlotsFor(2) });
+  const slots = new Map<number, number>();
+  const p = new QueryPool({ memory: own.arena.memory, scratch: own.arena.scratch, workers: 2, maxQueue: 100, onWorkerLoaded: (l) => slots.set(l.threadId, l.slot) });
+  try {
+    await until(() => slots.size >= 2, 10_000);
+    const [first] = p.workerThreads;
+    const slot = slots.get(first!.threadId)!;
+    assert.ok(Number.isInteger(slot) && slot >= 0 && slot < own.arena.scratch.slots, `slot ${slot}`);
+    assert.equal(new Set(slots.values()).size, 2, 'each worker its own slot');
+    // As if it died in the middle of a search: pinned, then gone.
+    const epochs = new ReaderEpochs(own.arena.memory);
+    epochs.pin(slot);
+    let freed = false;
+    own.reclaimer.retire(() => (freed = true));
+    assert.equal(freed, false);
+    await first!.terminate();
+    await until(() => freed, 10_000);
+    assert.equal(epochs.pinnedAt(slot), EPOCH_IDLE);
+  } finally {
+    await p.close();
+  }
 });
