@@ -215,6 +215,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     indexer.on('built', (e) => this.emit('index-built', e));
     indexer.on('error', (err) => this.emit('warning', `indexing: ${err.message}`));
     this.index.onFrozen = () => setImmediate(() => indexer.kick());
+    this.index.reclaimer.onError = (err) => this.emit('warning', `releasing retired memory failed: ${(err as Error).message ?? String(err)}`);
     const pool = this.pool;
     // Files of retired segments are deleted by the next snapshot, once no manifest names them.
     this.index.onRetired = (segments) => {

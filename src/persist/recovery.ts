@@ -79,7 +79,7 @@ async function fromSnapshot(input: RecoveryInput): Promise<RestoreReport | undef
  * refuses (longer than MAX_ID_BYTES of UTF-8, or empty), so a collection filled around hotvec
  * may hold some; they are left out (and reported) rather than failing the start.
  */
-function storablePart(page: ChromaPage, dimension: number): { page: ChromaPage; skipped: string[] } {
+export function storablePart(page: ChromaPage, dimension: number): { page: ChromaPage; skipped: string[] } {
   const keep: number[] = [];
   const skipped: string[] = [];
   page.ids.forEach((id, i) => (storableId(id) ? keep.push(i) : skipped.push(id)));
@@ -101,10 +101,12 @@ export async function recover(input: RecoveryInput): Promise<RecoveryReport> {
   const collections = snapshot ? [] : await tier.listCollections();
   for (const c of collections) {
     index.apply({ t: 'create', seq: 0, collection: c.name, dimension: c.dimension, metric: c.metric, ...(c.index ? { index: c.index } : {}) });
-    const skippedHere: string[] = [];
+    let skippedHere = 0;
+    let first: string | undefined;
     for await (const whole of tier.scan(c.name, input.pageSize ?? 1000)) {
       const { page, skipped: left } = storablePart(whole, c.dimension);
-      skippedHere.push(...left);
+      skippedHere += left.length;
+      first ??= left[0];
       if (page.ids.length === 0) continue;
       index.apply({
         t: 'upsert',
@@ -118,12 +120,12 @@ export async function recover(input: RecoveryInput): Promise<RecoveryReport> {
       hydrated += page.ids.length;
       input.onProgress?.({ phase: 'hydrate', collection: c.name, records: hydrated });
     }
-    if (skippedHere.length > 0) {
-      skipped += skippedHere.length;
-      const first = skippedHere[0]!;
+    if (first !== undefined) {
+      skipped += skippedHere;
+      const shown = Array.from(first); // code points: a cut never splits a surrogate pair
       input.onWarning?.(
-        `collection "${c.name}": ${skippedHere.length} record(s) in Chroma left out of the index: their ids are empty or longer than ${MAX_ID_BYTES} UTF-8 bytes ` +
-          `(first: ${Buffer.byteLength(first)} bytes, "${first.slice(0, 40)}${first.length > 40 ? '…' : ''}"); queries will not return them`,
+        `collection "${c.name}": ${skippedHere} record(s) in Chroma left out of the index: their ids are empty or longer than ${MAX_ID_BYTES} UTF-8 bytes ` +
+          `(first: ${Buffer.byteLength(first)} bytes, "${shown.slice(0, 40).join('')}${shown.length > 40 ? '…' : ''}"); queries will not return them`,
       );
     }
   }

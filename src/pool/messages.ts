@@ -1,9 +1,10 @@
 /**
  * Everything that crosses between the main thread and the query workers. Vectors never
- * cross: workers read them from the shared arena; only query vectors go in (transferred)
- * and one result buffer comes back (transferred).
+ * cross: workers read them from the shared arena, and the collection's segments from its
+ * directory entry there; only query vectors go in (transferred) and one result buffer comes
+ * back (transferred).
  */
-import type { CollectionTarget } from '../vector-index/collection.js';
+import type { DirectoryRef } from '../vector-index/directory.js';
 import type { SearchOptions } from '../vector-index/scan.js';
 import type { ScratchLayout } from '../vector-index/layout.js';
 import type { ModuleLoaded } from './loaded-workers.js';
@@ -28,7 +29,8 @@ export interface WorkerLoaded extends ModuleLoaded {
 }
 
 export interface SearchTask {
-  target: CollectionTarget;
+  /** The collection's search view, read by the worker from the shared arena (directory.ts). */
+  directory: DirectoryRef;
   /** nq × dimension, a fresh buffer that is transferred to the worker. */
   queries: Float32Array;
   k: number;

@@ -75,16 +75,17 @@ export class QueryPool {
   private readonly onWarning: ((message: string) => void) | undefined;
   private readonly loaded: LoadedWorkers<WorkerLoaded>;
   private readonly epochs: ReaderEpochs;
-  /** Each loaded worker's scratch slot (and reader-epoch word). */
-  private readonly slotOf = new Map<Worker, number>();
   /** Query vectors submitted and not yet answered (waiting to be coalesced, queued or running). */
   private outstanding = 0;
 
   constructor(options: QueryPoolOptions) {
     this.epochs = new ReaderEpochs(options.memory);
     this.loaded = new LoadedWorkers<WorkerLoaded>((message) => {
+      // A worker that dies while it searches must not hold every retirement for good: its word
+      // is cleared once the thread has exited (not before: Piscina tells it destroys a worker
+      // before the thread stops). Safe only because a scratch slot is never claimed twice.
       const worker = this.piscina.threads.find((t) => t.threadId === message.threadId);
-      if (worker) this.slotOf.set(worker, message.slot);
+      if (worker) worker.once('exit', () => this.epochs.clear(message.slot));
       else this.epochs.clear(message.slot); // gone already
       options.onWorkerLoaded?.(message);
     });
@@ -106,18 +107,6 @@ export class QueryPool {
       workerData: init,
     });
     this.piscina.on('error', (err: Error) => this.onWorkerError?.(err));
-    // A worker that died while it searched must not hold every retirement for good.
-    // (Piscina tells before it drops the worker from its list, whose threadId is -1 once it exited.)
-    this.piscina.on('workerDestroy', () =>
-      queueMicrotask(() => {
-        const live = new Set(this.piscina.threads);
-        for (const [worker, slot] of this.slotOf) {
-          if (live.has(worker)) continue;
-          this.slotOf.delete(worker);
-          this.epochs.clear(slot);
-        }
-      }),
-    );
     this.loaded.watch(this.piscina);
   }
 
@@ -145,7 +134,7 @@ export class QueryPool {
     // Queries still waiting in the coalescer when the pool closes (after the engine's drain timed out).
     if (this.closing) throw new HotvecError('NOT_READY', 'the query pool is shutting down');
     const n = (queries.length / target.dimension) * k; // read before the transfer empties `queries`
-    const task: SearchTask = { target, queries, k, options, memoryBytes: this.memory.buffer.byteLength };
+    const task: SearchTask = { directory: target.directory, queries, k, options, memoryBytes: this.memory.buffer.byteLength };
     const reply = await this.piscina.run(task, { transferList: [queries.buffer as ArrayBuffer] });
     const result = splitSearchReply(reply, n);
     if (this.onTask) this.onTask(Math.max(0, (performance.now() - since) / 1000 - result.runSeconds), result.runSeconds);

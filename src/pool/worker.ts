@@ -1,6 +1,6 @@
 /**
  * Pool worker entry: claims a scratch slot in the shared arena once, then answers search
- * tasks over the shared vectors (distance kernel for exact scans, memory-mapped HNSW views
+ * tasks over the shared vectors (the collection's segments read from its directory entry) (distance kernel for exact scans, memory-mapped HNSW views
  * for sealed segments). Retired graph files are announced on a BroadcastChannel.
  */
 import { BroadcastChannel } from 'node:worker_threads';
@@ -8,6 +8,7 @@ import { move, workerData } from 'piscina';
 import { GraphViews } from '../graph/views.js';
 import { createScalarKernels, createWasmKernels } from '../kernels/index.js';
 import { batchThreadPolicy } from '../platform/priority.js';
+import { DirectoryReader } from '../vector-index/directory.js';
 import { HeaderWord, SCRATCH_CLAIM_WORDS } from '../vector-index/layout.js';
 import { ReaderEpochs } from '../vector-index/reader-epochs.js';
 import { Scanner } from '../vector-index/scan.js';
@@ -30,6 +31,7 @@ function claimScratchSlot(memory: WebAssembly.Memory, slots: number): number {
 
 const slot = claimScratchSlot(init.memory, init.scratch.slots);
 const epochs = new ReaderEpochs(init.memory);
+const directory = new DirectoryReader(init.memory);
 const base = init.scratch.base + slot * init.scratch.stride;
 const kernels = init.kernel === 'scalar' ? createScalarKernels(init.memory) : createWasmKernels(init.memory);
 const graphs = new GraphViews();
@@ -62,11 +64,13 @@ function catchUpWithGrowth(bytes: number): void {
 export default function search(task: SearchTask): SearchReply {
   const started = performance.now();
   catchUpWithGrowth(task.memoryBytes);
-  // Pinned while it reads the shared segments. (The main thread also holds them for the task
-  // until it has resolved the answer; a worker that reads them on its own needs its pin.)
+  // Pinned while it reads the directory entry and the segments. (The main thread also holds
+  // them for the task until it has resolved the answer; a worker that reads them on its own
+  // needs its pin.)
   epochs.pin(slot);
   try {
-    const { refs, distances } = scanner.search(task.target, task.queries, task.k, task.options);
+    const target = directory.read(task.directory);
+    const { refs, distances } = scanner.search(target, task.queries, task.k, task.options);
     return move(packSearchReply(refs, distances, (performance.now() - started) / 1000)) as SearchReply;
   } finally {
     epochs.unpin(slot);

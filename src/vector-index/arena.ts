@@ -49,8 +49,16 @@ export class Arena {
     header[HeaderWord.VERSION] = ARENA_VERSION;
   }
 
-  /** Returns the byte offset of a zeroed block of `bytes` (a multiple of 64). */
-  alloc(bytes: number): number {
+  /**
+   * Bytes at the top that only `alloc(…, true)` may take: directory entries (directory.ts), so
+   * that an arena full of records still answers queries. 1/256 of the arena, at least 64 KiB.
+   */
+  get headroom(): number {
+    return Math.max(WASM_PAGE_BYTES, Math.floor(this.maxPages / 256) * WASM_PAGE_BYTES);
+  }
+
+  /** Returns the byte offset of a zeroed block of `bytes` (a multiple of 64); `fromHeadroom` may take the headroom too. */
+  alloc(bytes: number, fromHeadroom = false): number {
     const reused = this.free.get(bytes)?.pop();
     if (reused !== undefined) {
       new Uint8Array(this.memory.buffer, reused, bytes).fill(0);
@@ -59,6 +67,7 @@ export class Arena {
     }
     const offset = this.top;
     const end = offset + bytes;
+    if (!fromHeadroom && end > this.maxPages * WASM_PAGE_BYTES - this.headroom) throw this.full();
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       const pages = Math.ceil((end - have) / WASM_PAGE_BYTES);
@@ -66,14 +75,16 @@ export class Arena {
       const want = Math.max(pages, Math.ceil(have / WASM_PAGE_BYTES / 8));
       const current = have / WASM_PAGE_BYTES;
       const grant = Math.min(want, this.maxPages - current);
-      if (grant < pages) {
-        throw new HotvecError('INDEX_FULL', `the shared vector arena is full: ${have} of at most ${this.maxPages * WASM_PAGE_BYTES} bytes (maxIndexBytes) in use`);
-      }
+      if (grant < pages) throw this.full();
       this.memory.grow(grant);
     }
     this.top = end;
     this.liveBytes += bytes;
     return offset;
+  }
+
+  private full(): HotvecError {
+    return new HotvecError('INDEX_FULL', `the shared vector arena is full: ${this.top} of at most ${this.maxPages * WASM_PAGE_BYTES} bytes (maxIndexBytes) in use`);
   }
 
   /** Returns a block for reuse. Callers free only once no worker can still read it. */

@@ -11,10 +11,11 @@
 import { HotvecError } from '../errors.js';
 import type { Metadata, Metric } from '../persist/ops.js';
 import type { Arena } from './arena.js';
+import { freeEntry, writeEntry, type DirectoryBody, type DirectoryRef } from './directory.js';
 import { IdHeap } from './id-heap.js';
 import { CHUNK_SLOTS, DESCRIPTOR_BYTES, SlotState, chunkLayout, type ChunkLayout } from './layout.js';
 import type { Reclaimer } from './reclaimer.js';
-import { Segment, type SegmentGraph, type SegmentTarget } from './segment.js';
+import { Segment, type SegmentGraph } from './segment.js';
 import type { IndexSettings } from './settings.js';
 
 export interface CollectionInfo {
@@ -31,12 +32,9 @@ export interface RecordView {
   document: string | null;
 }
 
-/** What a worker needs to search a collection. */
-export interface CollectionTarget {
-  dimension: number;
-  metric: Metric;
-  settings: IndexSettings;
-  segments: SegmentTarget[];
+/** What a worker needs to search a collection; `directory` names the same in shared memory (directory.ts). */
+export interface CollectionTarget extends DirectoryBody {
+  directory: DirectoryRef;
 }
 
 /** A target plus the segments its results refer to (result ref = segment index × 2^32 + slot). */
@@ -134,11 +132,18 @@ export class CollectionStore implements CollectionInfo {
   searchView(): SearchView {
     if (this.view) return this.view;
     const segments = this.segments.slice();
-    this.view = {
-      target: { dimension: this.dimension, metric: this.metric, settings: this.settings, segments: segments.map((s) => s.target()) },
-      segments,
-    };
+    const body: DirectoryBody = { dimension: this.dimension, metric: this.metric, settings: this.settings, segments: segments.map((s) => s.target()) };
+    this.view = { target: { ...body, directory: writeEntry(this.arena, body) }, segments };
     return this.view;
+  }
+
+  /** The view is out of date: the next query gets a new one; its directory entry goes once no reader holds it. */
+  private dropView(): void {
+    const view = this.view;
+    if (!view) return;
+    this.view = null;
+    const ref = view.target.directory;
+    this.reclaimer.retire(() => freeEntry(this.arena, ref));
   }
 
   /** The id a search result refers to, or undefined when that record was deleted or overwritten since. */
@@ -259,7 +264,7 @@ export class CollectionStore implements CollectionInfo {
     if (this.dropped || seg.phase !== 'frozen' || !this.segments.includes(seg)) return false;
     seg.graph = graph;
     seg.phase = 'sealed';
-    this.view = null;
+    this.dropView();
     return true;
   }
 
@@ -376,7 +381,7 @@ export class CollectionStore implements CollectionInfo {
     seg.publish();
     const g = this.growing;
     this.segments.splice(g ? this.segments.length - 1 : this.segments.length, 0, seg);
-    this.view = null;
+    this.dropView();
     if (seg.phase === 'frozen') this.onFrozen(this);
     return seg.live;
   }
@@ -415,7 +420,7 @@ export class CollectionStore implements CollectionInfo {
     const first = Math.min(...sourceSegments.map((s) => this.segments.indexOf(s)));
     this.segments = this.segments.filter((s) => !sourceSegments.includes(s));
     if (merged) this.segments.splice(Math.min(first, this.segments.length), 0, merged);
-    this.view = null;
+    this.dropView();
     this.retire(sourceSegments);
     return true;
   }
@@ -430,7 +435,7 @@ export class CollectionStore implements CollectionInfo {
   drop(): void {
     if (this.dropped) return;
     this.dropped = true;
-    this.view = null;
+    this.dropView();
     this.idToLoc.clear();
     this.retire(this.segments.splice(0));
     const spare = this.spare.splice(0);
@@ -463,12 +468,12 @@ export class CollectionStore implements CollectionInfo {
 
   private freeze(seg: Segment): void {
     seg.phase = 'frozen';
-    this.view = null;
+    this.dropView();
     this.onFrozen(this);
   }
 
   private touch(): void {
-    this.view = null;
+    this.dropView();
     this.writes++;
     this.lastWriteAt = performance.now();
   }

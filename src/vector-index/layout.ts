@@ -8,8 +8,9 @@
  *   | header               | (reserved)                | scratch[0] .. scratch[S-1]  | chunks, collection descriptors ...
  *   +----------------------+---------------------------+-----------------------------+---------
  *
- *   header (Int32 words):  [MAGIC] [VERSION] [SCRATCH_CLAIMS x 8 words = 256-bit claim bitmap]
- *                          [GLOBAL_EPOCH] ... [READER_EPOCHS x MAX_SCRATCH_SLOTS words]
+ *   header (Int32 words):  0 MAGIC, 1 VERSION, 2–9 SCRATCH_CLAIMS (256-bit claim bitmap),
+ *                          10 GLOBAL_EPOCH, 11–63 unused (room for more header words),
+ *                          64–319 READER_EPOCHS (one per scratch slot), the rest unused
  *     GLOBAL_EPOCH: odd, advanced by 2 (wrapping) by the main thread at every retirement;
  *     READER_EPOCHS[i]: the epoch the thread holding scratch slot i pinned while it reads
  *     shared structures, 0 (IDLE) when it reads none (reader-epochs.ts).
@@ -38,6 +39,18 @@
  *
  *   id page (ID_PAGE_BYTES, every page the same size so freed ones are reused): ids' UTF-8
  *     bytes, appended; an id (at most MAX_ID_BYTES) never spans two pages.
+ *
+ *   directory entry (directory.ts): one collection's search view — what a query task searches —
+ *     written once, never changed, freed through the reclaimer once a newer view replaced it;
+ *     a power of two of at least DIRECTORY_MIN_BYTES, so freed ones are reused.
+ *   +---------------------------------+------------------------------------------------+
+ *   | DirectoryWord header (16 words) | per segment: SegmentWord record (8 words),     |
+ *   |                                 | chunk offsets (u32 × CHUNKS), quantiser offset |
+ *   |                                 | (f32 × dimension, i8 graphs), graph path UTF-8 |
+ *   |                                 | (padded to 4 bytes)                            |
+ *   +---------------------------------+------------------------------------------------+
+ *     SERIAL is unique per entry written (a freed entry's place gets a new one), so a reader
+ *     that finds another serial than its task names knows the entry was freed under it.
  */
 
 export const WASM_PAGE_BYTES = 65536;
@@ -123,3 +136,36 @@ export function scratchLayout(maxDimension: number, slots: number): ScratchLayou
     distancesOffset: queryBytes,
   };
 }
+
+/** Int32 words of a directory entry's header. */
+export const DirectoryWord = {
+  SERIAL: 0,
+  BYTES: 1,
+  DIMENSION: 2,
+  /** Index in METRIC_CODES. */
+  METRIC: 3,
+  M: 4,
+  EF_CONSTRUCTION: 5,
+  EF_SEARCH: 6,
+  /** Index in STORAGE_KINDS. */
+  STORAGE: 7,
+  SEGMENTS: 8,
+} as const;
+export const DIRECTORY_HEADER_WORDS = 16;
+export const DIRECTORY_MIN_BYTES = 256;
+
+/** Int32 words of a segment's record in a directory entry; what follows it is sized by them. */
+export const SegmentWord = {
+  DESCRIPTOR: 0,
+  CHUNKS: 1,
+  /** Graph nodes, or -1: no graph (scan exactly). */
+  GRAPH_NODES: 2,
+  GRAPH_DEAD: 3,
+  /** UTF-8 bytes of the graph file's path. */
+  PATH_BYTES: 4,
+  /** 1: an i8 quantiser follows the chunk offsets (SCALE, then dimension f32 offsets). */
+  QUANTIZED: 5,
+  /** The quantiser's scale, f64 (little-endian) over this word and the next. */
+  SCALE: 6,
+} as const;
+export const SEGMENT_RECORD_WORDS = 8;

@@ -12,6 +12,11 @@
  * A reader that saw GLOBAL_EPOCH after the advance reached the structure after it was
  * unreachable, so it cannot hold it. A reader whose pin the main thread did not yet see stores
  * its pin after that check, so after the structure became unreachable: it cannot hold it either.
+ * This holds only when the reader finds the structure *after* pinning, through an Atomics load
+ * of what the main thread published with an Atomics store. Today's query tasks name their
+ * directory entry in the task (chosen before the worker pins), so what protects them is the
+ * main thread's own enter/exit around the task; the workers' pins matter once a worker looks up
+ * a collection's current entry itself.
  *
  * Epochs wrap around 2^32 (compared by their difference), so a reader may stay pinned across
  * at most 2^30 retirements; GLOBAL_EPOCH stays odd so that no epoch is IDLE.

@@ -5,7 +5,9 @@
  *     answer was resolved, a snapshot, a graph build's copy);
  *   - other threads pin their epoch in shared memory (reader-epochs.ts) while they read.
  * A retirement held only by other threads is looked at again every POLL_MS (they do not call
- * back); one held by a main-thread reader runs at that reader's `exit`.
+ * back); one held by a main-thread reader runs at that reader's `exit`. A retirement that
+ * throws (a bug) throws from the `exit`/`retire` that ran it, or goes to `onError` when a poll
+ * ran it; the others run anyway.
  */
 import { after, type ReaderEpochs } from './reader-epochs.js';
 
@@ -25,8 +27,8 @@ export class Reclaimer {
   private readonly active = new Map<number, number>();
   private readonly retired: { epoch: number; fn: () => void }[] = [];
   private poll: NodeJS.Timeout | undefined;
-  /** A retirement's failure met while polling, thrown to the next caller. */
-  private deferred: unknown;
+  /** Gets what a retirement run by a poll threw (no caller to throw to). */
+  onError: (err: unknown) => void = (err) => process.emitWarning(err instanceof Error ? err : String(err), 'HotvecReclaimerWarning');
 
   constructor(private readonly shared?: SharedReaders) {}
 
@@ -61,23 +63,12 @@ export class Reclaimer {
     return this.retired.length;
   }
 
-  /** Stops looking at retirements held by other threads (at shutdown); they are not run. */
-  close(): void {
-    clearTimeout(this.poll);
-    this.poll = undefined;
-  }
-
   private heldHere(epoch: number): boolean {
     for (const e of this.active.keys()) if (!after(e, epoch)) return true;
     return false;
   }
 
   private drain(): void {
-    if (this.deferred !== undefined) {
-      const err = this.deferred;
-      this.deferred = undefined;
-      throw err;
-    }
     if (this.retired.length === 0) return;
     let i = 0;
     let heldElsewhere = false;
@@ -96,7 +87,7 @@ export class Reclaimer {
         try {
           this.drain();
         } catch (err) {
-          this.deferred ??= err; // no caller here: the next enter/exit/retire throws it
+          this.onError(err);
         }
       }, POLL_MS);
       this.poll.unref();

@@ -11,7 +11,7 @@
  */
 import type { DistanceKernels } from '../kernels/types.js';
 import type { GraphViews } from '../graph/views.js';
-import type { CollectionTarget } from './collection.js';
+import type { DirectoryBody } from './directory.js';
 import { REF_SEGMENT } from './collection.js';
 import { CHUNK_SLOTS, DescriptorWord, SlotState, chunkLayout, type ChunkLayout } from './layout.js';
 import type { SegmentTarget } from './segment.js';
@@ -79,7 +79,7 @@ export class Scanner {
     }
   }
 
-  search(target: CollectionTarget, queries: Float32Array, k: number, options: SearchOptions = {}): ScanResult {
+  search(target: DirectoryBody, queries: Float32Array, k: number, options: SearchOptions = {}): ScanResult {
     this.views();
     const { dimension: dim, metric } = target;
     const nq = queries.length / dim;
@@ -110,11 +110,11 @@ export class Scanner {
   }
 
   /** Exact distance of the query in scratch to n contiguous rows, per the metric. */
-  private distance(metric: CollectionTarget['metric'], raw: number, qInv: number, invNorm: number): number {
+  private distance(metric: DirectoryBody['metric'], raw: number, qInv: number, invNorm: number): number {
     return metric === 'l2' ? raw : metric === 'ip' ? 1 - raw : 1 - raw * qInv * invNorm;
   }
 
-  private scanExact(target: CollectionTarget, seg: SegmentTarget, layout: ChunkLayout, qInv: number, refBase: number): void {
+  private scanExact(target: DirectoryBody, seg: SegmentTarget, layout: ChunkLayout, qInv: number, refBase: number): void {
     const { f32, u8, states, topk, kernels } = this;
     const { dimension: dim, metric } = target;
     const published = Atomics.load(this.i32, (seg.descriptorOffset >>> 2) + DescriptorWord.COUNT);
@@ -152,7 +152,7 @@ export class Scanner {
    * few live candidates came back.
    */
   private searchGraph(
-    target: CollectionTarget,
+    target: DirectoryBody,
     seg: SegmentTarget,
     layout: ChunkLayout,
     query: Float32Array,

@@ -12,7 +12,7 @@ import type { CollectionTarget } from '../../src/vector-index/collection.js';
 import type { SearchOptions } from '../../src/vector-index/scan.js';
 
 const DIM = 3;
-const target: CollectionTarget = { dimension: DIM, metric: 'l2', settings: { m: 16, efConstruction: 100, efSearch: 100, storage: 'f32' }, segments: [] };
+const target: CollectionTarget = { dimension: DIM, metric: 'l2', settings: { m: 16, efConstruction: 100, efSearch: 100, storage: 'f32' }, segments: [], directory: { offset: 0, bytes: 256, serial: 1 } };
 
 /** A fake part runner: answers row r (first coordinate x) with refs x*10 .. x*10+k-1. */
 function recorder(): { calls: { rows: number; options: SearchOptions }[]; run: (t: CollectionTarget, q: Float32Array, k: number, o: SearchOptions) => Promise<PartAnswer> } {

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { BroadcastChannel, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { LoadedWorkers } from '../../src/pool/loaded-workers.js';
@@ -47,20 +48,32 @@ test('wait(ms) on a worker that never tells gives up after about ms and says how
   }
 });
 
-test('a worker tells it loaded only once the synchronous job that loaded it has ended (terminating it before aborts Node 20)', async () => {
+test('a worker tells it loaded only once the synchronous job that required its module has ended (terminating it before aborts Node 20)', async () => {
   const loaded = new LoadedWorkers();
   const done = new Int32Array(new SharedArrayBuffer(4));
-  const seen = new Promise<number>((resolve) => {
+  let timer: NodeJS.Timeout | undefined;
+  const seen = new Promise<number | 'never'>((resolve) => {
     const channel = new BroadcastChannel(loaded.channel);
     channel.onmessage = () => {
       resolve(Atomics.load(done, 0));
       channel.close();
     };
+    timer = setTimeout(() => {
+      channel.close();
+      resolve('never');
+    }, 30_000);
   });
-  const worker = new Worker(new URL('../fixtures/late-report-worker.js', import.meta.url), { workerData: { loadedChannel: loaded.channel, done } });
+  // CommonJS, as Piscina's worker: require() the module, then go on for 300 ms, then set done.
+  const loader = `const { workerData } = require('node:worker_threads');
+    require(workerData.module);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+    Atomics.store(workerData.done, 0, 1);`;
+  const module = fileURLToPath(new URL('../fixtures/late-report-worker.js', import.meta.url));
+  const worker = new Worker(loader, { eval: true, workerData: { loadedChannel: loaded.channel, done, module } });
   try {
-    assert.equal(await seen, 1, 'the report came after the job that loaded the module');
+    assert.equal(await seen, 1, 'the report came after the job that required the module');
   } finally {
+    clearTimeout(timer);
     await worker.terminate();
     await loaded.wait(0);
   }

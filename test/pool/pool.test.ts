@@ -209,3 +209,35 @@ test('a worker that is gone while pinned has its reader-epoch word cleared, so i
     await p.close();
   }
 });
+
+test('a worker pins its epoch while it searches: a retirement made meanwhile waits for the search, even with no main-thread reader', async (t) => {
+  const own = new VectorIndex({ maxBytes: 256 * MiB, maxDimension: 64, scratchSlots: scratchSlotsFor(1) });
+  const p = new QueryPool({ memory: own.arena.memory, scratch: own.arena.scratch, workers: 1, maxQueue: 1000 });
+  try {
+    own.apply({ t: 'create', seq: 1, collection: 'long', dimension: 64, metric: 'l2' });
+    const n = 100_000;
+    for (let from = 0; from < n; from += 10_000) {
+      own.apply({ t: 'upsert', seq: 2, collection: 'long', ids: Array.from({ length: 10_000 }, (_, i) => `r${from + i}`), embeddings: new Float32Array(10_000 * 64).map((_, i) => (i * 7919) % 13) });
+    }
+    const epochs = new ReaderEpochs(own.arena.memory);
+    const pinned = (): boolean => Array.from({ length: own.arena.scratch.slots }, (_, i) => epochs.pinnedAt(i)).some((e) => e !== EPOCH_IDLE);
+    assert.equal(pinned(), false);
+    // An exact scan of 64 queries over 100,000 × 64 (hundreds of ms), and no reclaimer.enter() here.
+    const search = p.search(own.require('long').searchView().target, new Float32Array(64 * 64).fill(1), 10, { exact: true });
+    let settled = false;
+    const started = performance.now();
+    void search.finally(() => (settled = true)).catch(() => {});
+    while (!pinned() && !settled) await new Promise((r) => setImmediate(r));
+    assert.equal(settled, false, 'a word pinned while the worker searched');
+    let freed = false;
+    own.reclaimer.retire(() => (freed = true));
+    assert.equal(freed, false, 'held by the searching worker');
+    const answer = await search;
+    assert.equal(answer.refs.length, 64 * 10);
+    t.diagnostic(`search took ${(performance.now() - started).toFixed(0)} ms`);
+    await until(() => freed, 10_000);
+    assert.equal(freed, true, 'released once the worker unpinned');
+  } finally {
+    await p.close();
+  }
+});

@@ -84,6 +84,23 @@ test('epochs compare across the 2^32 wrap', () => {
   assert.equal(epochs.holds(2 ** 31 - 1, 4), false, 'slot 1, pinned past the wrap, holds neither');
   reclaimer.retire(() => ran.push(3)); // its drain runs 1 and 2; slot 1 holds 3
   assert.deepEqual(ran, [1, 2]);
+  epochs.unpin(1);
+});
+
+test('a retirement that throws when a poll runs it goes to onError, and the ones after it run', async () => {
+  const { epochs, reclaimer } = setup();
+  const errors: unknown[] = [];
+  reclaimer.onError = (err) => errors.push(err);
+  let after = false;
+  epochs.pin(0);
+  reclaimer.retire(() => {
+    throw new Error('bug in a release');
+  });
+  reclaimer.retire(() => (after = true));
+  epochs.unpin(0);
+  await until(() => errors.length === 1 && after, 'reported, and the next one ran');
+  assert.match((errors[0] as Error).message, /bug in a release/);
+  assert.equal(reclaimer.pending, 0);
 });
 
 test('the word of a reader that is gone can be cleared, which lets what it held go', async () => {
