@@ -303,7 +303,9 @@ export class CollectionStore implements CollectionInfo {
     const locs: Loc[] = sources.flatMap((seg) => Array.from(seg.liveSlots(), (slot) => ({ seg, slot })));
     const merged = this.newSegment(locs.length);
     try {
-      this.idHeap.reserve(IdHeap.bytesOf(locs.map(({ seg, slot }) => seg.id(slot) ?? '')));
+      let bytes = 0;
+      for (const { seg, slot } of locs) bytes += seg.idBytes(slot);
+      this.idHeap.reserve(bytes);
     } catch (err) {
       this.releaseUnused(merged);
       throw err;

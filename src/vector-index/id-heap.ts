@@ -133,14 +133,40 @@ export class IdHeap extends IdReader {
     const { bytes, words } = this.covering(Math.max(entry + ID_ENTRY_BYTES, at + length));
     bytes.write(id, at, length, 'utf8');
     page.top += length;
-    let pages = this.pagesOfChunk.get(chunk);
-    if (!pages) this.pagesOfChunk.set(chunk, (pages = new Set()));
-    if (!pages.has(page)) {
-      pages.add(page);
-      page.chunks++;
-    }
+    this.enter(chunk, page);
     words[(entry >>> 2) + IdEntryWord.OFFSET] = at;
     words[(entry >>> 2) + IdEntryWord.LENGTH] = length;
+  }
+
+  /** UTF-8 bytes of the id of the chunk's `slot`-th slot (0: none): what `copy` of it takes. */
+  lengthAt(layout: ChunkLayout, chunk: number, slot: number): number {
+    const entry = chunk + layout.idEntriesOffset + slot * ID_ENTRY_BYTES;
+    return this.covering(entry + ID_ENTRY_BYTES).words[(entry >>> 2) + IdEntryWord.LENGTH]!;
+  }
+
+  /**
+   * Writes the id of one slot as the id of another (of this collection), byte for byte: what a
+   * compacting merge does for every record it moves, without decoding and encoding the id.
+   */
+  copy(layout: ChunkLayout, fromChunk: number, fromSlot: number, toChunk: number, toSlot: number): void {
+    const from = fromChunk + layout.idEntriesOffset + fromSlot * ID_ENTRY_BYTES;
+    const to = toChunk + layout.idEntriesOffset + toSlot * ID_ENTRY_BYTES;
+    let { words } = this.covering(Math.max(from, to) + ID_ENTRY_BYTES);
+    const length = words[(from >>> 2) + IdEntryWord.LENGTH]!;
+    const source = words[(from >>> 2) + IdEntryWord.OFFSET]!;
+    if (length === 0) {
+      words[(to >>> 2) + IdEntryWord.OFFSET] = words[(to >>> 2) + IdEntryWord.LENGTH] = 0;
+      return;
+    }
+    const page = this.pageWithRoom(length);
+    const at = page.offset + page.top;
+    let bytes: Buffer;
+    ({ bytes, words } = this.covering(Math.max(to + ID_ENTRY_BYTES, at + length, source + length)));
+    bytes.copyWithin(at, source, source + length);
+    page.top += length;
+    this.enter(toChunk, page);
+    words[(to >>> 2) + IdEntryWord.OFFSET] = at;
+    words[(to >>> 2) + IdEntryWord.LENGTH] = length;
   }
 
   /** The chunk is being freed: so are the pages no other chunk points into. */
@@ -161,6 +187,16 @@ export class IdHeap extends IdReader {
   /** Bytes of id pages held (the page being filled and the spare ones included). */
   get bytes(): number {
     return this.pages * ID_PAGE_BYTES;
+  }
+
+  /** The chunk points into the page (counted once per chunk). */
+  private enter(chunk: number, page: Page): void {
+    let pages = this.pagesOfChunk.get(chunk);
+    if (!pages) this.pagesOfChunk.set(chunk, (pages = new Set()));
+    if (!pages.has(page)) {
+      pages.add(page);
+      page.chunks++;
+    }
   }
 
   /** The page being filled, or the next one when `length` bytes do not fit it any more. */

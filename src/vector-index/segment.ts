@@ -145,6 +145,12 @@ export class Segment {
     this.live--;
   }
 
+  /** UTF-8 bytes of a slot's id (0 for a hole). */
+  idBytes(slot: number): number {
+    const chunk = this.chunks[Math.floor(slot / CHUNK_SLOTS)];
+    return chunk === undefined ? 0 : this.idHeap.lengthAt(this.layout, chunk, slot % CHUNK_SLOTS);
+  }
+
   /** The id of a slot (shared memory), or undefined for a slot never written (a hole). */
   id(slot: number): string | undefined {
     const chunk = this.chunks[Math.floor(slot / CHUNK_SLOTS)];
@@ -162,8 +168,10 @@ export class Segment {
    * chunk, where the id already is.
    */
   takeRecord(to: number, from: Segment, slot: number): void {
-    const samePlace = this.chunks[Math.floor(to / CHUNK_SLOTS)] === from.chunks[Math.floor(slot / CHUNK_SLOTS)] && to % CHUNK_SLOTS === slot % CHUNK_SLOTS;
-    if (!samePlace) this.setId(to, from.id(slot) ?? '');
+    const toChunk = this.chunks[Math.floor(to / CHUNK_SLOTS)]!;
+    const fromChunk = from.chunks[Math.floor(slot / CHUNK_SLOTS)]!;
+    // Byte for byte (both segments are the collection's: one id heap).
+    if (toChunk !== fromChunk || to % CHUNK_SLOTS !== slot % CHUNK_SLOTS) this.idHeap.copy(this.layout, fromChunk, slot % CHUNK_SLOTS, toChunk, to % CHUNK_SLOTS);
     this.versions[to] = from.versions[slot]!;
     this.metadatas[to] = from.metadatas[slot] ?? null;
     this.documents[to] = from.documents[slot] ?? null;
