@@ -151,17 +151,16 @@ export class IdHeap extends IdReader {
   copy(layout: ChunkLayout, fromChunk: number, fromSlot: number, toChunk: number, toSlot: number): void {
     const from = fromChunk + layout.idEntriesOffset + fromSlot * ID_ENTRY_BYTES;
     const to = toChunk + layout.idEntriesOffset + toSlot * ID_ENTRY_BYTES;
-    let { words } = this.covering(Math.max(from, to) + ID_ENTRY_BYTES);
-    const length = words[(from >>> 2) + IdEntryWord.LENGTH]!;
-    const source = words[(from >>> 2) + IdEntryWord.OFFSET]!;
+    const entries = this.covering(Math.max(from, to) + ID_ENTRY_BYTES).words;
+    const length = entries[(from >>> 2) + IdEntryWord.LENGTH]!;
+    const source = entries[(from >>> 2) + IdEntryWord.OFFSET]!;
     if (length === 0) {
-      words[(to >>> 2) + IdEntryWord.OFFSET] = words[(to >>> 2) + IdEntryWord.LENGTH] = 0;
+      entries[(to >>> 2) + IdEntryWord.OFFSET] = entries[(to >>> 2) + IdEntryWord.LENGTH] = 0;
       return;
     }
-    const page = this.pageWithRoom(length);
+    const page = this.pageWithRoom(length); // may grow the memory: views taken again below
     const at = page.offset + page.top;
-    let bytes: Buffer;
-    ({ bytes, words } = this.covering(Math.max(to + ID_ENTRY_BYTES, at + length, source + length)));
+    const { bytes, words } = this.covering(Math.max(to + ID_ENTRY_BYTES, at + length, source + length));
     bytes.copyWithin(at, source, source + length);
     page.top += length;
     this.enter(toChunk, page);
