@@ -79,7 +79,7 @@ export function writeEntry(arena: Arena, body: DirectoryBody): DirectoryRef {
   for (const s of body.segments) {
     const path = pathBytes(s);
     const q = s.graph?.quantizer;
-    i32[w + SegmentWord.DESCRIPTOR] = s.descriptorOffset;
+    i32[w + SegmentWord.DESCRIPTOR] = s.descriptorOffset | 0;
     i32[w + SegmentWord.CHUNKS] = s.chunks.length;
     i32[w + SegmentWord.GRAPH_NODES] = s.graph ? s.graph.nodes : -1;
     i32[w + SegmentWord.GRAPH_DEAD] = s.graph ? s.graph.dead : 0;
@@ -150,7 +150,7 @@ function decode(buffer: SharedArrayBuffer, offset: number, bytes: number): Direc
     const path = i32[w + SegmentWord.PATH_BYTES]!;
     const quantized = i32[w + SegmentWord.QUANTIZED] === 1;
     const scale = view.getFloat64((w + SegmentWord.SCALE) * 4, true);
-    const seg: SegmentTarget = { descriptorOffset: i32[w + SegmentWord.DESCRIPTOR]!, chunks: [] };
+    const seg: SegmentTarget = { descriptorOffset: u32[w + SegmentWord.DESCRIPTOR]!, chunks: [] };
     const chunks = i32[w + SegmentWord.CHUNKS]!;
     w += SEGMENT_RECORD_WORDS;
     seg.chunks = Array.from(u32.subarray(w, w + chunks));

@@ -21,7 +21,7 @@ const body = (): DirectoryBody => ({
   settings: { m: 24, efConstruction: 77, efSearch: 33, storage: 'i8' },
   segments: [
     { descriptorOffset: 4160, chunks: [0x10000, 0x90000000, 0xfffff000], graph: { path: '/data/segments/ü-日本/1.usearch', nodes: 3000, dead: 12, quantizer: { scale: 1 / 3, offset: Float32Array.from([0.5, -1, 2.25, 0, 1e-7]) } } },
-    { descriptorOffset: 4224, chunks: [0x20000], graph: { path: '/d/2.usearch', nodes: 1024, dead: 0 } },
+    { descriptorOffset: 0x80000040, chunks: [0x20000], graph: { path: '/d/2.usearch', nodes: 1024, dead: 0 } },
     { descriptorOffset: 4288, chunks: [] },
     { descriptorOffset: 4352, chunks: [0x30000, 0x40000] },
   ],
