@@ -104,13 +104,6 @@ export class CollectionStore implements CollectionInfo {
     return this.dropped;
   }
 
-  /** Bytes of shared memory held by this collection. */
-  get sharedBytes(): number {
-    let n = this.spare.length * this.layout.allocBytes;
-    for (const s of this.segments) n += s.sharedBytes;
-    return n;
-  }
-
   has(id: string): boolean {
     return this.idToLoc.has(id);
   }

@@ -211,11 +211,6 @@ export class Segment {
     return t;
   }
 
-  /** Bytes of shared memory held. */
-  get sharedBytes(): number {
-    return this.chunks.length * this.layout.allocBytes + DESCRIPTOR_BYTES;
-  }
-
   /**
    * Ownership of the chunks for merges that take them over: a segment made over another's
    * chunks starts without it (`own(false)`) and gets it when installed, as its sources lose it.
