@@ -143,7 +143,9 @@ export class QueryCoalescer {
       }
     }
     const runs = buffers.map((queries) => new Promise<PartAnswer>((resolve, reject) => this.ready.push({ queries, resolve, reject, group: g })));
-    Promise.all(runs).then(
+    // Every part settles before any caller hears back: a caller that heard of a failure ends its
+    // hold on the view (reclaimer) while a part still queued would then search a freed view.
+    settleAll(runs).then(
       (answers) => {
         const runSeconds = answers.reduce((s, a) => s + a.runSeconds, 0) / g.waiting.length;
         let first = 0;
@@ -167,4 +169,12 @@ export class QueryCoalescer {
       },
     );
   }
+}
+
+/** Like Promise.all, but rejects (with the first failure) only once every promise has settled. */
+async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }

@@ -29,7 +29,9 @@ export class Arena {
   readonly scratch: ScratchLayout;
   private readonly maxPages: number;
   private top: number;
+  /** Freed blocks by size: below the records' limit, and in the headroom (kept for `fromHeadroom`). */
   private readonly free = new Map<number, number[]>();
+  private readonly freeInHeadroom = new Map<number, number[]>();
   private liveBytes = 0;
 
   constructor(options: ArenaOptions) {
@@ -57,9 +59,14 @@ export class Arena {
     return Math.max(WASM_PAGE_BYTES, Math.floor(this.maxPages / 256) * WASM_PAGE_BYTES);
   }
 
+  /** Where records must end: the arena's bound less the headroom. */
+  private get limit(): number {
+    return this.maxPages * WASM_PAGE_BYTES - this.headroom;
+  }
+
   /** Returns the byte offset of a zeroed block of `bytes` (a multiple of 64); `fromHeadroom` may take the headroom too. */
   alloc(bytes: number, fromHeadroom = false): number {
-    const reused = this.free.get(bytes)?.pop();
+    const reused = this.free.get(bytes)?.pop() ?? (fromHeadroom ? this.freeInHeadroom.get(bytes)?.pop() : undefined);
     if (reused !== undefined) {
       new Uint8Array(this.memory.buffer, reused, bytes).fill(0);
       this.liveBytes += bytes;
@@ -67,7 +74,7 @@ export class Arena {
     }
     const offset = this.top;
     const end = offset + bytes;
-    if (!fromHeadroom && end > this.maxPages * WASM_PAGE_BYTES - this.headroom) throw this.full();
+    if (!fromHeadroom && end > this.limit) throw this.full();
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       const pages = Math.ceil((end - have) / WASM_PAGE_BYTES);
@@ -84,13 +91,15 @@ export class Arena {
   }
 
   private full(): HotvecError {
-    return new HotvecError('INDEX_FULL', `the shared vector arena is full: ${this.top} of at most ${this.maxPages * WASM_PAGE_BYTES} bytes (maxIndexBytes) in use`);
+    const max = this.maxPages * WASM_PAGE_BYTES;
+    return new HotvecError('INDEX_FULL', `the shared vector arena is full: records may take ${this.limit} of its ${max} bytes (maxIndexBytes less ${this.headroom} kept for query views), and no freed block fits`);
   }
 
   /** Returns a block for reuse. Callers free only once no worker can still read it. */
   release(offset: number, bytes: number): void {
-    let list = this.free.get(bytes);
-    if (!list) this.free.set(bytes, (list = []));
+    const lists = offset + bytes > this.limit ? this.freeInHeadroom : this.free;
+    let list = lists.get(bytes);
+    if (!list) lists.set(bytes, (list = []));
     list.push(offset);
     this.liveBytes -= bytes;
   }

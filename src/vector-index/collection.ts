@@ -124,6 +124,7 @@ export class CollectionStore implements CollectionInfo {
    */
   searchView(): SearchView {
     if (this.view) return this.view;
+    this.assertOpen(); // a dropped collection's entry would never be retired
     const segments = this.segments.slice();
     const body: DirectoryBody = { dimension: this.dimension, metric: this.metric, settings: this.settings, segments: segments.map((s) => s.target()) };
     this.view = { target: { ...body, directory: writeEntry(this.arena, body) }, segments };
@@ -136,7 +137,13 @@ export class CollectionStore implements CollectionInfo {
     if (!view) return;
     this.view = null;
     const ref = view.target.directory;
-    this.reclaimer.retire(() => freeEntry(this.arena, ref));
+    // Called after a write is applied (and in the WAL): another retirement's failure that this
+    // call happens to run must not fail the write.
+    try {
+      this.reclaimer.retire(() => freeEntry(this.arena, ref));
+    } catch (err) {
+      this.reclaimer.onError(err);
+    }
   }
 
   /** The id a search result refers to, or undefined when that record was deleted or overwritten since. */

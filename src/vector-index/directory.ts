@@ -56,8 +56,9 @@ export function entryBytes(body: DirectoryBody): number {
 let lastSerial = 0;
 
 /**
- * Writes an entry for `body` into a block of the arena's headroom (so that a full arena still
- * answers queries) and returns where it is. Main thread only.
+ * Writes an entry for `body` into a block of the arena, which may be in the headroom records
+ * cannot take (so that a full arena still answers queries), and returns where it is. Main
+ * thread only.
  */
 export function writeEntry(arena: Arena, body: DirectoryBody): DirectoryRef {
   const bytes = entryBytes(body);

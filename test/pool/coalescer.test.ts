@@ -203,3 +203,22 @@ test('a part runner that throws synchronously fails its callers and frees its wo
   assert.equal(after.refs.length, 2, 'the only worker is free again');
   assert.equal(c.waiting, 0);
 });
+
+test('a part that fails rejects its callers only once the other parts have finished (they still hold the view)', async () => {
+  const gates: (() => void)[] = [];
+  let calls = 0;
+  const c = new QueryCoalescer(
+    (_t, q, k) => {
+      if (calls++ === 0) return Promise.reject(new Error('worker died'));
+      return new Promise((resolve) => gates.push(() => resolve({ refs: new Float64Array((q.length / DIM) * k), distances: new Float32Array((q.length / DIM) * k), runSeconds: 0.001 })));
+    },
+    () => 2,
+  );
+  let settled = false;
+  const answer = c.submit(target, new Float32Array(2 * DIM), 1, {}).finally(() => (settled = true));
+  for (let i = 0; i < 5; i++) await turn();
+  assert.equal(calls, 2, 'split over both workers');
+  assert.equal(settled, false, 'not before the other part finished');
+  gates[0]!();
+  await assert.rejects(answer, /worker died/);
+});

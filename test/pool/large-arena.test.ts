@@ -17,6 +17,7 @@ const DIM = 8;
 const index = new VectorIndex({ maxBytes: 4 * GiB, maxDimension: DIM, scratchSlots: scratchSlotsFor(2), segmentRecords: 1024 });
 const pool = new QueryPool({ memory: index.arena.memory, scratch: index.arena.scratch, workers: 2, maxQueue: 1000 });
 after(() => pool.close());
+const METRICS = ['l2', 'cosine', 'ip'] as const;
 
 async function answers(name: string, q: number[][], k: number): Promise<string[][]> {
   const store = index.require(name);
@@ -30,40 +31,43 @@ async function answers(name: string, q: number[][], k: number): Promise<string[]
   }
 }
 
-test('records past 2 GiB of the arena: workers answer exactly, after deletes and a compaction too', async () => {
+test('records past 2 GiB of the arena: workers answer exactly (l2, cosine, ip), after deletes and a compaction too', async () => {
   // Push everything that follows past 2^31.
   const filler = index.arena.alloc(2 * GiB + 64 * 1024);
   assert.ok(filler + 2 * GiB > 2 ** 31);
-  index.apply({ t: 'create', seq: 1, collection: 'high', dimension: DIM, metric: 'l2' });
-  const vecs = randomVectors(3000, DIM, 11);
-  const ids = vecs.map((_, i) => `high-é-${i}`);
-  index.apply({ t: 'upsert', seq: 2, collection: 'high', ids, embeddings: new Float32Array(vecs.flat()) });
-  const store = index.require('high');
-  const view = store.searchView();
-  assert.ok(view.target.directory.offset > 2 ** 31, `the directory entry at ${view.target.directory.offset}`);
-  assert.ok(view.target.segments.every((s) => s.descriptorOffset > 2 ** 31 && s.chunks.every((c) => c > 2 ** 31)));
+  for (const metric of METRICS) {
+    const name = `high-${metric}`;
+    index.apply({ t: 'create', seq: 1, collection: name, dimension: DIM, metric });
+    const vecs = randomVectors(3000, DIM, 11);
+    const ids = vecs.map((_, i) => `high-é-${i}`);
+    index.apply({ t: 'upsert', seq: 2, collection: name, ids, embeddings: new Float32Array(vecs.flat()) });
+    const store = index.require(name);
+    const view = store.searchView();
+    assert.ok(view.target.directory.offset > 2 ** 31, `the directory entry at ${view.target.directory.offset}`);
+    assert.ok(view.target.segments.every((s) => s.descriptorOffset > 2 ** 31 && s.chunks.every((c) => c > 2 ** 31)));
 
-  const model = new Map(ids.map((id, i) => [id, vecs[i]!]));
-  const queries = randomVectors(8, DIM, 12);
-  const check = async (what: string): Promise<void> => {
-    const got = await answers('high', queries, 5);
-    queries.forEach((q, i) => assert.deepEqual(got[i], bruteForce('l2', model, q, 5).map((r) => r.id), `${what}: query ${i}`));
-  };
-  await check('as written');
-  const gone = ids.filter((_, i) => i % 4 === 0);
-  index.apply({ t: 'delete', seq: 3, collection: 'high', ids: gone });
-  for (const id of gone) model.delete(id);
-  await check('after deletes');
-  // A compaction of the first two segments (the graph builder's vector copy done by hand).
-  const [s1, s2] = store.list();
-  const copy = store.compacting([s1!, s2!]);
-  copy.locs.forEach(({ seg, slot }, i) => {
-    const f32 = new Float32Array(index.arena.buffer);
-    f32.set(seg.vector(slot), copy.merged.vectorOffset(i) / 4);
-    f32[copy.merged.invNormOffset(i) / 4] = f32[seg.invNormOffset(slot) / 4]!;
-    new Uint8Array(index.arena.buffer)[copy.merged.stateOffset(i)] = 1;
-  });
-  assert.ok(store.replace([s1!, s2!], copy.merged, copy.locs, copy.slots));
-  await check('after a compaction');
-  assert.deepEqual(store.get(['high-é-1', 'high-é-2999']).map((r) => r.id), ['high-é-1', 'high-é-2999']);
+    const model = new Map(ids.map((id, i) => [id, vecs[i]!]));
+    const queries = randomVectors(8, DIM, 12);
+    const check = async (what: string): Promise<void> => {
+      const got = await answers(name, queries, 5);
+      queries.forEach((q, i) => assert.deepEqual(got[i], bruteForce(metric, model, q, 5).map((r) => r.id), `${metric}, ${what}: query ${i}`));
+    };
+    await check('as written');
+    const gone = ids.filter((_, i) => i % 4 === 0);
+    index.apply({ t: 'delete', seq: 3, collection: name, ids: gone });
+    for (const id of gone) model.delete(id);
+    await check('after deletes');
+    // A compaction of the first two segments (the graph builder's vector copy done by hand).
+    const [s1, s2] = store.list();
+    const copy = store.compacting([s1!, s2!]);
+    copy.locs.forEach(({ seg, slot }, i) => {
+      const f32 = new Float32Array(index.arena.buffer);
+      f32.set(seg.vector(slot), copy.merged.vectorOffset(i) / 4);
+      f32[copy.merged.invNormOffset(i) / 4] = f32[seg.invNormOffset(slot) / 4]!;
+      new Uint8Array(index.arena.buffer)[copy.merged.stateOffset(i)] = 1;
+    });
+    assert.ok(store.replace([s1!, s2!], copy.merged, copy.locs, copy.slots));
+    await check('after a compaction');
+    assert.deepEqual(store.get(['high-é-1', 'high-é-2999']).map((r) => r.id), ['high-é-1', 'high-é-2999']);
+  }
 });

@@ -104,4 +104,14 @@ test('records cannot take the headroom: an arena full of records still has room 
     assert.ok(store.searchView().target.directory.bytes > 0);
   }
   ix.reclaimer.exit(epoch);
+  // A freed block in the headroom stays there: a record's block of the same size (an id page
+  // is 64 KiB) cannot take it, an entry can.
+  const arena = new Arena({ maxBytes: 8 * MiB, maxDimension: 8, scratchSlots: 1 });
+  assert.throws(() => {
+    for (;;) arena.alloc(64 * 1024);
+  }, /arena is full/);
+  const entry = arena.alloc(64 * 1024, true);
+  arena.release(entry, 64 * 1024);
+  assert.throws(() => arena.alloc(64 * 1024), /arena is full/);
+  assert.equal(arena.alloc(64 * 1024, true), entry);
 });
