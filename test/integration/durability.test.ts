@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ChromaClient } from 'chromadb';
 import { useEngines } from '../helpers/engines.js';
-import { call, randomVectors, type Hotvec } from '../helpers/hotvec.js';
+import { call, callMsgpack, randomVectors, type Hotvec } from '../helpers/hotvec.js';
 
 const engines = useEngines();
 const start = (dataDir: string): Promise<Hotvec> => engines.start(dataDir);
@@ -178,6 +178,38 @@ test('hydration leaves out, and reports, a record in Chroma whose id the index c
   assert.equal(warned.length, 1, h2.logs.join('\n'));
   assert.match(h2.logs.find((l) => /recovery done/.test(l))!, /"skippedRecords":1\b/);
   await h2.stop();
+});
+
+test('an upsert the arena cannot hold is refused with 507 before it reaches the WAL: a restart and Chroma have exactly the acknowledged records', async () => {
+  const DIMS = 4096; // 16 MiB chunks: a 64 MiB arena holds a few thousand records
+  const args = ['--max-index-bytes', String(64 * 1024 * 1024)];
+  const dir = await engines.dataDir();
+  const h = await engines.start(dir, { args });
+  assert.equal((await call(h.url, 'POST', '/v1/collections', { name: 'full', dimension: DIMS })).status, 201);
+  let acked = 0;
+  let refused: string[] | undefined;
+  for (let b = 0; b < 40 && !refused; b++) {
+    const ids = Array.from({ length: 500 }, (_, i) => `full-${b}-${i}`);
+    const r = await callMsgpack<{ error?: { code: string } }>(h.url, '/v1/collections/full/upsert', { ids, embeddings: new Uint8Array(new Float32Array(500 * DIMS).fill(b + 1).buffer) });
+    if (r.status === 200) acked += ids.length;
+    else {
+      assert.equal(r.status, 507, JSON.stringify(r.body));
+      assert.equal(r.body.error?.code, 'HOTVEC_INDEX_FULL');
+      refused = ids;
+    }
+  }
+  assert.ok(refused && acked > 0, `${acked} acknowledged, then a refusal`);
+  const count = async (hv: Hotvec): Promise<number> => (await call<{ count: number }>(hv.url, 'GET', '/v1/collections/full')).body.count;
+  assert.equal(await count(h), acked);
+  assert.equal(await h.stop(), 0); // flushes the write-behind to Chroma
+  const again = await engines.start(dir, { args });
+  assert.equal(await count(again), acked, 'the WAL replays no part of the refused batch');
+  const got = await call<{ ids: string[] }>(again.url, 'POST', '/v1/collections/full/get', { ids: refused.slice(0, 20) });
+  assert.deepEqual(got.body.ids, []);
+  await again.stop();
+  const u = new URL(engines.chroma.url);
+  const client = new ChromaClient({ host: u.hostname, port: Number(u.port) });
+  assert.equal(await (await client.getCollection({ name: 'hotvec_full', embeddingFunction: null as never })).count(), acked, 'Chroma has exactly the acknowledged records');
 });
 
 test('a client that leaves half-way through a body does not hold the graceful stop, and is left out of the metrics', async () => {
