@@ -241,3 +241,14 @@ test('a worker pins its epoch while it searches: a retirement made meanwhile wai
     await p.close();
   }
 });
+
+test('a task naming a directory entry that is not there any more fails clearly, and the worker goes on answering', async () => {
+  index.apply({ t: 'create', seq: 2000, collection: 'stale', dimension: 4, metric: 'l2' });
+  index.apply({ t: 'upsert', seq: 2001, collection: 'stale', ids: ['s1'], embeddings: new Float32Array([1, 2, 3, 4]) });
+  const store = index.require('stale');
+  const view = store.searchView();
+  const stale = { ...view.target, directory: { ...view.target.directory, serial: view.target.directory.serial + 1 } };
+  await assert.rejects(pool.search(stale, new Float32Array(4), 1), /has serial .*freed while still in use/);
+  const ok = await pool.search(view.target, new Float32Array([1, 2, 3, 4]), 1);
+  assert.equal(store.resolve(view, ok.refs[0]!)?.id, 's1');
+});
