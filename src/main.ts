@@ -73,6 +73,11 @@ async function main(): Promise<number> {
     const e = err instanceof HotvecError ? err : null;
     log.fatal({ code: e?.code, err }, `hotvec could not start: ${(err as Error).message}`);
     await engine.close().catch(() => {});
+    // A setting found unusable only at start (a port in use) is a configuration error, as a bad value is.
+    if (e?.code === 'HOTVEC_INVALID_CONFIG') {
+      process.stderr.write(`hotvec: ${e.message}\n`);
+      return 2;
+    }
     return 1;
   }
   return -1; // keep running

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Packr } from 'msgpackr';
 
-const MAIN = new URL('../../src/main.js', import.meta.url).pathname;
+export const MAIN = new URL('../../src/main.js', import.meta.url).pathname;
 export const packr = new Packr({ useRecords: false });
 
 /** The C allocator settings `npm start` runs hotvec with (package.json; README, "Memory"). */

@@ -3,11 +3,14 @@
  * on SIGTERM after flushing, and never leaves it behind, even when killed with SIGKILL.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ChromaClient } from 'chromadb';
-import { call, removeDir, startHotvec, tempDir, type Hotvec } from '../helpers/hotvec.js';
+import { MAIN, call, removeDir, startHotvec, tempDir, type Hotvec } from '../helpers/hotvec.js';
 
 const dirs: string[] = [];
 let current: Hotvec | undefined;
@@ -63,4 +66,36 @@ test('managed Chroma: data lands in Chroma, SIGTERM stops both, a restart recove
   await current.kill9();
   current = undefined;
   assert.ok(await waitGone(pid2, 10_000), 'the watchdog kills Chroma when hotvec dies by SIGKILL');
+});
+
+test('a --port another process listens on stops the start with exit status 2 and a one-line message, and its managed Chroma is stopped', async () => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const port = (holder.address() as AddressInfo).port;
+  const dir = await tempDir();
+  dirs.push(dir);
+  try {
+    const proc = spawn(process.execPath, [MAIN, '--port', String(port), '--data-dir', dir, '--workers', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    proc.stdout.resume();
+    const [code] = (await once(proc, 'exit')) as [number | null];
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /^hotvec: cannot listen on 127\.0\.0\.1:\d+/m);
+    // The pid file goes with a clean stop: look for any process still naming the data folder.
+    const naming = (): string[] =>
+      readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .flatMap((p) => {
+          try {
+            const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' ');
+            return cmd.includes(dir) ? [cmd] : [];
+          } catch {
+            return [];
+          }
+        });
+    assert.deepEqual(naming(), [], 'no process of it (its Chroma included) is left');
+  } finally {
+    holder.close();
+  }
 });
