@@ -184,8 +184,12 @@ export function helpText(): string {
   keys.forEach((key, i) => {
     const field = configSchema.shape[key];
     const def = (field as { _zod?: { def?: { defaultValue?: unknown } } })._zod?.def?.defaultValue;
-    const shown = def === undefined ? '' : ` (default ${JSON.stringify(def)})`;
+    const shown = def === undefined ? '' : ` (default ${COMPUTED_DEFAULTS[key] ? `${COMPUTED_DEFAULTS[key]}: ` : ''}${JSON.stringify(def)})`;
     lines.push(flags[i]!.padEnd(width) + `${envName(key)}${shown}`);
   });
+  lines.push('', "What each option does: README.md, section 'Configuration'.");
   return lines.join('\n');
 }
+
+/** Defaults that depend on the machine, said as such in the help. */
+const COMPUTED_DEFAULTS: Partial<Record<string, string>> = { workers: 'the cores', buildThreads: 'the cores − 1' };

@@ -52,4 +52,8 @@ test('--help lists every option, each flag set apart from its variable', () => {
   const lines = helpText().split('\n').filter((l) => l.startsWith('  --'));
   assert.ok(lines.length > 10);
   for (const line of lines) assert.match(line, /^ {2}--[a-z0-9-]+ <[a-z]+> +(HOTVEC_[A-Z0-9_]+|JSON file)/, line);
+  // Machine-dependent defaults are said to be so, with the value they take here.
+  assert.match(lines.find((l) => l.startsWith('  --workers '))!, /\(default the cores: \d+\)$/);
+  assert.match(lines.find((l) => l.startsWith('  --build-threads '))!, /\(default the cores − 1: \d+\)$/);
+  assert.match(helpText(), /README\.md, section 'Configuration'/);
 });
