@@ -137,13 +137,7 @@ export class CollectionStore implements CollectionInfo {
     if (!view) return;
     this.view = null;
     const ref = view.target.directory;
-    // Called after a write is applied (and in the WAL): another retirement's failure that this
-    // call happens to run must not fail the write.
-    try {
-      this.reclaimer.retire(() => freeEntry(this.arena, ref));
-    } catch (err) {
-      this.reclaimer.onError(err);
-    }
+    this.reclaimer.retire(() => freeEntry(this.arena, ref));
   }
 
   /** The id a search result refers to, or undefined when that record was deleted or overwritten since. */

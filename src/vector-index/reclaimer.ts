@@ -6,8 +6,8 @@
  *   - other threads pin their epoch in shared memory (reader-epochs.ts) while they read.
  * A retirement held only by other threads is looked at again every POLL_MS (they do not call
  * back); one held by a main-thread reader runs at that reader's `exit`. A retirement that
- * throws (a bug) throws from the `exit`/`retire` that ran it, or goes to `onError` when a poll
- * ran it; the others run anyway.
+ * throws (a bug) goes to `onError`, whoever ran it: the `exit` of a query that succeeded or the
+ * `retire` after a durable write is not the place for it; the others run anyway.
  */
 import { after, type ReaderEpochs } from './reader-epochs.js';
 
@@ -27,7 +27,7 @@ export class Reclaimer {
   private readonly active = new Map<number, number>();
   private readonly retired: { epoch: number; fn: () => void }[] = [];
   private poll: NodeJS.Timeout | undefined;
-  /** Gets what a retirement run by a poll threw (no caller to throw to). */
+  /** Gets what a retirement threw (never the bystander that happened to run it). */
   onError: (err: unknown) => void = (err) => process.emitWarning(err instanceof Error ? err : String(err), 'HotvecReclaimerWarning');
 
   constructor(private readonly shared?: SharedReaders) {}
@@ -84,25 +84,19 @@ export class Reclaimer {
     if (heldElsewhere && !this.poll) {
       this.poll = setTimeout(() => {
         this.poll = undefined;
-        try {
-          this.drain();
-        } catch (err) {
-          this.onError(err);
-        }
+        this.drain();
       }, POLL_MS);
       this.poll.unref();
     }
     if (i === 0) return;
     const ready = this.retired.splice(0, i);
     // One failing callback must not cost the others their release.
-    let failure: unknown;
     for (const r of ready) {
       try {
         r.fn();
       } catch (err) {
-        failure ??= err;
+        this.onError(err);
       }
     }
-    if (failure !== undefined) throw failure;
   }
 }

@@ -28,3 +28,19 @@ test('with no task running a retirement runs at once', () => {
 test('exit without enter is a bug and throws', () => {
   assert.throws(() => new Reclaimer().exit(3), /without enter/);
 });
+
+test("a retirement that throws goes to onError, not to the exit that ran it, and the ones after it run", () => {
+  const r = new Reclaimer();
+  const errors: unknown[] = [];
+  r.onError = (err) => errors.push(err);
+  let after = false;
+  const reader = r.enter();
+  r.retire(() => {
+    throw new Error('bug in a release');
+  });
+  r.retire(() => (after = true));
+  assert.doesNotThrow(() => r.exit(reader));
+  assert.equal(after, true);
+  assert.equal(errors.length, 1);
+  assert.match((errors[0] as Error).message, /bug in a release/);
+});
