@@ -1,7 +1,8 @@
 /**
  * Pool worker entry: claims a scratch slot in the shared arena once, then answers search
- * tasks over the shared vectors (the collection's segments read from its directory entry) (distance kernel for exact scans, memory-mapped HNSW views
- * for sealed segments). Retired graph files are announced on a BroadcastChannel.
+ * tasks over the shared vectors: it reads the collection's segments from its directory entry,
+ * scans growing segments with the distance kernel and searches sealed ones through
+ * memory-mapped HNSW views. Retired graph files are announced on a BroadcastChannel.
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import { move, workerData } from 'piscina';

@@ -19,6 +19,9 @@
 import type { Arena } from './arena.js';
 import { ID_ENTRY_BYTES, ID_PAGE_BYTES, IdEntryWord, MAX_ID_BYTES, type ChunkLayout } from './layout.js';
 
+/** Byte offset of the id entry of the chunk's `slot`-th slot. */
+const entryAt = (layout: ChunkLayout, chunk: number, slot: number): number => chunk + layout.idEntriesOffset + slot * ID_ENTRY_BYTES;
+
 interface View {
   sab: SharedArrayBuffer;
   bytes: Buffer;
@@ -33,7 +36,7 @@ export class IdReader {
 
   /** The id of the chunk's `slot`-th slot (0 ≤ slot < CHUNK_SLOTS), or undefined when none was written there. */
   read(layout: ChunkLayout, chunk: number, slot: number): string | undefined {
-    const entry = chunk + layout.idEntriesOffset + slot * ID_ENTRY_BYTES;
+    const entry = entryAt(layout, chunk, slot);
     let { bytes, words } = this.covering(entry + ID_ENTRY_BYTES);
     const length = words[(entry >>> 2) + IdEntryWord.LENGTH];
     if (!length) return undefined;
@@ -69,8 +72,11 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** Whether `id` is text that UTF-8 keeps as it is (no lone surrogate). */
 export const wellFormed = (id: string): boolean => !LONE_SURROGATE.test(id);
 
+/** Whether an id of `length` UTF-8 bytes fits an entry and comes back as written. */
+const fits = (id: string, length: number): boolean => length <= MAX_ID_BYTES && wellFormed(id);
+
 /** Whether the store can keep `id`: non-empty, well-formed, at most MAX_ID_BYTES of UTF-8 (the API takes fewer). */
-export const storableId = (id: string): boolean => id.length > 0 && Buffer.byteLength(id) <= MAX_ID_BYTES && wellFormed(id);
+export const storableId = (id: string): boolean => id.length > 0 && fits(id, Buffer.byteLength(id));
 
 const REFUSED = `an id must be well-formed text of at most ${MAX_ID_BYTES} UTF-8 bytes (the API refuses others)`;
 
@@ -92,7 +98,7 @@ export class IdHeap extends IdReader {
     let n = 0;
     for (const id of ids) {
       const length = Buffer.byteLength(id);
-      if (length > MAX_ID_BYTES || !wellFormed(id)) throw new Error(REFUSED);
+      if (!fits(id, length)) throw new Error(REFUSED);
       n += length;
     }
     return n;
@@ -121,26 +127,13 @@ export class IdHeap extends IdReader {
   /** Writes `id` as the id of the chunk's `slot`-th slot (an empty id leaves the slot without one). */
   put(layout: ChunkLayout, chunk: number, slot: number, id: string): void {
     const length = Buffer.byteLength(id);
-    if (length > MAX_ID_BYTES || !wellFormed(id)) throw new Error(REFUSED);
-    const entry = chunk + layout.idEntriesOffset + slot * ID_ENTRY_BYTES;
-    if (length === 0) {
-      const { words } = this.covering(entry + ID_ENTRY_BYTES);
-      words[(entry >>> 2) + IdEntryWord.OFFSET] = words[(entry >>> 2) + IdEntryWord.LENGTH] = 0;
-      return;
-    }
-    const page = this.pageWithRoom(length);
-    const at = page.offset + page.top;
-    const { bytes, words } = this.covering(Math.max(entry + ID_ENTRY_BYTES, at + length));
-    bytes.write(id, at, length, 'utf8');
-    page.top += length;
-    this.enter(chunk, page);
-    words[(entry >>> 2) + IdEntryWord.OFFSET] = at;
-    words[(entry >>> 2) + IdEntryWord.LENGTH] = length;
+    if (!fits(id, length)) throw new Error(REFUSED);
+    this.place(chunk, entryAt(layout, chunk, slot), length, 0, (bytes, at) => bytes.write(id, at, length, 'utf8'));
   }
 
   /** UTF-8 bytes of the id of the chunk's `slot`-th slot (0: none): what `copy` of it takes. */
   lengthAt(layout: ChunkLayout, chunk: number, slot: number): number {
-    const entry = chunk + layout.idEntriesOffset + slot * ID_ENTRY_BYTES;
+    const entry = entryAt(layout, chunk, slot);
     return this.covering(entry + ID_ENTRY_BYTES).words[(entry >>> 2) + IdEntryWord.LENGTH]!;
   }
 
@@ -149,23 +142,30 @@ export class IdHeap extends IdReader {
    * compacting merge does for every record it moves, without decoding and encoding the id.
    */
   copy(layout: ChunkLayout, fromChunk: number, fromSlot: number, toChunk: number, toSlot: number): void {
-    const from = fromChunk + layout.idEntriesOffset + fromSlot * ID_ENTRY_BYTES;
-    const to = toChunk + layout.idEntriesOffset + toSlot * ID_ENTRY_BYTES;
-    const entries = this.covering(Math.max(from, to) + ID_ENTRY_BYTES).words;
-    const length = entries[(from >>> 2) + IdEntryWord.LENGTH]!;
-    const source = entries[(from >>> 2) + IdEntryWord.OFFSET]!;
-    if (length === 0) {
-      entries[(to >>> 2) + IdEntryWord.OFFSET] = entries[(to >>> 2) + IdEntryWord.LENGTH] = 0;
-      return;
+    const from = entryAt(layout, fromChunk, fromSlot);
+    const { words } = this.covering(from + ID_ENTRY_BYTES);
+    const length = words[(from >>> 2) + IdEntryWord.LENGTH]!;
+    const source = words[(from >>> 2) + IdEntryWord.OFFSET]!;
+    this.place(toChunk, entryAt(layout, toChunk, toSlot), length, source + length, (bytes, at) => bytes.copyWithin(at, source, source + length));
+  }
+
+  /**
+   * Makes the entry at `entry` (of `chunk`) point at `length` bytes on the page being filled,
+   * which `fill` writes there; `length` 0 leaves the slot without an id. `reach`: a further
+   * byte `fill` reads, which the views must cover too.
+   */
+  private place(chunk: number, entry: number, length: number, reach: number, fill: (bytes: Buffer, at: number) => void): void {
+    let at = 0;
+    if (length > 0) {
+      const page = this.pageWithRoom(length); // may grow the memory: views are taken after it
+      at = page.offset + page.top;
+      page.top += length;
+      this.enter(chunk, page);
     }
-    const page = this.pageWithRoom(length); // may grow the memory: views taken again below
-    const at = page.offset + page.top;
-    const { bytes, words } = this.covering(Math.max(to + ID_ENTRY_BYTES, at + length, source + length));
-    bytes.copyWithin(at, source, source + length);
-    page.top += length;
-    this.enter(toChunk, page);
-    words[(to >>> 2) + IdEntryWord.OFFSET] = at;
-    words[(to >>> 2) + IdEntryWord.LENGTH] = length;
+    const { bytes, words } = this.covering(Math.max(entry + ID_ENTRY_BYTES, at + length, reach));
+    if (length > 0) fill(bytes, at);
+    words[(entry >>> 2) + IdEntryWord.OFFSET] = at;
+    words[(entry >>> 2) + IdEntryWord.LENGTH] = length;
   }
 
   /** The chunk is being freed: so are the pages no other chunk points into. */
