@@ -22,7 +22,13 @@ export interface Hotvec {
   port: number;
   dataDir: string;
   proc: ChildProcess;
+  /** Every stdout line and stderr chunk so far; complete once the process closed its output. */
   logs: string[];
+  /**
+   * The first log line matching `pattern`, as soon as it is read: a line the engine wrote
+   * before it answered a request can still be in the pipe when the answer arrives here.
+   */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Graceful stop (SIGTERM) and wait for exit; returns the exit code. */
   stop(): Promise<number | null>;
   /** SIGKILL and wait. */
@@ -34,7 +40,7 @@ export interface StartOptions {
   chromaUrl?: string;
   args?: string[];
   env?: Record<string, string>;
-  /** Wait for /health 200 (default) or only for the listening line. */
+  /** Wait for /health 200 and the `recovery done` line (default) or only for the listening line. */
   waitReady?: boolean;
 }
 
@@ -52,12 +58,43 @@ export async function startHotvec(options: StartOptions = {}): Promise<Hotvec> {
   if (options.chromaUrl) args.push('--chroma-url', options.chromaUrl);
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...MALLOC_ENV, ...process.env, ...options.env } });
   const logs: string[] = [];
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  proc.stderr!.on('data', (d: Buffer) => logs.push(d.toString()));
+  const waiters = new Set<(line: string) => void>();
+  const push = (line: string): void => {
+    logs.push(line);
+    for (const w of waiters) w(line);
+  };
+  // 'close', not 'exit': the process may exit before its last output was read.
+  const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
+  proc.stderr!.on('data', (d: Buffer) => push(d.toString()));
+  const waitForLog = (pattern: RegExp, timeoutMs = 10_000): Promise<string> => {
+    const seen = logs.find((l) => pattern.test(l));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise<string>((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      const check = (line: string): void => {
+        if (!pattern.test(line)) return;
+        done();
+        resolve(line);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no log line matching ${pattern} within ${timeoutMs} ms:\n${logs.slice(-30).join('\n')}`));
+      }, timeoutMs);
+      waiters.add(check);
+      void exited.then(() => {
+        if (!waiters.has(check)) return;
+        done();
+        reject(new Error(`hotvec exited without a log line matching ${pattern}:\n${logs.slice(-30).join('\n')}`));
+      });
+    });
+  };
   const port = await new Promise<number>((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout! });
     rl.on('line', (line) => {
-      logs.push(line);
+      push(line);
       try {
         const rec = JSON.parse(line) as { port?: number; msg?: string };
         if (rec.msg?.startsWith('listening on') && rec.port) resolve(rec.port);
@@ -68,13 +105,18 @@ export async function startHotvec(options: StartOptions = {}): Promise<Hotvec> {
     exited.then((code) => reject(new Error(`hotvec exited (${code}) before listening:\n${logs.join('\n')}`)));
   });
   const url = `http://127.0.0.1:${port}`;
-  if (options.waitReady !== false) await waitHealthy(url, 120_000, logs);
+  if (options.waitReady !== false) {
+    await waitHealthy(url, 120_000, logs);
+    // Written before /health turned 200, so every line of the start (warnings too) is here after it.
+    await waitForLog(/"recovery done"/);
+  }
   return {
     url,
     port,
     dataDir,
     proc,
     logs,
+    waitForLog,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       const code = await exited;
