@@ -1,0 +1,203 @@
+/**
+ * Worker reads against the main thread's writes, over a fixed schedule: two query workers scan
+ * a collection while this thread upserts, overwrites, deletes, freezes the growing segment,
+ * merges segments by copying (compaction) and over their chunks, and removes all-dead segments
+ * — each step drawn from a seeded generator, so every run plays the same schedule. The threads'
+ * interleaving varies from run to run; the checks hold for every interleaving:
+ *
+ * - no block a query in flight can reach (its view's chunks, segment descriptors, directory
+ *   entry) is given back to the arena before that query's answer was taken (a spy on
+ *   `Arena.release`);
+ * - every hit is a version of its id that was live at some moment between the dispatch and the
+ *   answer, at that version's exact distance (a worker that read reused memory fails this);
+ * - every record live for the whole of that time and nearer than the k-th hit is among the hits.
+ */
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { QueryPool, scratchSlotsFor } from '../../src/pool/pool.js';
+import { CHUNK_SLOTS } from '../../src/vector-index/layout.js';
+import { REF_SEGMENT, type SearchView } from '../../src/vector-index/collection.js';
+import type { Segment } from '../../src/vector-index/segment.js';
+import { VectorIndex } from '../../src/vector-index/vector-index.js';
+import { rng } from '../helpers/hotvec.js';
+import { distance } from '../helpers/reference.js';
+
+const MiB = 1024 * 1024;
+const DIM = 32;
+const K = 10;
+const IDS = 3000;
+const STEPS = 400;
+
+/** One version of a record: its vector and the steps that wrote and ended it. */
+interface Version {
+  vec: Float32Array;
+  from: number;
+  to: number;
+}
+
+interface InFlight {
+  dispatched: number;
+  writes: number;
+  blocks: Set<number>;
+}
+
+const index = new VectorIndex({ maxBytes: 256 * MiB, maxDimension: DIM, scratchSlots: scratchSlotsFor(2), segmentRecords: CHUNK_SLOTS });
+const pool = new QueryPool({ memory: index.arena.memory, scratch: index.arena.scratch, workers: 2, maxQueue: 10_000 });
+after(() => pool.close());
+
+/** Every block a view lets a worker reach. */
+function blocksOf(view: SearchView): Set<number> {
+  const blocks = new Set<number>([view.target.directory.offset]);
+  for (const seg of view.segments) {
+    blocks.add(seg.descriptorOffset);
+    for (const c of seg.chunks) blocks.add(c);
+  }
+  return blocks;
+}
+
+test('query workers read a collection while it is written, merged and compacted: nothing they hold is freed, every answer is exact for its window', async (t) => {
+  const random = rng(20261125);
+  const int = (n: number): number => Math.floor(random() * n);
+  const vector = (): Float32Array => Float32Array.from({ length: DIM }, () => random() * 2 - 1);
+  index.apply({ t: 'create', seq: 1, collection: 'rw', dimension: DIM, metric: 'l2' });
+  const store = index.require('rw');
+  const history = new Map<string, Version[]>();
+  let seq = 2;
+  let step = 0;
+
+  const inFlight = new Set<InFlight>();
+  const violations: string[] = [];
+  const release = index.arena.release.bind(index.arena);
+  index.arena.release = (offset: number, bytes: number): void => {
+    for (const q of inFlight) {
+      for (const b of q.blocks) if (b >= offset && b < offset + bytes) violations.push(`step ${step}: block ${b} freed while a query dispatched at step ${q.dispatched} could read it`);
+    }
+    release(offset, bytes);
+  };
+
+  const live = (): string[] => [...history].filter(([, vs]) => vs.at(-1)!.to === Infinity).map(([id]) => id);
+  const end = (id: string): void => {
+    const last = history.get(id)?.at(-1);
+    if (last && last.to === Infinity) last.to = step;
+  };
+  const upsert = (): void => {
+    const n = 1 + int(300);
+    const ids = Array.from({ length: n }, () => `r${int(IDS)}`).filter((id, i, all) => all.indexOf(id) === i);
+    const vecs = ids.map(() => vector());
+    index.apply({ t: 'upsert', seq: seq++, collection: 'rw', ids, embeddings: Float32Array.from(vecs.flatMap((v) => [...v])) });
+    ids.forEach((id, i) => {
+      end(id);
+      history.set(id, [...(history.get(id) ?? []), { vec: vecs[i]!, from: step, to: Infinity }]);
+    });
+  };
+  const remove = (): void => {
+    const ids = live().filter(() => random() < 0.05);
+    index.apply({ t: 'delete', seq: seq++, collection: 'rw', ids });
+    ids.forEach(end);
+  };
+  const sealedSources = (): Segment[] => {
+    const candidates = store.list().filter((s) => s.phase !== 'growing');
+    const picked = candidates.filter(() => random() < 0.5).slice(0, 3);
+    return picked.length > 0 ? picked : candidates.slice(0, 1);
+  };
+  /** A compaction as the indexer does it, minus the graph: the live records copied into fresh chunks. */
+  const compact = (): void => {
+    const sources = sealedSources();
+    if (sources.length === 0 || sources.every((s) => s.live === 0)) return;
+    const locs = sources.flatMap((seg) => Array.from(seg.liveSlots(), (slot) => ({ seg, slot })));
+    const merged = store.newSegment(locs.length);
+    for (const { seg, slot } of locs) merged.append(seg.id(slot)!, seg.vector(slot), null, null, seg.versions[slot]!);
+    merged.publish();
+    merged.phase = 'sealed';
+    assert.ok(store.replace(sources, merged, locs));
+  };
+  /** A merge that copies nothing: the merged segment takes over the sources' chunks. */
+  const span = (): void => {
+    const sources = sealedSources();
+    if (sources.length < 2) return;
+    for (const s of sources) s.phase = 'sealed';
+    const { merged, locs, slots } = store.spanning(sources);
+    assert.ok(store.replace(sources, merged, locs, slots));
+  };
+  const dropDead = (): void => {
+    const dead = store.list().find((s) => s.phase !== 'growing' && s.live === 0);
+    if (dead) assert.ok(store.replace([dead], null, []));
+  };
+
+  let answered = 0;
+  /** Writes made so far, and the answers that had some made while they were in flight. */
+  let writes = 0;
+  let writtenUnder = 0;
+  /** Merges, compactions and removals that retired segments a query in flight could read. */
+  let retiredUnder = 0;
+  const checks: Promise<void>[] = [];
+  const dispatch = (): void => {
+    const queries = Array.from({ length: 8 }, () => vector());
+    const epoch = index.reclaimer.enter();
+    const view = store.searchView();
+    const q: InFlight = { dispatched: step, writes, blocks: blocksOf(view) };
+    inFlight.add(q);
+    const flat = Float32Array.from(queries.flatMap((v) => [...v]));
+    checks.push(
+      pool.search(view.target, flat, K, { exact: true }).then((answer) => {
+        // The raw hits, read before the hold ends (as the query service resolves ids).
+        const rows = queries.map((_, i) => {
+          const hits: { id: string; d: number }[] = [];
+          for (let j = i * K; j < (i + 1) * K && answer.refs[j]! >= 0; j++) {
+            const ref = answer.refs[j]!;
+            const seg = view.segments[Math.floor(ref / REF_SEGMENT)]!;
+            hits.push({ id: seg.id(ref % REF_SEGMENT)!, d: answer.distances[j]! });
+          }
+          return hits;
+        });
+        inFlight.delete(q);
+        index.reclaimer.exit(epoch);
+        const from = q.dispatched;
+        const to = step + 0.5;
+        if (writes > q.writes) writtenUnder++;
+        rows.forEach((hits, i) => {
+          const query = queries[i]!;
+          for (const h of hits) {
+            const ok = history.get(h.id)?.some((v) => v.from < to && v.to > from && Math.abs(distance('l2', query, v.vec) - h.d) <= 1e-4 * Math.max(1, h.d));
+            if (!ok) violations.push(`query ${i} of step ${from}: ${h.id} at ${h.d} is no version of it live between steps ${from} and ${to}`);
+          }
+          const kth = hits.length === K ? hits.at(-1)!.d : Infinity;
+          const got = new Set(hits.map((h) => h.id));
+          for (const [id, vs] of history) {
+            for (const v of vs) {
+              if (v.from < from && v.to > to && !got.has(id) && distance('l2', query, v.vec) < kth * (1 - 1e-4)) {
+                violations.push(`query ${i} of step ${from}: ${id}, live throughout, is nearer than the k-th hit and missing`);
+              }
+            }
+          }
+        });
+        answered++;
+      }),
+    );
+  };
+
+  for (step = 1; step <= STEPS; step++) {
+    const r = random();
+    const before = store.list();
+    if (r >= 0.3 && r < 0.45 && step >= 10) dispatch();
+    else if (r >= 0.9) await new Promise((resolve) => setImmediate(resolve)); // answers come back, retirements run
+    else {
+      writes++;
+      if (step < 10 || r < 0.3) upsert();
+      else if (r < 0.55) remove();
+      else if (r < 0.65) store.freezeGrowing();
+      else if (r < 0.75) compact();
+      else if (r < 0.85) span();
+      else dropDead();
+      if (inFlight.size > 0 && before.some((seg) => !store.list().includes(seg))) retiredUnder++;
+    }
+    if (step % 50 === 0) dispatch();
+  }
+  await Promise.all(checks);
+  for (const deadline = Date.now() + 10_000; index.reclaimer.pending > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
+  t.diagnostic(`${answered} tasks answered, ${writtenUnder} of them with writes made while in flight; ${retiredUnder} merges or removals with queries in flight; ${store.list().length} segments, ${store.count} records at the end`);
+  assert.deepEqual(violations.slice(0, 10), []);
+  assert.ok(writtenUnder > 10 && retiredUnder > 10, 'the schedule must put writes and merges under queries in flight');
+  assert.equal(index.reclaimer.pending, 0, 'every retirement ran once the readers were gone');
+  assert.equal(store.count, live().length);
+});
