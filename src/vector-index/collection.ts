@@ -15,7 +15,7 @@ import { freeEntry, writeEntry, type DirectoryBody, type DirectoryRef } from './
 import { IdHeap } from './id-heap.js';
 import { CHUNK_SLOTS, DESCRIPTOR_BYTES, SlotState, chunkLayout, type ChunkLayout } from './layout.js';
 import type { Reclaimer } from './reclaimer.js';
-import { Segment, type SegmentGraph } from './segment.js';
+import { Segment, type RecordLoc, type SegmentGraph } from './segment.js';
 import type { IndexSettings } from './settings.js';
 
 export interface CollectionInfo {
@@ -45,10 +45,7 @@ export interface SearchView {
 
 export const REF_SEGMENT = 2 ** 32;
 
-interface Loc {
-  seg: Segment;
-  slot: number;
-}
+type Loc = RecordLoc;
 
 export interface SegmentPolicy {
   /** Slots of a growing segment before it is frozen for sealing. */
@@ -171,12 +168,12 @@ export class CollectionStore implements CollectionInfo {
       while (seg.chunksNeeded(1) > 0) seg.addChunk(this.spare.pop()!);
       const slot = seg.append(id, embeddings.subarray(r * dim, (r + 1) * dim), metadatas?.[r] ?? null, documents?.[r] ?? null, this.nextVersion++);
       const old = this.idToLoc.get(id);
-      this.idToLoc.set(id, { seg, slot });
+      this.place(id, seg, slot);
       if (old) {
         // Publish the new copy before tombstoning the old one: a concurrent search may
         // briefly see both (callers drop duplicate ids), never neither.
         seg.publish();
-        old.seg.kill(old.slot);
+        this.unplace(old);
       }
     }
     seg.publish();
@@ -192,7 +189,7 @@ export class CollectionStore implements CollectionInfo {
       const loc = this.idToLoc.get(id);
       if (!loc) continue;
       this.idToLoc.delete(id);
-      loc.seg.kill(loc.slot);
+      this.unplace(loc);
       n++;
     }
     if (n > 0) this.touch();
@@ -369,7 +366,7 @@ export class CollectionStore implements CollectionInfo {
       seg.documents[slot] = records.documents[slot] ?? null;
       if (live) {
         seg.live++;
-        this.idToLoc.set(records.ids[slot]!, { seg, slot });
+        this.place(records.ids[slot]!, seg, slot);
       }
     }
     seg.graph = graph;
@@ -397,10 +394,15 @@ export class CollectionStore implements CollectionInfo {
       for (let i = 0; i < sources.length; i++) {
         const src = sources[i]!;
         const slot = slots ? slots[i]! : i;
-        const id = merged.id(slot)!;
-        const loc = this.idToLoc.get(id);
-        if (loc && loc.seg === src.seg && loc.slot === src.slot) this.idToLoc.set(id, { seg: merged, slot });
-        else merged.kill(slot);
+        // Still the id's current record: its location object (the id map's value) moves.
+        const loc = src.seg.locs[src.slot];
+        if (loc && loc.seg === src.seg && loc.slot === src.slot) {
+          loc.seg = merged;
+          loc.slot = slot;
+          merged.locs[slot] = loc;
+        } else {
+          merged.kill(slot);
+        }
       }
       if (merged.spans) {
         for (const s of merged.spans) s.own(false);
@@ -445,6 +447,19 @@ export class CollectionStore implements CollectionInfo {
 
   /** Segments that were removed; listeners (the graph file janitor) learn of them here. */
   onRetired: (segments: readonly Segment[]) => void = () => {};
+
+  /** Makes (seg, slot) the current record of `id`. */
+  private place(id: string, seg: Segment, slot: number): void {
+    const loc = { seg, slot };
+    this.idToLoc.set(id, loc);
+    seg.locs[slot] = loc;
+  }
+
+  /** Tombstones a record that is no longer its id's current one (overwritten or deleted). */
+  private unplace(loc: Loc): void {
+    loc.seg.locs[loc.slot] = undefined;
+    loc.seg.kill(loc.slot);
+  }
 
   private retire(segments: readonly Segment[]): void {
     if (segments.length === 0) return;

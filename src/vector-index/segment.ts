@@ -44,12 +44,24 @@ export interface SegmentTarget {
   graph?: { path: string; nodes: number; dead: number; quantizer?: I8Quantizer };
 }
 
+/** Where a live record is: the object the collection's id map holds for its id. */
+export interface RecordLoc {
+  seg: Segment;
+  slot: number;
+}
+
 export class Segment {
   readonly chunks: number[] = [];
   readonly descriptorOffset: number;
   readonly versions: number[] = [];
   readonly metadatas: (Metadata | null | undefined)[] = [];
   readonly documents: (string | null | undefined)[] = [];
+  /**
+   * Per slot, the id map's location object while the slot holds its id's current record
+   * (undefined once overwritten or deleted): a merge moves records by updating these objects,
+   * without decoding ids or looking them up (`CollectionStore.replace`).
+   */
+  readonly locs: (RecordLoc | undefined)[] = [];
   phase: SegmentPhase = 'growing';
   graph: SegmentGraph | null = null;
   /** Slots appended (and published). */
@@ -232,5 +244,6 @@ export class Segment {
     }
     this.arena.release(this.descriptorOffset, DESCRIPTOR_BYTES);
     this.chunks.length = 0;
+    this.locs.length = 0;
   }
 }
