@@ -172,7 +172,7 @@ export class Indexer extends EventEmitter<IndexerEvents> {
     const slots = seg.liveSlots();
     if (slots.length === 0) {
       // Everything in it was deleted or overwritten while it waited: no graph, just drop it.
-      store.replace([seg], null, []);
+      store.replace([seg], null);
       return;
     }
     const dir = this.dirOf(store);
@@ -199,7 +199,7 @@ export class Indexer extends EventEmitter<IndexerEvents> {
   private async merge(store: CollectionStore, sources: Segment[]): Promise<void> {
     const live = sources.reduce((n, s) => n + s.live, 0);
     if (live === 0) {
-      store.replace(sources, null, []);
+      store.replace(sources, null);
       return;
     }
     // Few dead slots: the merged segment takes over the sources' chunks and only a new graph is
@@ -208,7 +208,7 @@ export class Indexer extends EventEmitter<IndexerEvents> {
     // Counted as the merged segment will count them: every source's chunks but the last one's tail.
     const spanSlots = sources.reduce((n, s, i) => n + (i === sources.length - 1 ? s.count : s.chunks.length * CHUNK_SLOTS), 0);
     const inPlace = sources.length > 1 && 1 - live / spanSlots < this.o.compactDeadRatio;
-    const { merged, locs, slots } = inPlace ? store.spanning(sources) : store.compacting(sources);
+    const { merged, moves } = inPlace ? store.spanning(sources) : store.compacting(sources);
     try {
       const dir = this.dirOf(store);
       await mkdir(dir, { recursive: true });
@@ -218,15 +218,15 @@ export class Indexer extends EventEmitter<IndexerEvents> {
         dimension: store.dimension,
         metric: store.metric,
         settings: store.settings,
-        vectorOffsets: Float64Array.from(locs, (l) => l.seg.vectorOffset(l.slot)),
-        keys: Float64Array.from(slots),
-        ...(inPlace ? {} : { copy: { invNormOffsets: Float64Array.from(locs, (l) => l.seg.invNormOffset(l.slot)), chunks: merged.chunks.slice(), layout: store.layout } }),
+        vectorOffsets: moves.vectorOffsets(),
+        keys: moves.keys(),
+        ...(inPlace ? {} : { copy: { invNormOffsets: moves.invNormOffsets(), chunks: merged.chunks.slice(), layout: store.layout } }),
         path,
         threads: this.o.buildThreads,
       });
       merged.graph = segmentGraph(path, result.nodes, result.quantizer);
       // replace() takes ownership of `merged` from here on, installed or released.
-      if (!store.replace(sources, merged, locs, slots)) {
+      if (!store.replace(sources, merged, moves)) {
         await rm(path, { force: true });
         return;
       }

@@ -13,6 +13,7 @@ import type { Metadata, Metric } from '../persist/ops.js';
 import type { Arena } from './arena.js';
 import { freeEntry, writeEntry, type DirectoryBody, type DirectoryRef } from './directory.js';
 import { IdHeap } from './id-heap.js';
+import { Moves } from './moves.js';
 import { CHUNK_SLOTS, DESCRIPTOR_BYTES, SlotState, chunkLayout, type ChunkLayout } from './layout.js';
 import type { Reclaimer } from './reclaimer.js';
 import { Segment, type RecordLoc, type SegmentGraph } from './segment.js';
@@ -287,58 +288,65 @@ export class CollectionStore implements CollectionInfo {
 
   /**
    * A compacted segment for `sources`: fresh chunks sized for their live records, which are
-   * entered at slots 0…n−1 (`locs[i]` → slot i); the builder copies the vectors in. Until
-   * `replace()` installs it, nothing but the caller knows of it (`releaseUnused` frees it).
+   * entered at slots 0…n−1 in order; the builder copies the vectors in. Until `replace()`
+   * installs it, nothing but the caller knows of it (`releaseUnused` frees it).
    */
-  compacting(sources: readonly Segment[]): { merged: Segment; locs: Loc[]; slots: Int32Array } {
-    const locs: Loc[] = sources.flatMap((seg) => Array.from(seg.liveSlots(), (slot) => ({ seg, slot })));
-    const merged = this.newSegment(locs.length);
+  compacting(sources: readonly Segment[]): { merged: Segment; moves: Moves } {
+    const live = sources.map((seg) => seg.liveSlots());
+    const moves = new Moves(sources, live.reduce((n, l) => n + l.length, 0));
+    let bytes = 0;
+    live.forEach((slots, i) => {
+      for (const slot of slots) {
+        bytes += sources[i]!.idBytes(slot);
+        moves.add(i, slot, moves.length);
+      }
+    });
+    const merged = this.newSegment(moves.length);
     try {
-      let bytes = 0;
-      for (const { seg, slot } of locs) bytes += seg.idBytes(slot);
       this.idHeap.reserve(bytes);
     } catch (err) {
       this.releaseUnused(merged);
       throw err;
     }
-    locs.forEach(({ seg, slot }, i) => merged.takeRecord(i, seg, slot));
-    merged.count = merged.live = locs.length;
+    for (let j = 0; j < moves.length; j++) merged.takeRecord(j, moves.segment(j), moves.from[j]!);
+    merged.count = merged.live = moves.length;
     merged.phase = 'sealed';
-    return { merged, locs, slots: Int32Array.from(locs, (_, i) => i) };
+    return { merged, moves };
   }
 
   /**
    * A merged segment over the chunks of `sources` (in order), for a merge that copies nothing:
-   * source i's slot s becomes slot `bases[i] + s`, and its live records are entered there
-   * (`locs[j]` moved to `slots[j]`). Slots past a source's count (the rest of its last chunk) are
-   * DEAD holes. Tombstones set meanwhile on a source are in the same memory, so the merged
-   * segment sees them. It does not own the chunks until `replace()` installs it: released
-   * unused, it frees only its descriptor. Sources must not take appends any more (sealed).
+   * source i's slot s becomes slot `base(i) + s`, and its live records are entered there. Slots
+   * past a source's count (the rest of its last chunk) are DEAD holes. Tombstones set meanwhile
+   * on a source are in the same memory, so the merged segment sees them. It does not own the
+   * chunks until `replace()` installs it: released unused, it frees only its descriptor.
+   * Sources must not take appends any more (sealed).
    */
-  spanning(sources: readonly Segment[]): { merged: Segment; locs: Loc[]; slots: Int32Array } {
+  spanning(sources: readonly Segment[]): { merged: Segment; moves: Moves } {
     if (sources.some((s) => s.phase === 'growing')) throw new Error('a merge over chunks cannot take a growing segment');
     const chunkCount = sources.reduce((n, s) => n + s.chunks.length, 0);
     const merged = new Segment(this.nextSerial++, this.layout, chunkCount * CHUNK_SLOTS, this.arena, this.idHeap);
     merged.own(false);
     merged.spans = sources;
-    const locs: Loc[] = [];
-    const slots: number[] = [];
-    for (const seg of sources) {
+    const live = sources.map((seg) => {
+      seg.markTailDead(); // the rest of the source's chunks becomes holes
+      return seg.liveSlots();
+    });
+    const moves = new Moves(sources, live.reduce((n, l) => n + l.length, 0));
+    sources.forEach((seg, i) => {
       const base = merged.chunks.length * CHUNK_SLOTS;
       for (const c of seg.chunks) merged.addChunk(c);
-      seg.markTailDead(); // the rest of the source's chunks becomes holes
-      for (const slot of seg.liveSlots()) {
-        locs.push({ seg, slot });
-        slots.push(base + slot);
+      for (const slot of live[i]!) {
+        moves.add(i, slot, base + slot);
         merged.takeRecord(base + slot, seg, slot);
       }
       merged.count = base + seg.count;
-    }
+    });
     // Every per-slot array spans the count (holes included): snapshots write one entry per slot.
     merged.versions.length = merged.metadatas.length = merged.documents.length = merged.count;
-    merged.live = locs.length;
+    merged.live = moves.length;
     merged.phase = 'sealed';
-    return { merged, locs, slots: Int32Array.from(slots) };
+    return { merged, moves };
   }
 
   /**
@@ -380,30 +388,18 @@ export class CollectionStore implements CollectionInfo {
   }
 
   /**
-   * Installs a merged segment in place of its sources. `sources[i]` names where merged slot
-   * `slots[i]` (default i) came from; a record deleted or overwritten while the merge was built
-   * is tombstoned in the merged segment instead of being moved. The sources are released once
-   * no task reads them. A merged segment made by `spanning()` takes over their chunks.
+   * Installs a merged segment in place of its sources; `moves` says where its records came
+   * from. A record deleted or overwritten while the merge was built is tombstoned in the merged
+   * segment instead of being moved. The sources are released once no task reads them. A merged
+   * segment made by `spanning()` takes over their chunks.
    */
-  replace(sourceSegments: readonly Segment[], merged: Segment | null, sources: ReadonlyArray<Loc>, slots?: ArrayLike<number>): boolean {
+  replace(sourceSegments: readonly Segment[], merged: Segment | null, moves?: Moves): boolean {
     if (this.dropped || !sourceSegments.every((s) => this.segments.includes(s))) {
       if (merged) this.reclaimer.retire(() => merged.release());
       return false;
     }
     if (merged) {
-      for (let i = 0; i < sources.length; i++) {
-        const src = sources[i]!;
-        const slot = slots ? slots[i]! : i;
-        // Still the id's current record: its location object (the id map's value) moves.
-        const loc = src.seg.locs[src.slot];
-        if (loc && loc.seg === src.seg && loc.slot === src.slot) {
-          loc.seg = merged;
-          loc.slot = slot;
-          merged.locs[slot] = loc;
-        } else {
-          merged.kill(slot);
-        }
-      }
+      if (moves) this.moveInto(merged, moves);
       if (merged.spans) {
         for (const s of merged.spans) s.own(false);
         merged.own(true);
@@ -447,6 +443,27 @@ export class CollectionStore implements CollectionInfo {
 
   /** Segments that were removed; listeners (the graph file janitor) learn of them here. */
   onRetired: (segments: readonly Segment[]) => void = () => {};
+
+  /**
+   * Points each moved record that is still its id's current one at the merged segment (its
+   * location object, the id map's value, moves: no id is decoded or looked up); tombstones the
+   * others in the merged segment.
+   */
+  private moveInto(merged: Segment, moves: Moves): void {
+    for (let j = 0; j < moves.length; j++) {
+      const seg = moves.segment(j);
+      const from = moves.from[j]!;
+      const slot = moves.to[j]!;
+      const loc = seg.locs[from];
+      if (loc && loc.seg === seg && loc.slot === from) {
+        loc.seg = merged;
+        loc.slot = slot;
+        merged.locs[slot] = loc;
+      } else {
+        merged.kill(slot);
+      }
+    }
+  }
 
   /** Makes (seg, slot) the current record of `id`. */
   private place(id: string, seg: Segment, slot: number): void {

@@ -60,13 +60,15 @@ test('records past 2 GiB of the arena: workers answer exactly (l2, cosine, ip), 
     // A compaction of the first two segments (the graph builder's vector copy done by hand).
     const [s1, s2] = store.list();
     const copy = store.compacting([s1!, s2!]);
-    copy.locs.forEach(({ seg, slot }, i) => {
+    for (let i = 0; i < copy.moves.length; i++) {
+      const seg = copy.moves.segment(i);
+      const slot = copy.moves.from[i]!;
       const f32 = new Float32Array(index.arena.buffer);
       f32.set(seg.vector(slot), copy.merged.vectorOffset(i) / 4);
       f32[copy.merged.invNormOffset(i) / 4] = f32[seg.invNormOffset(slot) / 4]!;
       new Uint8Array(index.arena.buffer)[copy.merged.stateOffset(i)] = 1;
-    });
-    assert.ok(store.replace([s1!, s2!], copy.merged, copy.locs, copy.slots));
+    }
+    assert.ok(store.replace([s1!, s2!], copy.merged, copy.moves));
     await check('after a compaction');
     assert.deepEqual(store.get(['high-é-1', 'high-é-2999']).map((r) => r.id), ['high-é-1', 'high-é-2999']);
   }

@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { QueryPool, scratchSlotsFor } from '../../src/pool/pool.js';
-import { CHUNK_SLOTS } from '../../src/vector-index/layout.js';
+import { CHUNK_SLOTS, SlotState } from '../../src/vector-index/layout.js';
 import { REF_SEGMENT, type SearchView } from '../../src/vector-index/collection.js';
 import type { Segment } from '../../src/vector-index/segment.js';
 import { VectorIndex } from '../../src/vector-index/vector-index.js';
@@ -100,28 +100,30 @@ test('query workers read a collection while it is written, merged and compacted:
     const picked = candidates.filter(() => random() < 0.5).slice(0, 3);
     return picked.length > 0 ? picked : candidates.slice(0, 1);
   };
-  /** A compaction as the indexer does it, minus the graph: the live records copied into fresh chunks. */
+  /** A compaction as the indexer does it, minus the graph: the live records copied into fresh chunks (the builder's copy done here). */
   const compact = (): void => {
     const sources = sealedSources();
     if (sources.length === 0 || sources.every((s) => s.live === 0)) return;
-    const locs = sources.flatMap((seg) => Array.from(seg.liveSlots(), (slot) => ({ seg, slot })));
-    const merged = store.newSegment(locs.length);
-    for (const { seg, slot } of locs) merged.append(seg.id(slot)!, seg.vector(slot), null, null, seg.versions[slot]!);
-    merged.publish();
-    merged.phase = 'sealed';
-    assert.ok(store.replace(sources, merged, locs));
+    const { merged, moves } = store.compacting(sources);
+    const f32 = new Float32Array(index.arena.buffer);
+    const state = new Uint8Array(index.arena.buffer);
+    for (let j = 0; j < moves.length; j++) {
+      f32.set(moves.segment(j).vector(moves.from[j]!), merged.vectorOffset(j) / 4);
+      state[merged.stateOffset(j)] = SlotState.LIVE;
+    }
+    assert.ok(store.replace(sources, merged, moves));
   };
   /** A merge that copies nothing: the merged segment takes over the sources' chunks. */
   const span = (): void => {
     const sources = sealedSources();
     if (sources.length < 2) return;
     for (const s of sources) s.phase = 'sealed';
-    const { merged, locs, slots } = store.spanning(sources);
-    assert.ok(store.replace(sources, merged, locs, slots));
+    const { merged, moves } = store.spanning(sources);
+    assert.ok(store.replace(sources, merged, moves));
   };
   const dropDead = (): void => {
     const dead = store.list().find((s) => s.phase !== 'growing' && s.live === 0);
-    if (dead) assert.ok(store.replace([dead], null, []));
+    if (dead) assert.ok(store.replace([dead], null));
   };
 
   let answered = 0;

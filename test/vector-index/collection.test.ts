@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CHUNK_SLOTS } from '../../src/vector-index/layout.js';
+import { Moves } from '../../src/vector-index/moves.js';
 import type { Segment } from '../../src/vector-index/segment.js';
 import { VectorIndex } from '../../src/vector-index/vector-index.js';
 import { randomVectors } from '../helpers/hotvec.js';
@@ -23,15 +24,20 @@ function setup(): VectorIndex {
 }
 
 /** What the indexer does for a merge, minus the graph: copy the sources' live records into a new segment. */
-function mergeCopy(index: VectorIndex, sources: Segment[]): { merged: Segment; locs: { seg: Segment; slot: number }[] } {
+function mergeCopy(index: VectorIndex, sources: Segment[]): { merged: Segment; moves: Moves } {
   const store = index.require('c');
-  const locs = sources.flatMap((seg) => [...seg.liveSlots()].map((slot) => ({ seg, slot })));
-  const merged = store.newSegment(locs.length);
-  locs.forEach(({ seg, slot }) => {
-    merged.append(seg.id(slot)!, seg.vector(slot), seg.metadatas[slot] ?? null, seg.documents[slot] ?? null, seg.versions[slot]!);
+  const moves = new Moves(sources, sources.reduce((n, s) => n + s.live, 0));
+  sources.forEach((seg, i) => {
+    for (const slot of seg.liveSlots()) moves.add(i, slot, moves.length);
   });
+  const merged = store.newSegment(moves.length);
+  for (let j = 0; j < moves.length; j++) {
+    const seg = moves.segment(j);
+    const slot = moves.from[j]!;
+    merged.append(seg.id(slot)!, seg.vector(slot), seg.metadatas[slot] ?? null, seg.documents[slot] ?? null, seg.versions[slot]!);
+  }
   merged.phase = 'sealed';
-  return { merged, locs };
+  return { merged, moves };
 }
 
 test('merging the first and third segments keeps the growing one last, and it keeps taking writes', () => {
@@ -39,8 +45,8 @@ test('merging the first and third segments keeps the growing one last, and it ke
   const store = index.require('c');
   const [s1, s2, s3, g] = store.list();
   assert.deepEqual(store.list().map((s) => s.phase), ['frozen', 'frozen', 'frozen', 'growing']);
-  const { merged, locs } = mergeCopy(index, [s3!, s1!]);
-  assert.ok(store.replace([s3!, s1!], merged, locs));
+  const { merged, moves } = mergeCopy(index, [s3!, s1!]);
+  assert.ok(store.replace([s3!, s1!], merged, moves));
   assert.deepEqual(store.list(), [merged, s2, g]);
   assert.equal(store.growing, g);
   index.apply({ t: 'upsert', seq: 3, collection: 'c', ids: ['late'], embeddings: new Float32Array([1, 2, 3, 4]) });
@@ -53,10 +59,10 @@ test('an all-dead segment is removed without a replacement; one with live record
   const index = setup();
   const store = index.require('c');
   const [s1, s2] = store.list();
-  assert.throws(() => store.replace([s2!], null, []), /still has/);
+  assert.throws(() => store.replace([s2!], null), /still has/);
   index.apply({ t: 'delete', seq: 3, collection: 'c', ids: Array.from({ length: CHUNK_SLOTS }, (_, i) => `r${i}`) });
   assert.equal(s1!.live, 0);
-  assert.ok(store.replace([s1!], null, []));
+  assert.ok(store.replace([s1!], null));
   assert.ok(!store.list().includes(s1!));
   assert.equal(store.count, 2 * CHUNK_SLOTS + 10);
 });
@@ -77,13 +83,13 @@ test('a merge over its sources’ chunks copies nothing, keeps records and tombs
   const [s1, s2, , g] = store.list();
   index.apply({ t: 'delete', seq: 3, collection: 'c', ids: ['r5'] });
   const before = index.arena.usedBytes;
-  const { merged, locs, slots } = store.spanning([s1!, s2!]);
+  const { merged, moves } = store.spanning([s1!, s2!]);
   assert.equal(index.arena.usedBytes - before, 64, 'only a descriptor: no chunk, no vector copied');
   assert.equal(merged.count, 2 * CHUNK_SLOTS);
   assert.equal(merged.live, 2 * CHUNK_SLOTS - 1);
   assert.deepEqual([merged.id(5), merged.id(CHUNK_SLOTS + 2)], ['r5', `r${CHUNK_SLOTS + 2}`], 'the ids are where they were: no id copied either');
   index.apply({ t: 'delete', seq: 4, collection: 'c', ids: ['r7', `r${CHUNK_SLOTS + 3}`] }); // while the graph builds
-  assert.ok(store.replace([s1!, s2!], merged, locs, slots));
+  assert.ok(store.replace([s1!, s2!], merged, moves));
   assert.equal(merged.live, 2 * CHUNK_SLOTS - 3, 'deleted meanwhile: tombstoned in the merged segment');
   assert.deepEqual([...merged.liveSlots()].slice(0, 7), [0, 1, 2, 3, 4, 6, 8]);
   for (const id of ['r5', 'r7', `r${CHUNK_SLOTS + 3}`]) assert.equal(store.get([id]).length, 0, id);
@@ -95,7 +101,7 @@ test('a merge over its sources’ chunks copies nothing, keeps records and tombs
   // The sources are released (descriptors only); the chunks now belong to the merged segment.
   assert.equal(index.arena.usedBytes, before - 64);
   index.apply({ t: 'delete', seq: 5, collection: 'c', ids: Array.from({ length: 2 * CHUNK_SLOTS }, (_, i) => `r${i}`) });
-  assert.ok(store.replace([merged], null, []));
+  assert.ok(store.replace([merged], null));
   assert.equal(index.arena.usedBytes, before - 64 - 64 - 2 * store.layout.allocBytes, 'freed once, by the owner');
   assert.equal(store.list().at(-1), g);
 });

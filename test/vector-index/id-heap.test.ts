@@ -85,7 +85,7 @@ test('id pages are freed with the last chunk pointing into them, and a dropped c
   const dead = store.list().filter((seg) => seg.live === 0);
   assert.ok(dead.length >= 3);
   const before = store.idHeap.bytes;
-  assert.ok(store.replace(dead, null, []));
+  assert.ok(store.replace(dead, null));
   assert.ok(store.idHeap.bytes <= before - 2 * 64 * 1024, `pages freed: ${before} → ${store.idHeap.bytes}`);
   assert.equal(store.get(['batch-7-record-999-' + 'z'.repeat(40)]).length, 1);
   ix.apply({ t: 'drop', seq: 21, collection: 'c' });
@@ -134,9 +134,9 @@ test('a compacting merge and a merge over chunks keep every live id', () => {
   // What the graph builder's copy does besides the vectors: the copied slots become LIVE.
   const u8 = new Uint8Array(ix.arena.buffer);
   for (let slot = 0; slot < copy.merged.count; slot++) u8[copy.merged.stateOffset(slot)] = 1;
-  assert.ok(store.replace([s1!, s2!], copy.merged, copy.locs, copy.slots));
+  assert.ok(store.replace([s1!, s2!], copy.merged, copy.moves));
   const over = store.spanning([copy.merged, s3!]);
-  assert.ok(store.replace([copy.merged, s3!], over.merged, over.locs, over.slots));
+  assert.ok(store.replace([copy.merged, s3!], over.merged, over.moves));
   assert.equal(ix.reclaimer.pending, 0, 'the sources are released');
 
   const live = ids.filter((_, i) => i % 3 !== 0);
