@@ -19,6 +19,7 @@ import { ChromaTier } from './persist/chroma-tier.js';
 import { DataLock } from './persist/data-lock.js';
 import { WriteBehindFlusher } from './persist/flusher.js';
 import { ManagedChroma } from './persist/managed-chroma.js';
+import { assertPortFree } from './server/port-probe.js';
 import { recover, type RecoveryProgress, type RecoveryReport } from './persist/recovery.js';
 import { Snapshots } from './persist/snapshot.js';
 import { SnapshotScheduler, type SnapshotSchedulerEvents } from './persist/snapshot-scheduler.js';
@@ -114,6 +115,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     const cfg = this.config;
     await mkdir(this.dataDir, { recursive: true });
     this.lock = await DataLock.acquire(this.dataDir);
+    // Before the managed Chroma starts (seconds): a port in use ends the start at once.
+    await assertPortFree(cfg.host, cfg.port);
 
     const t0 = performance.now();
     if (cfg.chromaUrl) {

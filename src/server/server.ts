@@ -9,6 +9,7 @@ import { BodyBuffers } from './body-buffers.js';
 import { encodingOfAccept, encodingOfContentType, type Encoding } from './codec.js';
 import { ResponseState, readDecoded } from './http.js';
 import { dispatch, mayCarryEmbeddings, type OpName } from './operations.js';
+import { cannotListen } from './port-probe.js';
 import { loadUws, type LoadedUws } from './uws.js';
 import { webSocketBehavior, type SocketData, type Topic } from './websocket.js';
 
@@ -159,7 +160,7 @@ export class Server {
       const listen = this.app.listen as unknown as (host: string, port: number, options: number, cb: (socket: us_listen_socket | false) => void) => void;
       listen.call(this.app, this.options.host, this.options.port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
         if (!socket) {
-          reject(new HotvecError('INVALID_CONFIG', `cannot listen on ${this.options.host}:${this.options.port} (port in use or address not available)`));
+          reject(cannotListen(this.options.host, this.options.port));
           return;
         }
         this.listenSocket = socket;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -68,7 +68,7 @@ test('managed Chroma: data lands in Chroma, SIGTERM stops both, a restart recove
   assert.ok(await waitGone(pid2, 10_000), 'the watchdog kills Chroma when hotvec dies by SIGKILL');
 });
 
-test('a --port another process listens on stops the start with exit status 2 and a one-line message, and its managed Chroma is stopped', async () => {
+test('a --port another process listens on stops the start with exit status 2 and a one-line message, before a managed Chroma is started', async () => {
   const holder = createServer();
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
   const port = (holder.address() as AddressInfo).port;
@@ -81,7 +81,8 @@ test('a --port another process listens on stops the start with exit status 2 and
     proc.stdout.resume();
     const [code] = (await once(proc, 'exit')) as [number | null];
     assert.equal(code, 2, stderr);
-    assert.match(stderr, /^hotvec: cannot listen on 127\.0\.0\.1:\d+/m);
+    assert.match(stderr, /^hotvec: cannot listen on 127\.0\.0\.1:\d+ \(port in use\)$/m);
+    assert.ok(!existsSync(join(dir, 'chroma')), 'found before the managed Chroma was started');
     // The pid file goes with a clean stop: look for any process still naming the data folder.
     const naming = (): string[] =>
       readdirSync('/proc')
