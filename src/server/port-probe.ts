@@ -4,7 +4,7 @@
  * others share its port is found too — and let go at once. The server's own bind can still lose
  * a race for the port afterwards; it fails with the same error.
  */
-import { createServer } from 'node:net';
+import { createServer, isIP } from 'node:net';
 import { HotvecError } from '../errors.js';
 
 const REASONS: Record<string, string> = {
@@ -19,9 +19,13 @@ export function cannotListen(host: string, port: number, code?: string): HotvecE
   return new HotvecError('INVALID_CONFIG', `cannot listen on ${host}:${port} (${reason})`);
 }
 
-/** Resolves when `host:port` can be bound now; port 0 (any free port) always can. */
+/**
+ * Resolves when `host:port` can be bound now; port 0 (any free port) always can. A host name
+ * is left to the server's own bind, which may try each address the name has (this probe would
+ * try only the first).
+ */
 export function assertPortFree(host: string, port: number): Promise<void> {
-  if (port === 0) return Promise.resolve();
+  if (port === 0 || isIP(host) === 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', (err: NodeJS.ErrnoException) => reject(cannotListen(host, port, err.code)));

@@ -374,6 +374,9 @@ export class CollectionStore implements CollectionInfo {
       seg.documents[slot] = records.documents[slot] ?? null;
       if (live) {
         seg.live++;
+        // A snapshot holds each id live once; should one repeat it, the later copy wins, as a write would.
+        const earlier = this.idToLoc.get(records.ids[slot]!);
+        if (earlier) this.unplace(earlier);
         this.place(records.ids[slot]!, seg, slot);
       }
     }
@@ -393,13 +396,15 @@ export class CollectionStore implements CollectionInfo {
    * segment instead of being moved. The sources are released once no task reads them. A merged
    * segment made by `spanning()` takes over their chunks.
    */
+  replace(sourceSegments: readonly Segment[], merged: null): boolean;
+  replace(sourceSegments: readonly Segment[], merged: Segment, moves: Moves): boolean;
   replace(sourceSegments: readonly Segment[], merged: Segment | null, moves?: Moves): boolean {
     if (this.dropped || !sourceSegments.every((s) => this.segments.includes(s))) {
       if (merged) this.reclaimer.retire(() => merged.release());
       return false;
     }
     if (merged) {
-      if (moves) this.moveInto(merged, moves);
+      this.moveInto(merged, moves!);
       if (merged.spans) {
         for (const s of merged.spans) s.own(false);
         merged.own(true);
