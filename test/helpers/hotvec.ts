@@ -22,7 +22,7 @@ export interface Hotvec {
   port: number;
   dataDir: string;
   proc: ChildProcess;
-  /** Every stdout line and stderr chunk so far; complete once the process closed its output. */
+  /** Every stdout and stderr line so far; complete once the process closed its output. */
   logs: string[];
   /**
    * The first log line matching `pattern`, as soon as it is read: a line the engine wrote
@@ -65,7 +65,7 @@ export async function startHotvec(options: StartOptions = {}): Promise<Hotvec> {
   };
   // 'close', not 'exit': the process may exit before its last output was read.
   const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
-  proc.stderr!.on('data', (d: Buffer) => push(d.toString()));
+  createInterface({ input: proc.stderr! }).on('line', push);
   const waitForLog = (pattern: RegExp, timeoutMs = 10_000): Promise<string> => {
     const seen = logs.find((l) => pattern.test(l));
     if (seen !== undefined) return Promise.resolve(seen);
