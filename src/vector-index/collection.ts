@@ -46,8 +46,6 @@ export interface SearchView {
 
 export const REF_SEGMENT = 2 ** 32;
 
-type Loc = RecordLoc;
-
 export interface SegmentPolicy {
   /** Slots of a growing segment before it is frozen for sealing. */
   segmentRecords: number;
@@ -61,7 +59,7 @@ export class CollectionStore implements CollectionInfo {
   readonly layout: ChunkLayout;
   /** Oldest first; sealed and frozen segments, then the growing one (if any). */
   private segments: Segment[] = [];
-  private readonly idToLoc = new Map<string, Loc>();
+  private readonly idToLoc = new Map<string, RecordLoc>();
   private spare: number[] = [];
   /** Descriptors reserved for segments a reserved batch will open (see reserve). */
   private spareDescriptors: number[] = [];
@@ -139,7 +137,7 @@ export class CollectionStore implements CollectionInfo {
   }
 
   /** The id a search result refers to, or undefined when that record was deleted or overwritten since. */
-  resolve(view: SearchView, ref: number): Loc & { id: string } | undefined {
+  resolve(view: SearchView, ref: number): RecordLoc & { id: string } | undefined {
     const seg = view.segments[Math.floor(ref / REF_SEGMENT)];
     if (!seg) return undefined;
     const slot = ref % REF_SEGMENT;
@@ -168,8 +166,7 @@ export class CollectionStore implements CollectionInfo {
       }
       while (seg.chunksNeeded(1) > 0) seg.addChunk(this.spare.pop()!);
       const slot = seg.append(id, embeddings.subarray(r * dim, (r + 1) * dim), metadatas?.[r] ?? null, documents?.[r] ?? null, this.nextVersion++);
-      const old = this.idToLoc.get(id);
-      this.place(id, seg, slot);
+      const old = this.place(id, seg, slot);
       if (old) {
         // Publish the new copy before tombstoning the old one: a concurrent search may
         // briefly see both (callers drop duplicate ids), never neither.
@@ -375,9 +372,8 @@ export class CollectionStore implements CollectionInfo {
       if (live) {
         seg.live++;
         // A snapshot holds each id live once; should one repeat it, the later copy wins, as a write would.
-        const earlier = this.idToLoc.get(records.ids[slot]!);
+        const earlier = this.place(records.ids[slot]!, seg, slot);
         if (earlier) this.unplace(earlier);
-        this.place(records.ids[slot]!, seg, slot);
       }
     }
     seg.graph = graph;
@@ -470,15 +466,17 @@ export class CollectionStore implements CollectionInfo {
     }
   }
 
-  /** Makes (seg, slot) the current record of `id`. */
-  private place(id: string, seg: Segment, slot: number): void {
+  /** Makes (seg, slot) the current record of `id`; returns where it was before (to `unplace`). */
+  private place(id: string, seg: Segment, slot: number): RecordLoc | undefined {
+    const before = this.idToLoc.get(id);
     const loc = { seg, slot };
     this.idToLoc.set(id, loc);
     seg.locs[slot] = loc;
+    return before;
   }
 
   /** Tombstones a record that is no longer its id's current one (overwritten or deleted). */
-  private unplace(loc: Loc): void {
+  private unplace(loc: RecordLoc): void {
     loc.seg.locs[loc.slot] = undefined;
     loc.seg.kill(loc.slot);
   }
