@@ -13,6 +13,7 @@ import { ReaderEpochs } from '../../src/vector-index/reader-epochs.js';
 import { VectorIndex } from '../../src/vector-index/vector-index.js';
 import { randomVectors } from '../helpers/hotvec.js';
 import { bruteForce, sameNeighbours } from '../helpers/reference.js';
+import { until } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const index = new VectorIndex({ maxBytes: 1024 * MiB, maxDimension: 128, scratchSlots: scratchSlotsFor(2) });
@@ -100,10 +101,6 @@ test('overload: a full queue answers OVERLOADED instead of queueing without boun
   }
 });
 
-/** Polls `done` every 25 ms until it holds or `ms` have passed (the caller asserts what it waited for). */
-async function until(done: () => boolean, ms: number): Promise<void> {
-  for (let waited = 0; waited < ms && !done(); waited += 25) await new Promise((r) => setTimeout(r, 25));
-}
 
 /** Kernel ids of this process's threads and their scheduling policies. */
 const policies = (): Map<string, number | undefined> => new Map(readdirSync('/proc/self/task').map((tid) => [tid, threadPolicy(Number(tid))]));

@@ -23,6 +23,7 @@ import type { Segment } from '../../src/vector-index/segment.js';
 import { VectorIndex } from '../../src/vector-index/vector-index.js';
 import { rng } from '../helpers/hotvec.js';
 import { distance } from '../helpers/reference.js';
+import { until } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const DIM = 32;
@@ -227,7 +228,7 @@ test('query workers read a collection while it is written, merged and compacted:
   }
   finishMerge();
   await Promise.all(checks);
-  for (const deadline = Date.now() + 10_000; index.reclaimer.pending > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
+  await until(() => index.reclaimer.pending === 0, 10_000, 5);
   t.diagnostic(`${answered} tasks answered, ${writtenUnder} of them with writes made after the hand-off to a worker; ${retiredUnder} merges or removals with queries in flight; ${changedDuringMerge} records overwritten or deleted while their merge was under way; ${store.list().length} segments, ${store.count} records at the end`);
   assert.deepEqual(violations.slice(0, 10), []);
   assert.ok(writtenUnder > 10 && retiredUnder > 5, 'the schedule must put writes and merges under queries in flight');

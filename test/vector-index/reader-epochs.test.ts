@@ -12,6 +12,7 @@ import { Arena } from '../../src/vector-index/arena.js';
 import { EPOCH_IDLE, HeaderWord } from '../../src/vector-index/layout.js';
 import { ReaderEpochs, after } from '../../src/vector-index/reader-epochs.js';
 import { POLL_MS, Reclaimer } from '../../src/vector-index/reclaimer.js';
+import { until } from '../helpers/wait.js';
 import { Control, State } from './epoch-reader-worker.js';
 
 const MiB = 1024 * 1024;
@@ -25,9 +26,8 @@ function setup(slots = 4): { arena: Arena; epochs: ReaderEpochs; reclaimer: Recl
 }
 
 /** Waits (bounded) until `done()`; the reclaimer looks at held retirements every POLL_MS. */
-async function until(done: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 5000 && !done(); i++) await sleep(POLL_MS);
-  assert.ok(done(), what);
+async function polled(done: () => boolean, what: string): Promise<void> {
+  assert.ok(await until(done, 10_000, POLL_MS), what);
 }
 
 test('a retirement waits for a reader thread pinned before it, and not for one pinned after it or idle', async () => {
@@ -39,12 +39,12 @@ test('a retirement waits for a reader thread pinned before it, and not for one p
   assert.equal(ran.length, 0);
   assert.equal(reclaimer.pending, 1);
   epochs.unpin(0);
-  await until(() => ran.length === 1, 'a runs once the reader pinned before it unpinned (no call from it: polled)');
+  await polled(() => ran.length === 1, 'a runs once the reader pinned before it unpinned (no call from it: polled)');
   reclaimer.retire(() => ran.push('b')); // held by slot 1 now
   await sleep(POLL_MS * 5);
   assert.deepEqual(ran, ['a']);
   epochs.unpin(1);
-  await until(() => ran.length === 2, 'b runs');
+  await polled(() => ran.length === 2, 'b runs');
   reclaimer.retire(() => ran.push('c')); // nobody pinned
   assert.deepEqual(ran, ['a', 'b', 'c']);
 });
@@ -59,7 +59,7 @@ test('main-thread readers and reader threads both hold a retirement; it runs onc
   reclaimer.exit(mine);
   assert.equal(ran.length, 0, 'still held by the thread');
   epochs.unpin(2);
-  await until(() => ran.length === 2, 'both run');
+  await polled(() => ran.length === 2, 'both run');
   assert.deepEqual(ran, [1, 2]);
   const again = reclaimer.enter();
   reclaimer.retire(() => ran.push(3));
@@ -98,7 +98,7 @@ test('a retirement that throws when a poll runs it goes to onError, and the ones
   });
   reclaimer.retire(() => (after = true));
   epochs.unpin(0);
-  await until(() => errors.length === 1 && after, 'reported, and the next one ran');
+  await polled(() => errors.length === 1 && after, 'reported, and the next one ran');
   assert.match((errors[0] as Error).message, /bug in a release/);
   assert.equal(reclaimer.pending, 0);
 });
@@ -111,7 +111,7 @@ test('the word of a reader that is gone can be cleared, which lets what it held 
   assert.equal(ran, false);
   assert.notEqual(epochs.pinnedAt(3), EPOCH_IDLE);
   epochs.clear(3);
-  await until(() => ran, 'runs after the clear');
+  await polled(() => ran, 'runs after the clear');
 });
 
 test('a reader thread stepped through fixed points: its pinned block is not freed while it reads, and is freed after', async () => {
@@ -145,7 +145,7 @@ test('a reader thread stepped through fixed points: its pinned block is not free
     step(2);
     await state(State.DONE);
     assert.equal(Atomics.load(control, Control.BAD), 0, 'the reader read it whole to the end');
-    await until(() => freed, 'freed once the reader unpinned');
+    await polled(() => freed, 'freed once the reader unpinned');
     assert.equal(epochs.pinnedAt(2), EPOCH_IDLE);
   } finally {
     await worker.terminate();
