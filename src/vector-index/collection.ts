@@ -11,6 +11,7 @@
 import { HotvecError } from '../errors.js';
 import type { Metadata, Metric } from '../persist/ops.js';
 import type { Arena } from './arena.js';
+import type { Catalog } from './catalog.js';
 import { freeEntry, writeEntry, type DirectoryBody, type DirectoryRef } from './directory.js';
 import { IdHeap } from './id-heap.js';
 import { Moves } from './moves.js';
@@ -67,6 +68,11 @@ export class CollectionStore implements CollectionInfo {
   private nextVersion = 1;
   private dropped = false;
   private view: SearchView | null = null;
+  /** The slot in the shared catalog (catalog.ts), -1 without one. */
+  private readonly catalogSlot: number;
+  /** The entry the catalog names now (not retired while it does, even when no longer `view`'s). */
+  private published: DirectoryRef | null = null;
+  private publishQueued = false;
   /** This collection's ids in the arena (id-heap.ts). */
   readonly idHeap: IdHeap;
   /** Bumped by every write; the indexer reads it to tell an idle collection. */
@@ -82,6 +88,8 @@ export class CollectionStore implements CollectionInfo {
     private readonly policy: SegmentPolicy,
     /** Called when a segment was frozen and waits for its graph. */
     private readonly onFrozen: (c: CollectionStore) => void = () => {},
+    /** The shared catalog, when threads look collections up by name (the query port). */
+    private readonly catalog?: Catalog,
   ) {
     this.name = info.name;
     this.dimension = info.dimension;
@@ -89,6 +97,8 @@ export class CollectionStore implements CollectionInfo {
     this.settings = info.settings;
     this.layout = chunkLayout(info.dimension);
     this.idHeap = new IdHeap(arena);
+    this.catalogSlot = catalog ? catalog.add(info.name) : -1;
+    this.publish();
   }
 
   /** Live records. */
@@ -127,13 +137,37 @@ export class CollectionStore implements CollectionInfo {
     return this.view;
   }
 
-  /** The view is out of date: the next query gets a new one; its directory entry goes once no reader holds it. */
+  /**
+   * The view is out of date: the next query gets a new one; its directory entry goes once no
+   * reader holds it — or, while the catalog names it, once the catalog names a newer one.
+   */
   private dropView(): void {
     const view = this.view;
     if (!view) return;
     this.view = null;
     const ref = view.target.directory;
-    this.reclaimer.retire(() => freeEntry(this.arena, ref));
+    if (ref !== this.published) this.reclaimer.retire(() => freeEntry(this.arena, ref));
+    if (this.catalogSlot >= 0 && !this.publishQueued) {
+      // After the whole synchronous step (a batch, a merge's install), before any acknowledgement
+      // (which waits for the WAL's sync): readers of the catalog never see a step half-done.
+      this.publishQueued = true;
+      queueMicrotask(() => {
+        this.publishQueued = false;
+        this.publish();
+      });
+    }
+  }
+
+  /** Makes the current view the catalog's (catalog.ts: entry, then generation, then the old entry retired). */
+  private publish(): void {
+    if (this.catalogSlot < 0 || this.dropped) return;
+    const ref = this.searchView().target.directory;
+    const old = this.published;
+    if (ref === old) return;
+    this.catalog!.publish(this.catalogSlot, ref);
+    this.published = ref;
+    // Its view was dropped already (else it would be `ref`); it stayed only for the catalog.
+    if (old) this.reclaimer.retire(() => freeEntry(this.arena, old));
   }
 
   /** The id a search result refers to, or undefined when that record was deleted or overwritten since. */
@@ -431,6 +465,12 @@ export class CollectionStore implements CollectionInfo {
     if (this.dropped) return;
     this.dropped = true;
     this.dropView();
+    if (this.catalogSlot >= 0) {
+      this.catalog!.remove(this.catalogSlot);
+      const old = this.published;
+      this.published = null;
+      if (old) this.reclaimer.retire(() => freeEntry(this.arena, old));
+    }
     this.idToLoc.clear();
     this.retire(this.segments.splice(0));
     const spare = this.spare.splice(0);
@@ -483,6 +523,9 @@ export class CollectionStore implements CollectionInfo {
 
   private retire(segments: readonly Segment[]): void {
     if (segments.length === 0) return;
+    // The catalog must stop naming a view with these segments before they are retired: a reader
+    // that pins after this retirement may load only entries without them (catalog.ts).
+    if (this.publishQueued) this.publish();
     this.reclaimer.retire(() => {
       for (const s of segments) s.release();
       this.onRetired(segments);

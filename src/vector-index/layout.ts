@@ -169,3 +169,23 @@ export const SegmentWord = {
   SCALE: 6,
 } as const;
 export const SEGMENT_RECORD_WORDS = 8;
+
+/**
+ * The collection catalog (catalog.ts): a header, then one fixed-size slot per collection, so
+ * that a thread that takes its own requests finds a collection's current directory entry by
+ * name. Int32 words.
+ *
+ *   header: VERSION (bumped by every add and remove) · CLOCK (last generation handed out) ·
+ *           OVERFLOW (1 once a collection found no free slot)
+ *   slot:   INCARNATION (bumped by add and remove) · ENTRY (directory entry offset, unsigned
+ *           bits; 0 = none yet) · GENERATION (moved after each new entry, from CLOCK) ·
+ *           NAME_BYTES (0 = free) · NAME (UTF-8, CATALOG_NAME_BYTES)
+ */
+export const CatalogHeaderWord = { VERSION: 0, CLOCK: 1, OVERFLOW: 2 } as const;
+export const CATALOG_HEADER_WORDS = 16;
+export const CatalogWord = { INCARNATION: 0, ENTRY: 1, GENERATION: 2, NAME_BYTES: 3, NAME: 4 } as const;
+/** Collection names are at most 128 ASCII characters (service/validate.ts). */
+export const CATALOG_NAME_BYTES = 128;
+export const CATALOG_SLOT_WORDS = CatalogWord.NAME + CATALOG_NAME_BYTES / 4;
+export const CATALOG_SLOTS = 4096;
+export const CATALOG_BYTES = align((CATALOG_HEADER_WORDS + CATALOG_SLOTS * CATALOG_SLOT_WORDS) * 4, 64);

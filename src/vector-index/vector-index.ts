@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { HotvecError } from '../errors.js';
 import type { WriteOp } from '../persist/ops.js';
 import { Arena, type ArenaOptions } from './arena.js';
+import { Catalog } from './catalog.js';
 import { CollectionStore, type CollectionInfo, type SegmentPolicy } from './collection.js';
 import { ReaderEpochs } from './reader-epochs.js';
 import { Reclaimer } from './reclaimer.js';
@@ -16,11 +17,15 @@ import { resolveSettings, type IndexSettings } from './settings.js';
 export interface VectorIndexOptions extends ArenaOptions, Partial<SegmentPolicy> {
   /** Settings for collections created without their own (Chroma's HNSW defaults when absent). */
   defaults?: IndexSettings;
+  /** Keep a shared catalog of the collections' current views (catalog.ts), for threads that look them up by name. */
+  catalog?: boolean;
 }
 
 export class VectorIndex {
   readonly arena: Arena;
   readonly reclaimer: Reclaimer;
+  /** The shared catalog, when asked for. */
+  readonly catalog: Catalog | undefined;
   private readonly collections = new Map<string, CollectionStore>();
   private readonly policy: SegmentPolicy;
   private readonly defaults: IndexSettings;
@@ -34,6 +39,7 @@ export class VectorIndex {
     this.reclaimer = new Reclaimer({ epochs: new ReaderEpochs(this.arena.memory), slots: this.arena.scratch.slots });
     this.policy = { segmentRecords: options.segmentRecords ?? 16384 };
     this.defaults = resolveSettings(options.defaults);
+    this.catalog = options.catalog ? new Catalog(this.arena) : undefined;
   }
 
   get(name: string): CollectionStore | undefined {
@@ -78,7 +84,7 @@ export class VectorIndex {
   /** Creates (or re-creates) a collection; `uid` names its graph folder (fresh unless restoring). */
   add(info: CollectionInfo, uid = `${info.name}.${randomBytes(6).toString('hex')}`): CollectionStore {
     this.collections.get(info.name)?.drop();
-    const store = new CollectionStore(info, uid, this.arena, this.reclaimer, this.policy, (c) => this.onFrozen(c));
+    const store = new CollectionStore(info, uid, this.arena, this.reclaimer, this.policy, (c) => this.onFrozen(c), this.catalog);
     store.onRetired = (segments) => this.onRetired(segments);
     this.collections.set(info.name, store);
     return store;

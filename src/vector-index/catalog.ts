@@ -1,0 +1,171 @@
+/**
+ * The collection catalog: which directory entry is each collection's current search view, in
+ * shared memory, so that a query worker that takes its own requests (the query port) finds it
+ * by name without asking the main thread (layout.ts draws it). The main thread is the only
+ * writer; it is in the arena, so it lives as long as the shared memory.
+ *
+ * Publication order, main thread (collection.ts):
+ *   store ENTRY (the new entry) → GENERATION = ++CLOCK → retire the old entry (reclaimer)
+ * and a reader, pinned (reader-epochs.ts) before it loads anything:
+ *   load INCARNATION → load GENERATION → load ENTRY → read the entry → INCARNATION unchanged?
+ * The pin comes before the ENTRY it loads, and the old entry is retired after ENTRY moved on, so
+ * the entry a reader loaded is not freed while it reads. A reader that saw a GENERATION saw at
+ * least the ENTRY stored before it, so an answer cached at a generation was computed from a view
+ * at least that new (the per-worker caches key on it; query-port/answer.ts).
+ *
+ * Every write to a collection publishes a new entry before the write is acknowledged (in a
+ * microtask after the write's synchronous step), so an acknowledged write is in the view every
+ * later lookup loads.
+ */
+import type { Arena } from './arena.js';
+import type { DirectoryRef } from './directory.js';
+import {
+  CATALOG_BYTES,
+  CATALOG_HEADER_WORDS,
+  CATALOG_NAME_BYTES,
+  CATALOG_SLOTS,
+  CATALOG_SLOT_WORDS,
+  CatalogHeaderWord,
+  CatalogWord,
+  DIRECTORY_HEADER_WORDS,
+  DirectoryWord,
+} from './layout.js';
+
+const slotWord = (offset: number, slot: number, word: number): number => (offset >>> 2) + CATALOG_HEADER_WORDS + slot * CATALOG_SLOT_WORDS + word;
+
+/** The main thread's side: adds and removes collections, publishes their entries. */
+export class Catalog {
+  readonly offset: number;
+  private readonly free: number[] = [];
+  private next = 0;
+
+  constructor(private readonly arena: Arena) {
+    this.offset = arena.alloc(CATALOG_BYTES);
+  }
+
+  private get i32(): Int32Array {
+    return new Int32Array(this.arena.buffer);
+  }
+
+  /** A slot for `name`, or -1 when every slot is taken (the collection is then not served by the query port). */
+  add(name: string): number {
+    const bytes = Buffer.from(name, 'utf8');
+    if (bytes.length > CATALOG_NAME_BYTES) throw new Error(`collection name of ${bytes.length} bytes does not fit the catalog (${CATALOG_NAME_BYTES})`);
+    const slot = this.free.pop() ?? (this.next < CATALOG_SLOTS ? this.next++ : -1);
+    const i32 = this.i32;
+    if (slot < 0) {
+      Atomics.store(i32, (this.offset >>> 2) + CatalogHeaderWord.OVERFLOW, 1);
+      return -1;
+    }
+    const at = slotWord(this.offset, slot, 0);
+    Buffer.from(this.arena.buffer, (at + CatalogWord.NAME) * 4, CATALOG_NAME_BYTES).fill(0).set(bytes);
+    Atomics.store(i32, at + CatalogWord.ENTRY, 0);
+    Atomics.store(i32, at + CatalogWord.NAME_BYTES, bytes.length);
+    Atomics.add(i32, at + CatalogWord.INCARNATION, 1);
+    Atomics.add(i32, (this.offset >>> 2) + CatalogHeaderWord.VERSION, 1);
+    return slot;
+  }
+
+  /** Frees the slot; its entry is the caller's to retire (after this). */
+  remove(slot: number): void {
+    const i32 = this.i32;
+    const at = slotWord(this.offset, slot, 0);
+    Atomics.store(i32, at + CatalogWord.NAME_BYTES, 0);
+    Atomics.store(i32, at + CatalogWord.ENTRY, 0);
+    Atomics.add(i32, at + CatalogWord.INCARNATION, 1);
+    Atomics.add(i32, (this.offset >>> 2) + CatalogHeaderWord.VERSION, 1);
+    this.free.push(slot);
+  }
+
+  /** Makes `entry` the slot's current view and moves its generation; the previous entry is the caller's to retire (after this). */
+  publish(slot: number, entry: DirectoryRef): void {
+    const i32 = this.i32;
+    const at = slotWord(this.offset, slot, 0);
+    Atomics.store(i32, at + CatalogWord.ENTRY, entry.offset | 0);
+    const generation = Atomics.add(i32, (this.offset >>> 2) + CatalogHeaderWord.CLOCK, 1) + 1;
+    Atomics.store(i32, at + CatalogWord.GENERATION, generation);
+  }
+}
+
+/** What a reader found for a collection. */
+export interface CatalogView {
+  entry: DirectoryRef;
+  /** Unique over all collections and their re-creations: a cached answer is good while it is unchanged. */
+  generation: number;
+}
+
+/** Any thread's side. Call `lookup` pinned (reader-epochs.ts), and keep the pin while reading the entry. */
+export class CatalogReader {
+  /** name → slot, as of `version`. */
+  private slots = new Map<string, { slot: number; incarnation: number }>();
+  private version = -1;
+
+  constructor(
+    private readonly memory: WebAssembly.Memory,
+    readonly offset: number,
+  ) {}
+
+  /** Whether some collection found no slot (then a name missing here may still exist). */
+  get overflowed(): boolean {
+    return Atomics.load(this.words(0), (this.offset >>> 2) + CatalogHeaderWord.OVERFLOW) === 1;
+  }
+
+  lookup(name: string): CatalogView | undefined {
+    let i32 = this.words(0);
+    let known = this.slots.get(name);
+    if (!known || Atomics.load(i32, slotWord(this.offset, known.slot, CatalogWord.INCARNATION)) !== known.incarnation) {
+      this.rescan(i32);
+      known = this.slots.get(name);
+      if (!known) return undefined;
+    }
+    const at = slotWord(this.offset, known.slot, 0);
+    const generation = Atomics.load(i32, at + CatalogWord.GENERATION);
+    const offset = Atomics.load(i32, at + CatalogWord.ENTRY) >>> 0;
+    if (offset === 0) return undefined;
+    const header = offset >>> 2;
+    i32 = this.words((header + DIRECTORY_HEADER_WORDS) * 4);
+    const entry: DirectoryRef = { offset, bytes: i32[header + DirectoryWord.BYTES]!, serial: Atomics.load(i32, header + DirectoryWord.SERIAL) };
+    // Removed (and perhaps reused) while we loaded: as if the lookup came after the removal.
+    if (Atomics.load(i32, at + CatalogWord.INCARNATION) !== known.incarnation) return undefined;
+    return { entry, generation };
+  }
+
+  /** Rebuilds name → slot when a collection was added or removed since the last scan. */
+  private rescan(i32: Int32Array): void {
+    const version = Atomics.load(i32, (this.offset >>> 2) + CatalogHeaderWord.VERSION);
+    if (version === this.version) return;
+    const slots = new Map<string, { slot: number; incarnation: number }>();
+    const bytes = Buffer.from(i32.buffer, 0, i32.byteLength);
+    for (let slot = 0; slot < CATALOG_SLOTS; slot++) {
+      const at = slotWord(this.offset, slot, 0);
+      const incarnation = Atomics.load(i32, at + CatalogWord.INCARNATION);
+      if (incarnation === 0) break; // slots are taken in order: none after this one was ever used
+      const length = Atomics.load(i32, at + CatalogWord.NAME_BYTES);
+      if (length === 0) continue;
+      const name = bytes.toString('utf8', (at + CatalogWord.NAME) * 4, (at + CatalogWord.NAME) * 4 + length);
+      // Changed while we read it: the next lookup scans again.
+      if (Atomics.load(i32, at + CatalogWord.INCARNATION) !== incarnation) continue;
+      slots.set(name, { slot, incarnation });
+    }
+    this.slots = slots;
+    // Only a scan that saw no change in between may be trusted to stay current.
+    this.version = Atomics.load(i32, (this.offset >>> 2) + CatalogHeaderWord.VERSION) === version ? version : -1;
+  }
+
+  /**
+   * A view of the memory reaching byte `end`. A grown memory has a new, longer buffer, but the
+   * old one stays a valid view of the bytes it covers, so `memory.buffer` (costly) is asked only past them.
+   */
+  private words(end: number): Int32Array {
+    if (this.i32 === undefined || end > this.i32.byteLength) {
+      this.i32 = new Int32Array(this.memory.buffer as unknown as SharedArrayBuffer);
+      if (end > this.i32.byteLength) {
+        this.memory.grow(0); // this thread's view may lag another thread's growth
+        this.i32 = new Int32Array(this.memory.buffer as unknown as SharedArrayBuffer);
+      }
+    }
+    return this.i32;
+  }
+
+  private i32: Int32Array | undefined;
+}

@@ -1,0 +1,118 @@
+/**
+ * The shared collection catalog (catalog.ts): a reader finds each collection's current view by
+ * name; every write publishes a new view with a new generation before it could be acknowledged
+ * (by the end of the microtasks of its step); a replaced entry stays readable while a reader
+ * pinned before it was replaced, and is freed after; drops and re-creations are seen.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CatalogReader, type CatalogView } from '../../src/vector-index/catalog.js';
+import { DirectoryReader } from '../../src/vector-index/directory.js';
+import { CATALOG_SLOTS, CHUNK_SLOTS } from '../../src/vector-index/layout.js';
+import { ReaderEpochs } from '../../src/vector-index/reader-epochs.js';
+import { VectorIndex } from '../../src/vector-index/vector-index.js';
+
+const MiB = 1 << 20;
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function setup(): { ix: VectorIndex; reader: CatalogReader; directory: DirectoryReader; epochs: ReaderEpochs } {
+  const ix = new VectorIndex({ maxBytes: 64 * MiB, maxDimension: 16, scratchSlots: 2, segmentRecords: CHUNK_SLOTS, catalog: true });
+  return { ix, reader: new CatalogReader(ix.arena.memory, ix.catalog!.offset), directory: new DirectoryReader(ix.arena.memory), epochs: new ReaderEpochs(ix.arena.memory) };
+}
+
+const put = (ix: VectorIndex, seq: number, n: number, name = 'c'): void =>
+  ix.apply({ t: 'upsert', seq, collection: name, ids: Array.from({ length: n }, (_, i) => `r${seq}-${i}`), embeddings: new Float32Array(n * 4).fill(seq) });
+
+test('a reader finds each collection by name, with its current view, from the moment it is created', () => {
+  const { ix, reader, directory } = setup();
+  assert.equal(reader.lookup('c'), undefined);
+  ix.apply({ t: 'create', seq: 1, collection: 'c', dimension: 4, metric: 'l2' });
+  ix.apply({ t: 'create', seq: 2, collection: 'd', dimension: 8, metric: 'cosine' });
+  const c = reader.lookup('c')!;
+  const d = reader.lookup('d')!;
+  assert.equal(directory.read(c.entry).dimension, 4);
+  assert.equal(directory.read(d.entry).metric, 'cosine');
+  assert.deepEqual(directory.read(c.entry).segments, []);
+  assert.equal(c.entry.offset, ix.require('c').searchView().target.directory.offset, "the catalog names the collection's own view");
+  assert.notEqual(c.generation, d.generation);
+  assert.equal(reader.lookup('e'), undefined);
+  assert.equal(reader.overflowed, false);
+});
+
+test('every write publishes a new view and generation by the end of its step, before anything could acknowledge it', async () => {
+  const { ix, reader, directory } = setup();
+  ix.apply({ t: 'create', seq: 1, collection: 'c', dimension: 4, metric: 'l2' });
+  const seen: CatalogView[] = [reader.lookup('c')!];
+  const steps: (() => void)[] = [
+    () => put(ix, 2, 10),
+    () => put(ix, 3, CHUNK_SLOTS + 5), // fills and freezes a segment, opens another
+    () => ix.apply({ t: 'delete', seq: 4, collection: 'c', ids: ['r2-0'] }),
+    () => put(ix, 5, 1),
+  ];
+  for (const step of steps) {
+    step();
+    await Promise.resolve(); // the publication is a microtask of the step
+    const now = reader.lookup('c')!;
+    assert.ok(now.generation > seen.at(-1)!.generation, 'a new generation');
+    assert.equal(now.entry.offset, ix.require('c').searchView().target.directory.offset, 'the current view');
+    seen.push(now);
+  }
+  const segments = directory.read(seen.at(-1)!.entry).segments;
+  assert.equal(segments.length, 2, 'the frozen segment and the growing one');
+  // A delete is a tombstone in shared memory; the view still changes (a sealed segment's dead count is in it).
+  assert.equal(ix.require('c').count, 10 + CHUNK_SLOTS + 5 - 1 + 1);
+});
+
+test('a replaced entry stays readable for a reader pinned before it was replaced, and is freed once it unpins', async () => {
+  const { ix, reader, directory, epochs } = setup();
+  ix.apply({ t: 'create', seq: 1, collection: 'c', dimension: 4, metric: 'l2' });
+  put(ix, 2, 10);
+  await settle();
+  epochs.pin(1);
+  const held = reader.lookup('c')!;
+  const before = ix.arena.usedBytes;
+  for (let s = 3; s < 50; s++) {
+    put(ix, s, 1);
+    await Promise.resolve();
+  }
+  assert.doesNotThrow(() => directory.read(held.entry), 'pinned: not freed');
+  assert.ok(ix.arena.usedBytes > before, 'the replaced entries wait for the pinned reader');
+  epochs.unpin(1);
+  put(ix, 50, 1); // the next retirement frees what no reader holds
+  await Promise.resolve();
+  // The reclaimer looks again every few ms at retirements held by another thread's pin.
+  for (let i = 0; i < 100 && ix.reclaimer.pending > 1; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.throws(() => directory.read(held.entry), /freed while still in use/);
+  assert.ok(ix.reclaimer.pending <= 1, `${ix.reclaimer.pending} retirements left`);
+});
+
+test('a dropped collection is gone for readers; one re-created under its name is found with a new generation', async () => {
+  const { ix, reader } = setup();
+  ix.apply({ t: 'create', seq: 1, collection: 'c', dimension: 4, metric: 'l2' });
+  const first = reader.lookup('c')!;
+  ix.apply({ t: 'drop', seq: 2, collection: 'c' });
+  await settle();
+  assert.equal(reader.lookup('c'), undefined);
+  ix.apply({ t: 'create', seq: 3, collection: 'c', dimension: 8, metric: 'l2' });
+  const again = reader.lookup('c')!;
+  assert.ok(again.generation > first.generation);
+  assert.equal(new DirectoryReader(ix.arena.memory).read(again.entry).dimension, 8);
+  // Names of every length the API allows (128 characters).
+  const long = 'n'.repeat(127) + '1';
+  ix.apply({ t: 'create', seq: 4, collection: long, dimension: 2, metric: 'l2' });
+  assert.ok(reader.lookup(long));
+  assert.equal(reader.lookup(long.slice(1)), undefined);
+});
+
+test('more collections than the catalog has slots: the rest are not found, and the reader is told', () => {
+  const ix = new VectorIndex({ maxBytes: 256 * MiB, maxDimension: 4, scratchSlots: 1, segmentRecords: CHUNK_SLOTS, catalog: true });
+  const reader = new CatalogReader(ix.arena.memory, ix.catalog!.offset);
+  for (let i = 0; i <= CATALOG_SLOTS; i++) ix.apply({ t: 'create', seq: i + 1, collection: `c${i}`, dimension: 2, metric: 'l2' });
+  assert.ok(reader.lookup(`c${CATALOG_SLOTS - 1}`));
+  assert.equal(reader.lookup(`c${CATALOG_SLOTS}`), undefined);
+  assert.equal(reader.overflowed, true);
+  // A freed slot is taken again.
+  ix.apply({ t: 'drop', seq: 1e6, collection: 'c0' });
+  ix.apply({ t: 'create', seq: 1e6 + 1, collection: 'late', dimension: 2, metric: 'l2' });
+  assert.ok(reader.lookup('late'));
+});
