@@ -21,6 +21,12 @@ export const configSchema = z.object({
   host: z.string().min(1).default('127.0.0.1'),
   /** TCP port of the HTTP/WebSocket server; 0 picks a free port. Bound exclusively: a port another process listens on is refused at start. */
   port: int(0, 65535).default(8080),
+  /**
+   * TCP port on which the query workers answer `POST /v1/collections/:name/query` themselves
+   * (ids and distances; no hand-off between threads); 0 picks a free port; unset: no query port.
+   * Every worker binds it (SO_REUSEPORT); it is tried exclusively first, so a port in use is refused at start.
+   */
+  queryPort: int(0, 65535).optional(),
   /** Folder for the WAL, the checkpoint, segment graphs, the local snapshot and the managed Chroma's data. */
   dataDir: z.string().min(1).default('./data'),
   /** Query worker threads. */

@@ -4,10 +4,11 @@
  * recovering) → recovery → ready. `close()` is the graceful stop; inner parts emit events
  * and only the process entry logs them.
  */
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { queryCacheFor } from './cache/query-cache.js';
+import { queryCacheFor, type QueryCacheStats } from './cache/query-cache.js';
 import type { Config } from './config.js';
 import { HotvecError, errorMessage } from './errors.js';
 import { GraphBuilder } from './graph/builder.js';
@@ -24,7 +25,11 @@ import { recover, type RecoveryProgress, type RecoveryReport } from './persist/r
 import { Snapshots } from './persist/snapshot.js';
 import { SnapshotScheduler, type SnapshotSchedulerEvents } from './persist/snapshot-scheduler.js';
 import { Wal } from './persist/wal.js';
+import { freePort } from './platform/free-port.js';
 import { QueryPool, scratchSlotsFor } from './pool/pool.js';
+import { EngineStatus, STATUS_WORDS, StatusWord } from './query-port/messages.js';
+import { MainRelay } from './query-port/relay.js';
+import { cannotListen } from './server/port-probe.js';
 import { registerObservabilityRoutes } from './server/observability-routes.js';
 import { Server, type RequestObserver } from './server/server.js';
 import type { ServiceContext } from './service/index.js';
@@ -32,6 +37,8 @@ import { VectorIndex } from './vector-index/vector-index.js';
 
 /** Least wait for threads still loading their module at shutdown, even past the shutdown timeout. */
 const MIN_LOAD_WAIT_MS = 1000;
+/** How long the start waits for every query worker to report listening on the query port. */
+const QUERY_PORT_WAIT_MS = 30_000;
 
 export type EngineState = 'starting' | 'recovering' | 'ok' | 'stopping' | 'stopped';
 
@@ -40,7 +47,8 @@ export interface EngineEvents {
   'chroma-started': [{ url: string; managed: boolean; seconds: number }];
   'recovery-progress': [RecoveryProgress];
   recovered: [RecoveryReport];
-  listening: [{ host: string; port: number; uws: string }];
+  /** `queryPort`: the port the query workers answer queries on, when configured. */
+  listening: [{ host: string; port: number; uws: string; queryPort?: number }];
   'service-error': [HotvecError];
   'flush-retry': [{ error: unknown; attempt: number; delayMs: number }];
   'flusher-state': [string];
@@ -74,6 +82,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   private closing?: Promise<void>;
   /** The SCHED_BATCH warning has been logged (once per engine, not per worker). */
   private warnedSched = false;
+  /** Read by the query workers (query-port/messages.ts StatusWord). */
+  private readonly status = new Int32Array(new SharedArrayBuffer(STATUS_WORDS * 4));
+  private relay?: MainRelay;
+  private boundQueryPort: number | undefined;
   chromaUrl = '';
   /** Latency histograms, SLA evaluation, Prometheus registry (src/metrics). */
   readonly metrics: Metrics;
@@ -103,11 +115,17 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   private setState(s: EngineState): void {
     this.state = s;
+    Atomics.store(this.status, StatusWord.STATUS, s === 'ok' ? EngineStatus.OK : s === 'starting' || s === 'recovering' ? EngineStatus.RECOVERING : EngineStatus.STOPPING);
     this.emit('state', s);
   }
 
   get port(): number {
     return this.server?.port ?? 0;
+  }
+
+  /** The query port the workers listen on, when one is configured (and bound). */
+  get queryPort(): number | undefined {
+    return this.boundQueryPort;
   }
 
   /** Starts everything; resolves once the server listens. Recovery continues; `ready()` tells when it is done. */
@@ -117,6 +135,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.lock = await DataLock.acquire(this.dataDir);
     // Before the managed Chroma starts (seconds): a port in use ends the start at once.
     await assertPortFree(cfg.host, cfg.port);
+    let queryPort: number | undefined;
+    if (cfg.queryPort !== undefined) {
+      // Every worker binds the same explicit port, so 0 is resolved here.
+      queryPort = cfg.queryPort === 0 ? await freePort(cfg.host) : cfg.queryPort;
+      await assertPortFree(cfg.host, queryPort);
+    }
 
     const t0 = performance.now();
     if (cfg.chromaUrl) {
@@ -182,19 +206,61 @@ export class Engine extends EventEmitter<EngineEvents> {
       scratchSlots: scratchSlotsFor(cfg.workers),
       segmentRecords: cfg.segmentRecords,
       defaults: { m: cfg.hnswM, efConstruction: cfg.hnswEfConstruction, efSearch: cfg.hnswEfSearch, storage: cfg.hnswStorage },
+      catalog: queryPort !== undefined,
     });
+    const record = this.metrics.observeRequest;
+    const observe = this.observe;
+    const observeRequest: RequestObserver = observe
+      ? (op, transport, status, seconds) => {
+          record(op, transport, status, seconds);
+          observe(op, transport, status, seconds);
+        }
+      : record;
+    const relay = (this.relay =
+      queryPort === undefined
+        ? undefined
+        : new MainRelay(`hotvec:query-port:${randomUUID()}`, {
+            observe: (status, seconds) => observeRequest('query', 'http', status, seconds),
+            onServiceError: (code, message) => this.emit('service-error', new HotvecError(code.replace(/^HOTVEC_/, '') as ConstructorParameters<typeof HotvecError>[0], `query port: ${message}`)),
+          }));
+    let portWorkers = 0;
+    let queryPortUp: { resolve: () => void; reject: (err: Error) => void } | undefined;
+    const queryPortListening = new Promise<void>((resolve, reject) => (queryPortUp = { resolve, reject }));
+    queryPortListening.catch(() => {}); // awaited below; a failure before then is not unhandled
     this.pool = new QueryPool({
       memory: this.index.arena.memory,
       scratch: this.index.arena.scratch,
       workers: cfg.workers,
       schedBatch: cfg.workerSched === 'batch',
-      onWorkerLoaded: ({ schedBatch }) => {
+      onWorkerLoaded: ({ schedBatch, queryPort: listening }) => {
+        if (listening === false) {
+          const err = cannotListen(cfg.host, queryPort!);
+          if (portWorkers < cfg.workers) queryPortUp?.reject(err);
+          else this.emit('warning', `a respawned query worker could not listen on the query port: ${err.message}`);
+        } else if (listening && ++portWorkers === cfg.workers) queryPortUp?.resolve();
         if (cfg.workerSched === 'batch' && !schedBatch && process.platform === 'linux' && !this.warnedSched) {
           this.warnedSched = true;
           this.emit('warning', 'query workers are not under SCHED_BATCH (--worker-sched batch): it could not be set (no chrt at /usr/bin/chrt or /bin/chrt, refused, or a real-time policy already); they keep the policy they have');
         }
       },
       maxQueue: cfg.maxQueue,
+      ...(relay && {
+        queryPort: {
+          relay,
+          init: {
+            host: cfg.host,
+            port: queryPort!,
+            maxBodyBytes: cfg.maxBodyBytes,
+            maxBatch: cfg.maxBatch,
+            maxK: cfg.maxK,
+            cacheBytes: Math.floor(cfg.cacheBytes / cfg.workers),
+            cacheAdmission: cfg.cacheAdmission,
+            catalogOffset: this.index.catalog!.offset,
+            status: this.status.buffer as SharedArrayBuffer,
+            relay: relay.name,
+          },
+        },
+      }),
       onTask: this.metrics.observePoolTask,
       onWorkerError: (err) => this.emit('service-error', new HotvecError('INTERNAL', `query worker thread: ${errorMessage(err)}`, { cause: err })),
       onWarning: (message) => this.emit('warning', message),
@@ -241,28 +307,31 @@ export class Engine extends EventEmitter<EngineEvents> {
       writeBehind: () => ({ ...flusher.lag(), state: flusher.state }),
       index: () => ({ sharedBytes: index.arena.sharedBytes, usedBytes: index.arena.usedBytes }),
       pool: () => ({ queueSize: pool.queueSize, utilization: pool.utilization }),
-      cache: () => ctx.cache?.stats(),
+      cache: () => sumCacheStats(ctx.cache?.stats(), relay?.cacheStats()),
     });
-    const observe = this.observe;
-    const record = this.metrics.observeRequest;
     this.server = new Server(ctx, {
       host: cfg.host,
       port: cfg.port,
       maxBodyBytes: cfg.maxBodyBytes,
       status: () => (this.state === 'ok' ? 'ok' : this.state === 'stopping' || this.state === 'stopped' ? 'stopping' : 'recovering'),
-      observe: observe
-        ? (op, transport, status, seconds) => {
-            record(op, transport, status, seconds);
-            observe(op, transport, status, seconds);
-          }
-        : record,
+      observe: observeRequest,
       onServiceError: (e) => this.emit('service-error', e),
       extraRoutes: (app) => registerObservabilityRoutes(app, this.metrics),
       topics: { sla: this.metrics },
     });
     const port = await this.server.listen();
+    Atomics.store(this.status, StatusWord.MAIN_PORT, port);
+    if (queryPort !== undefined) {
+      const timer = setTimeout(() => queryPortUp?.reject(new HotvecError('INTERNAL', `the query workers did not all report listening on port ${queryPort} within ${QUERY_PORT_WAIT_MS} ms`)), QUERY_PORT_WAIT_MS);
+      try {
+        await queryPortListening;
+      } finally {
+        clearTimeout(timer);
+      }
+      this.boundQueryPort = queryPort;
+    }
     this.metrics.start();
-    this.emit('listening', { host: cfg.host, port, uws: this.server.uws.backend });
+    this.emit('listening', queryPort === undefined ? { host: cfg.host, port, uws: this.server.uws.backend } : { host: cfg.host, port, uws: this.server.uws.backend, queryPort });
 
     this.setState('recovering');
     const report = await recover({
@@ -310,6 +379,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // a thread mid-load aborts the process, worse than a shutdown a little late (a thread loads in ~0.1 s here).
     const loadWait = Math.max(MIN_LOAD_WAIT_MS, left());
     await Promise.all([this.builder?.close(loadWait), this.pool?.close(loadWait)]);
+    this.relay?.close();
     // A last snapshot makes the next start fast (bounded by what is left of the timeout).
     if (this.snapshots) {
       const done = await Promise.race([this.snapshots.close().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), left()).unref())]);
@@ -326,4 +396,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.metrics.close();
     this.setState('stopped');
   }
+}
+
+/** The main thread's cache counters and the query workers' (query port), added up. */
+function sumCacheStats(a: QueryCacheStats | undefined, b: QueryCacheStats | undefined): QueryCacheStats | undefined {
+  if (!a || !b) return a ?? b;
+  return { hits: a.hits + b.hits, misses: a.misses + b.misses, notAdmitted: a.notAdmitted + b.notAdmitted, bytes: a.bytes + b.bytes, entries: a.entries + b.entries };
 }

@@ -25,7 +25,7 @@ async function main(): Promise<number> {
 
   engine.on('state', (state) => log.info({ state }, `engine ${state}`));
   engine.on('chroma-started', (c) => log.info(c, c.managed ? 'managed Chroma started' : 'connected to Chroma'));
-  engine.on('listening', (l) => log.info(l, `listening on http://${l.host}:${l.port}`));
+  engine.on('listening', (l) => log.info(l, `listening on http://${l.host}:${l.port}${l.queryPort === undefined ? '' : `; queries also on http://${l.host}:${l.queryPort} (query port)`}`));
   engine.on('recovery-progress', (p) => log.info(p, 'recovering'));
   engine.on('recovered', (r) => log.info(r, 'recovery done'));
   engine.on('service-error', (e) => log.error({ code: e.code, err: e.cause ?? e }, e.message));

@@ -8,6 +8,7 @@ import type { DirectoryRef } from '../vector-index/directory.js';
 import type { SearchOptions } from '../vector-index/scan.js';
 import type { ScratchLayout } from '../vector-index/layout.js';
 import type { ModuleLoaded } from './loaded-workers.js';
+import type { QueryPortInit } from '../query-port/messages.js';
 
 /** `workerData` of every pool worker (cloned per worker; the memory is shared, not copied). */
 export interface WorkerInit {
@@ -19,6 +20,8 @@ export interface WorkerInit {
   schedBatch: boolean;
   /** BroadcastChannel (one per pool) on which a worker says it has loaded: a `WorkerLoaded` (loaded-workers.ts). */
   loadedChannel: string;
+  /** Serve the query port too (query-port/server.ts). */
+  queryPort?: QueryPortInit;
 }
 
 export interface WorkerLoaded extends ModuleLoaded {
@@ -26,6 +29,8 @@ export interface WorkerLoaded extends ModuleLoaded {
   schedBatch: boolean;
   /** The scratch slot it claimed; its reader-epoch word is the same slot's (reader-epochs.ts). */
   slot: number;
+  /** With a query port: whether this worker listens on it. */
+  queryPort?: boolean;
 }
 
 export interface SearchTask {

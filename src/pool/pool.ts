@@ -11,6 +11,8 @@ import type { CollectionTarget } from '../vector-index/collection.js';
 import type { ScratchLayout } from '../vector-index/layout.js';
 import { ReaderEpochs } from '../vector-index/reader-epochs.js';
 import type { SearchOptions } from '../vector-index/scan.js';
+import type { QueryPortInit } from '../query-port/messages.js';
+import type { MainRelay } from '../query-port/relay.js';
 import { QueryCoalescer } from './coalescer.js';
 import { LOAD_WAIT_MS, LoadedWorkers, unref } from './loaded-workers.js';
 import { GRAPH_CHANNEL, splitSearchReply, type GraphRetired, type SearchReply, type SearchTask, type WorkerInit, type WorkerLoaded } from './messages.js';
@@ -50,11 +52,20 @@ export interface QueryPoolOptions {
   onWorkerError?: (err: Error) => void;
   /** Something an operator should know that is not an error (a load wait at close that ran out). */
   onWarning?: (message: string) => void;
+  /**
+   * Workers also serve the query port (query-port/): `init` goes to each, and `relay` is the
+   * main thread's side of their channel, through which `close` tells them to close their
+   * sockets before they are stopped.
+   */
+  queryPort?: { init: QueryPortInit; relay: MainRelay };
   /** Longest `close` waits for live workers still loading their module (default 10 s; a shorter `close(waitMs)` wins). */
   loadWaitMs?: number;
 }
 
 /** Scratch slots to reserve for a pool of n workers: respawned workers need fresh ones. */
+/** How long `close` waits for each worker to close its query port sockets. */
+const CLOSE_PORT_WAIT_MS = 5000;
+
 export const scratchSlotsFor = (workers: number): number => Math.min(256, workers * 2 + 2);
 
 export class QueryPool {
@@ -77,6 +88,7 @@ export class QueryPool {
   private readonly epochs: ReaderEpochs;
   /** Query vectors submitted and not yet answered (waiting to be coalesced, queued or running). */
   private outstanding = 0;
+  private readonly relay: MainRelay | undefined;
 
   constructor(options: QueryPoolOptions) {
     this.epochs = new ReaderEpochs(options.memory);
@@ -90,6 +102,8 @@ export class QueryPool {
       options.onWorkerLoaded?.(message);
     });
     const init: WorkerInit = { memory: options.memory, scratch: options.scratch, kernel: options.kernel ?? 'wasm', schedBatch: options.schedBatch ?? false, loadedChannel: this.loaded.channel };
+    if (options.queryPort) init.queryPort = options.queryPort.init;
+    this.relay = options.queryPort?.relay;
     this.maxQueue = options.maxQueue;
     this.loadWaitMs = options.loadWaitMs ?? LOAD_WAIT_MS;
     this.onWorkerError = options.onWorkerError;
@@ -104,6 +118,9 @@ export class QueryPool {
       maxThreads: options.workers,
       idleTimeout: Infinity,
       concurrentTasksPerWorker: 1,
+      // An idle worker normally blocks in Atomics.wait for its next task; a query-port worker must
+      // return to its event loop instead, where its uWS sockets and the relay's channel are served.
+      ...(options.queryPort && { atomics: 'async' as const }),
       workerData: init,
     });
     this.piscina.on('error', (err: Error) => this.onWorkerError?.(err));
@@ -188,6 +205,11 @@ export class QueryPool {
     this.channel.close();
     const stillLoading = await this.loaded.wait(waitMs);
     if (stillLoading > 0) this.onWarning?.(`${stillLoading} query worker(s) still loading their module after ${waitMs} ms; stopping them anyway`);
+    if (this.relay) {
+      // Node aborts the process when a thread stops with uWS sockets open.
+      const silent = await this.relay.closeWorkers(this.piscina.threads.map((t) => t.threadId), CLOSE_PORT_WAIT_MS);
+      if (silent.length > 0) this.onWarning?.(`query worker(s) ${silent.join(', ')} did not confirm closing the query port within ${CLOSE_PORT_WAIT_MS} ms`);
+    }
     await this.piscina.close();
   }
 }

@@ -6,10 +6,17 @@
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import { move, workerData } from 'piscina';
+import { queryCacheFor } from '../cache/query-cache.js';
 import { GraphViews } from '../graph/views.js';
 import { createScalarKernels, createWasmKernels } from '../kernels/index.js';
 import { batchThreadPolicy } from '../platform/priority.js';
+import { QueryAnswerer } from '../query-port/answer.js';
+import type { QueryPortInit } from '../query-port/messages.js';
+import { WorkerRelay } from '../query-port/relay.js';
+import { QueryPortServer } from '../query-port/server.js';
+import { CatalogReader } from '../vector-index/catalog.js';
 import { DirectoryReader } from '../vector-index/directory.js';
+import { IdReader } from '../vector-index/id-heap.js';
 import { HeaderWord, SCRATCH_CLAIM_WORDS } from '../vector-index/layout.js';
 import { ReaderEpochs } from '../vector-index/reader-epochs.js';
 import { Scanner } from '../vector-index/scan.js';
@@ -78,5 +85,30 @@ export default function search(task: SearchTask): SearchReply {
   }
 }
 
-// Last: from here on the pool may terminate this worker safely.
-reportLoaded<WorkerLoaded>(init.loadedChannel, { schedBatch, slot });
+/** The query port: this worker takes its own connections for queries (query-port/server.ts). */
+async function serveQueryPort(qp: QueryPortInit): Promise<boolean> {
+  const cache = qp.cacheBytes > 0 ? queryCacheFor(qp.cacheBytes, qp.cacheAdmission) : undefined;
+  const answerer = new QueryAnswerer({
+    memory: init.memory,
+    catalog: new CatalogReader(init.memory, qp.catalogOffset),
+    directory,
+    ids: new IdReader(init.memory),
+    scanner,
+    epochs,
+    slot,
+    limits: { maxBatch: qp.maxBatch, maxK: qp.maxK },
+    cache,
+  });
+  const relay = new WorkerRelay(qp.relay, () => cache?.stats(), () => server.close());
+  const server = new QueryPortServer(qp, answerer, relay);
+  // A thread that ends with uWS sockets open aborts the whole process: close them first.
+  process.on('uncaughtExceptionMonitor', () => server.close());
+  const listening = await server.listen();
+  if (!listening) server.close();
+  return listening;
+}
+
+const queryPort = init.queryPort ? await serveQueryPort(init.queryPort) : undefined;
+
+// Last: from here on the pool may terminate this worker safely (having closed the query port first).
+reportLoaded<WorkerLoaded>(init.loadedChannel, queryPort === undefined ? { schedBatch, slot } : { schedBatch, slot, queryPort });

@@ -23,15 +23,21 @@ export interface QueryResult {
 /** Largest per-query HNSW expansion accepted. */
 export const MAX_EF = 4096;
 
-export async function query(ctx: ServiceContext, name: string, body: unknown): Promise<QueryResult> {
-  assertReady(ctx);
-  const req = requestObject(body, 'query', QUERY_FIELDS);
-  const store = ctx.index.require(collectionName(name));
-  const dim = store.dimension;
-  const vectors = embeddings(req.embeddings, 'embeddings', dim, ctx.config.maxBatch);
+/** A query request, validated against its collection. */
+export interface ParsedQuery {
+  /** nq × dimension. */
+  vectors: Float32Array;
+  k: number;
+  include: Set<string>;
+  options: SearchOptions;
+}
+
+/** Validates a query's fields (`req`: the body's object) for a collection of `dimension`. Shared by the main thread and the query port. */
+export function parseQuery(req: Record<string, unknown>, dimension: number, limits: { maxBatch: number; maxK: number }): ParsedQuery {
+  const vectors = embeddings(req.embeddings, 'embeddings', dimension, limits.maxBatch);
   const k = req.k ?? 10;
-  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > ctx.config.maxK) {
-    throw new HotvecError('INVALID_ARGUMENT', `"k" must be an integer from 1 to ${ctx.config.maxK}, got ${JSON.stringify(k)}`);
+  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > limits.maxK) {
+    throw new HotvecError('INVALID_ARGUMENT', `"k" must be an integer from 1 to ${limits.maxK}, got ${JSON.stringify(k)}`);
   }
   const inc = include(req.include, QUERY_INCLUDE, ['distances']);
   const options: SearchOptions = {};
@@ -45,6 +51,18 @@ export async function query(ctx: ServiceContext, name: string, body: unknown): P
     if (typeof req.exact !== 'boolean') throw new HotvecError('INVALID_ARGUMENT', `"exact" must be true or false, got ${JSON.stringify(req.exact)}`);
     if (req.exact) options.exact = true;
   }
+  return { vectors, k, include: inc, options };
+}
+
+/** The request object of a query body (unknown fields refused). */
+export const queryRequest = (body: unknown): Record<string, unknown> => requestObject(body, 'query', QUERY_FIELDS);
+
+export async function query(ctx: ServiceContext, name: string, body: unknown): Promise<QueryResult> {
+  assertReady(ctx);
+  const req = queryRequest(body);
+  const store = ctx.index.require(collectionName(name));
+  const dim = store.dimension;
+  const { vectors, k, include: inc, options } = parseQuery(req, dim, ctx.config);
   const nq = vectors.length / dim;
   // Before the dispatch: the pool transfers (empties) `vectors`, and a hit skips the pool entirely.
   const cached = ctx.cache?.lookup({ collection: store.name, vectors, k, include: inc, options: { ef: options.ef, exact: options.exact } });

@@ -20,6 +20,8 @@ export const NODE_FLAGS = ['--single-threaded-gc'];
 export interface Hotvec {
   url: string;
   port: number;
+  /** The query port's URL, when started with `--query-port`. */
+  queryUrl: string | undefined;
   dataDir: string;
   proc: ChildProcess;
   /** Every stdout and stderr line so far; complete once the process closed its output. */
@@ -91,13 +93,17 @@ export async function startHotvec(options: StartOptions = {}): Promise<Hotvec> {
       });
     });
   };
+  let queryPort: number | undefined;
   const port = await new Promise<number>((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout! });
     rl.on('line', (line) => {
       push(line);
       try {
-        const rec = JSON.parse(line) as { port?: number; msg?: string };
-        if (rec.msg?.startsWith('listening on') && rec.port) resolve(rec.port);
+        const rec = JSON.parse(line) as { port?: number; queryPort?: number; msg?: string };
+        if (rec.msg?.startsWith('listening on') && rec.port) {
+          queryPort = rec.queryPort;
+          resolve(rec.port);
+        }
       } catch {
         /* not a log line */
       }
@@ -115,6 +121,7 @@ export async function startHotvec(options: StartOptions = {}): Promise<Hotvec> {
   return {
     url,
     port,
+    queryUrl: queryPort === undefined ? undefined : `http://127.0.0.1:${queryPort}`,
     dataDir,
     proc,
     logs,

@@ -1,0 +1,169 @@
+/**
+ * What the query port's workers tell the main thread, and what it tells them: request
+ * latencies and service errors (for the metrics, the SLA windows and the dashboard, which the
+ * main thread keeps), the workers' cache counters, and the order to close their listeners.
+ *
+ * A worker batches its samples: it posts them every FLUSH_MS or when its buffer is full, so the
+ * main thread handles one message per batch, not one per request. Latency is measured in the
+ * worker, from the request's arrival to its answer written.
+ */
+import { BroadcastChannel, threadId } from 'node:worker_threads';
+import type { QueryCacheStats } from '../cache/query-cache.js';
+import type { HotvecError } from '../errors.js';
+import { unref } from '../pool/loaded-workers.js';
+
+export const FLUSH_MS = 50;
+const SAMPLES = 512;
+
+interface ErrorReport {
+  code: string;
+  message: string;
+}
+
+/** Worker → main (on `${name}:up`). */
+export type UpMessage =
+  | { kind: 'samples'; threadId: number; samples: Float64Array; errors: ErrorReport[]; cache: QueryCacheStats | undefined }
+  | { kind: 'closed'; threadId: number };
+
+/** Main → workers (on `${name}:down`). */
+export type DownMessage = { kind: 'close' };
+
+const up = (name: string): string => `${name}:up`;
+const down = (name: string): string => `${name}:down`;
+
+/** The worker's side. */
+export class WorkerRelay {
+  private readonly upChannel: BroadcastChannel;
+  private readonly downChannel: BroadcastChannel;
+  private samples = new Float64Array(SAMPLES * 2);
+  private count = 0;
+  private errors: ErrorReport[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    name: string,
+    private readonly cacheStats: () => QueryCacheStats | undefined,
+    onClose: () => void,
+  ) {
+    this.upChannel = new BroadcastChannel(up(name));
+    this.downChannel = new BroadcastChannel(down(name));
+    unref(this.upChannel);
+    unref(this.downChannel);
+    this.downChannel.onmessage = (event: unknown) => {
+      if ((event as { data: DownMessage }).data.kind !== 'close') return;
+      this.flush();
+      onClose();
+      this.post({ kind: 'closed', threadId });
+    };
+  }
+
+  /** One answered request: its HTTP status and seconds from arrival to answer written. */
+  record(status: number, seconds: number, error?: HotvecError): void {
+    this.samples[this.count * 2] = status;
+    this.samples[this.count * 2 + 1] = seconds;
+    this.count++;
+    if (error) this.errors.push({ code: error.code, message: error.message });
+    if (this.count === SAMPLES) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.count === 0 && this.errors.length === 0) return;
+    const samples = this.samples.slice(0, this.count * 2);
+    this.count = 0;
+    const errors = this.errors;
+    this.errors = [];
+    this.post({ kind: 'samples', threadId, samples, errors, cache: this.cacheStats() });
+  }
+
+  private post(message: UpMessage): void {
+    this.upChannel.postMessage(message);
+  }
+
+  close(): void {
+    this.upChannel.close();
+    this.downChannel.close();
+  }
+}
+
+export interface RelayHandlers {
+  /** One request a worker answered: 'query' over 'http', as the main port's observer gets it. */
+  observe: (status: number, seconds: number) => void;
+  /** A service error (5xx kind) a worker answered, rebuilt with its code and message. */
+  onServiceError: (code: string, message: string) => void;
+}
+
+/** The main thread's side. */
+export class MainRelay {
+  private readonly upChannel: BroadcastChannel;
+  private readonly downChannel: BroadcastChannel;
+  private readonly caches = new Map<number, QueryCacheStats>();
+  private closedWaiters: ((threadId: number) => void)[] = [];
+
+  constructor(
+    readonly name: string,
+    handlers: RelayHandlers,
+  ) {
+    this.upChannel = new BroadcastChannel(up(name));
+    this.downChannel = new BroadcastChannel(down(name));
+    unref(this.upChannel);
+    unref(this.downChannel);
+    this.upChannel.onmessage = (event: unknown) => {
+      const m = (event as { data: UpMessage }).data;
+      if (m.kind === 'closed') {
+        for (const w of this.closedWaiters) w(m.threadId);
+        return;
+      }
+      for (let i = 0; i < m.samples.length; i += 2) handlers.observe(m.samples[i]!, m.samples[i + 1]!);
+      for (const e of m.errors) handlers.onServiceError(e.code, e.message);
+      if (m.cache) this.caches.set(m.threadId, m.cache);
+    };
+  }
+
+  /** The workers' cache counters, summed (the last each reported); undefined before any report. */
+  cacheStats(): QueryCacheStats | undefined {
+    if (this.caches.size === 0) return undefined;
+    const sum: QueryCacheStats = { hits: 0, misses: 0, notAdmitted: 0, bytes: 0, entries: 0 };
+    for (const s of this.caches.values()) {
+      sum.hits += s.hits;
+      sum.misses += s.misses;
+      sum.notAdmitted += s.notAdmitted;
+      sum.bytes += s.bytes;
+      sum.entries += s.entries;
+    }
+    return sum;
+  }
+
+  /**
+   * Tells every worker to close its listener and connections, and waits until each of
+   * `threadIds` said it did (at most `timeoutMs`). Returns the ids that did not answer.
+   */
+  async closeWorkers(threadIds: readonly number[], timeoutMs: number): Promise<number[]> {
+    const waiting = new Set(threadIds);
+    if (waiting.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, timeoutMs);
+        const waiter = (id: number): void => {
+          waiting.delete(id);
+          if (waiting.size === 0) done();
+        };
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.closedWaiters.push(waiter);
+        const message: DownMessage = { kind: 'close' };
+        this.downChannel.postMessage(message);
+      });
+    }
+    this.closedWaiters = [];
+    return [...waiting];
+  }
+
+  close(): void {
+    this.upChannel.close();
+    this.downChannel.close();
+  }
+}

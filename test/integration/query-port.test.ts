@@ -1,0 +1,218 @@
+/**
+ * The query port (`--query-port`), through the whole engine against a real Chroma: the workers
+ * answer queries on it themselves. Its answers must be the main port's (sealed and growing
+ * segments, JSON and msgpack), reflect every acknowledged write (including through each
+ * worker's own cache), be counted in the main thread's metrics, and refuse what it does not
+ * serve with a clear error; a stop with connections open to it must end cleanly.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { Agent, request } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { startTestChroma, type TestChroma } from '../helpers/chroma.js';
+import { MAIN, call, callMsgpack, randomVectors, removeDir, startHotvec, tempDir, type Hotvec } from '../helpers/hotvec.js';
+import { bruteForce } from '../helpers/reference.js';
+import { until } from '../helpers/wait.js';
+import { FLUSH_MS } from '../../src/query-port/relay.js';
+import { parsePrometheus, select } from '../metrics/prometheus-text.js';
+
+const DIM = 16;
+const NAME = 'qp';
+const ARGS = ['--query-port', '0', '--segment-records', '1024', '--seal-idle-ms', '200', '--seal-min-records', '200', '--cache-admission', 'repeat'];
+let chroma: TestChroma;
+let hv: Hotvec;
+const started: Hotvec[] = [];
+const start = async (): Promise<Hotvec> => {
+  const h = await startHotvec({ chromaUrl: chroma.url, args: ARGS });
+  started.push(h);
+  return h;
+};
+const model = new Map<string, number[]>();
+const data = randomVectors(3000, DIM, 7);
+/** One connection: every request of it goes to the one worker that accepted it (and its cache). */
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+
+interface Answer {
+  ids: string[][];
+  distances: number[][];
+}
+
+/** POST over `agent` (one kept-alive connection). */
+function post<T>(url: string, path: string, body: unknown): Promise<{ status: number; body: T }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}${path}`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) as T }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+  const { samples } = parsePrometheus(await (await fetch(`${hv.url}/metrics`)).text());
+  return select(samples, name, labels).reduce((a, s) => a + s.value, 0);
+}
+
+/** The metric once the workers' latest batches are in: two reads a flush interval and more apart agree. */
+async function settledMetric(name: string, labels: Record<string, string>): Promise<number> {
+  let last = await metric(name, labels);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 3 * FLUSH_MS));
+    const now = await metric(name, labels);
+    if (now === last) return now;
+    last = now;
+  }
+}
+
+before(async () => {
+  chroma = await startTestChroma();
+  hv = await start();
+  assert.ok(hv.queryUrl, 'the listening line names the query port');
+  assert.equal((await call(hv.url, 'POST', '/v1/collections', { name: NAME, dimension: DIM, metric: 'l2' })).status, 201);
+  const ids = data.map((_, i) => `r${i}`);
+  for (let i = 0; i < ids.length; i += 500) {
+    const r = await call(hv.url, 'POST', `/v1/collections/${NAME}/upsert`, { ids: ids.slice(i, i + 500), embeddings: data.slice(i, i + 500) });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+  }
+  ids.forEach((id, i) => model.set(id, data[i]!));
+  // Sealed segments (graphs) beside the growing one.
+  const sealed = await until(async () => {
+    const d = (await call<{ segments: { phase: string }[]; indexing: boolean }>(hv.url, 'GET', `/v1/collections/${NAME}`)).body;
+    return !d.indexing && d.segments.some((s) => s.phase === 'sealed') && !d.segments.some((s) => s.phase === 'frozen');
+  }, 60_000, 100);
+  assert.ok(sealed, 'segments were sealed');
+});
+
+after(async () => {
+  agent.destroy();
+  for (const h of started) {
+    await h.kill9();
+    await removeDir(h.dataDir);
+  }
+  await chroma?.close();
+});
+
+test('the query port answers as the main port does, over sealed and growing segments, in JSON and msgpack', async () => {
+  const queries = randomVectors(20, DIM, 99);
+  for (const [i, q] of queries.entries()) {
+    const body = { embeddings: [q], k: 10, ...(i % 2 ? { ef: 200 } : {}) };
+    const main = await call<Answer>(hv.url, 'POST', `/v1/collections/${NAME}/query`, body);
+    const port = await call<Answer>(hv.queryUrl!, 'POST', `/v1/collections/${NAME}/query`, body);
+    assert.equal(port.status, 200, JSON.stringify(port.body));
+    assert.deepEqual(port.body, main.body, `query ${i}`);
+  }
+  // Exact: against brute force over the model.
+  const q = queries[0]!;
+  const exact = await call<Answer>(hv.queryUrl!, 'POST', `/v1/collections/${NAME}/query`, { embeddings: [q], k: 5, exact: true });
+  const want = bruteForce('l2', model, q, 5);
+  assert.deepEqual(exact.body.ids[0], want.map((w) => w.id));
+  exact.body.distances[0]!.forEach((d, j) => assert.ok(Math.abs(d - want[j]!.d) < 1e-4, `distance ${j}`));
+  const packed = await callMsgpack<Answer>(hv.queryUrl!, `/v1/collections/${NAME}/query`, { embeddings: new Uint8Array(new Float32Array(q).buffer), k: 5, exact: true });
+  assert.equal(packed.status, 200, JSON.stringify(packed.body));
+  assert.deepEqual(packed.body.ids, exact.body.ids);
+});
+
+test('every acknowledged write shows on the query port at once, through its cache: upsert, overwrite, delete, drop and re-create', async () => {
+  const q = randomVectors(1, DIM, 1234)[0]!;
+  const path = `/v1/collections/${NAME}/query`;
+  const hitsBefore = await metric('hotvec_cache_hits_total');
+  const first = await post<Answer>(hv.queryUrl!, path, { embeddings: [q], k: 3 });
+  assert.equal(first.status, 200);
+  // Seen, then kept (admission "repeat"), then a hit — all on one connection, so in one worker.
+  for (let i = 0; i < 2; i++) assert.deepEqual((await post<Answer>(hv.queryUrl!, path, { embeddings: [q], k: 3 })).body, first.body);
+  assert.ok(await until(async () => (await metric('hotvec_cache_hits_total')) > hitsBefore), "the worker's cache answered, and its count reached /metrics");
+
+  const upsert = async (ids: string[], embeddings: number[][]): Promise<void> =>
+    assert.equal((await call(hv.url, 'POST', `/v1/collections/${NAME}/upsert`, { ids, embeddings })).status, 200);
+  const ask = async (): Promise<Answer> => (await post<Answer>(hv.queryUrl!, path, { embeddings: [q], k: 3 })).body;
+
+  await upsert(['fresh'], [q]);
+  assert.deepEqual([(await ask()).ids[0]![0], (await ask()).distances[0]![0]], ['fresh', 0], 'an upsert');
+  const far = q.map((x) => x + 50);
+  await upsert(['fresh'], [far]);
+  assert.ok(!(await ask()).ids[0]!.includes('fresh'), 'an overwrite moved it away');
+  await upsert(['fresh'], [q]);
+  assert.equal((await ask()).ids[0]![0], 'fresh');
+  assert.equal((await call(hv.url, 'POST', `/v1/collections/${NAME}/delete`, { ids: ['fresh'] })).status, 200);
+  assert.deepEqual(await ask(), first.body, 'a delete');
+
+  // Another collection, dropped and re-created under the same name with other records.
+  assert.equal((await call(hv.url, 'POST', '/v1/collections', { name: 'other', dimension: 2 })).status, 201);
+  assert.equal((await call(hv.url, 'POST', '/v1/collections/other/upsert', { ids: ['a'], embeddings: [[1, 1]] })).status, 200);
+  const other = { embeddings: [[1, 1]], k: 1 };
+  for (let i = 0; i < 3; i++) assert.deepEqual((await post<Answer>(hv.queryUrl!, '/v1/collections/other/query', other)).body.ids, [['a']]);
+  assert.equal((await call(hv.url, 'DELETE', '/v1/collections/other')).status, 200);
+  const gone = await post<{ error: { code: string } }>(hv.queryUrl!, '/v1/collections/other/query', other);
+  assert.deepEqual([gone.status, gone.body.error.code], [404, 'HOTVEC_COLLECTION_NOT_FOUND'], 'a drop');
+  assert.equal((await call(hv.url, 'POST', '/v1/collections', { name: 'other', dimension: 2 })).status, 201);
+  assert.equal((await call(hv.url, 'POST', '/v1/collections/other/upsert', { ids: ['b'], embeddings: [[1, 1]] })).status, 200);
+  assert.deepEqual((await post<Answer>(hv.queryUrl!, '/v1/collections/other/query', other)).body.ids, [['b']], 'a re-created collection');
+});
+
+test('the query port refuses what it does not serve, with the main port named, and its requests reach /metrics', async () => {
+  // The earlier tests' last requests may still be on their way from the workers.
+  const before = await settledMetric('hotvec_request_duration_seconds_count', { op: 'query', transport: 'http' });
+  const count = await fetch(`${hv.queryUrl}/v1/collections/${NAME}/count`);
+  assert.equal(count.status, 404);
+  const countBody = (await count.json()) as { error: { code: string; message: string } };
+  assert.equal(countBody.error.code, 'HOTVEC_ROUTE_NOT_FOUND');
+  assert.ok(countBody.error.message.includes(`main port (${hv.port})`), countBody.error.message);
+  const meta = await call<{ error: { code: string } }>(hv.queryUrl!, 'POST', `/v1/collections/${NAME}/query`, { embeddings: [data[0]], include: ['metadatas'] });
+  assert.deepEqual([meta.status, meta.body.error.code], [400, 'HOTVEC_INVALID_ARGUMENT']);
+  const dim = await call<{ error: { code: string } }>(hv.queryUrl!, 'POST', `/v1/collections/${NAME}/query`, { embeddings: [[1, 2]] });
+  assert.deepEqual([dim.status, dim.body.error.code], [400, 'HOTVEC_DIMENSION_MISMATCH']);
+  const missing = await call<{ error: { code: string } }>(hv.queryUrl!, 'POST', '/v1/collections/nope/query', { embeddings: [data[0]] });
+  assert.deepEqual([missing.status, missing.body.error.code], [404, 'HOTVEC_COLLECTION_NOT_FOUND']);
+  const health = await call<{ status: string }>(hv.queryUrl!, 'GET', '/health');
+  assert.deepEqual([health.status, health.body.status], [200, 'ok']);
+  for (let i = 0; i < 5; i++) assert.equal((await call(hv.queryUrl!, 'POST', `/v1/collections/${NAME}/query`, { embeddings: [data[i]] })).status, 200);
+  // 5 answered, 3 refused (the route-not-found one is no query): all 8 counted as queries.
+  assert.ok(await until(async () => (await metric('hotvec_request_duration_seconds_count', { op: 'query', transport: 'http' })) - before === 8), 'counted in /metrics');
+});
+
+test('a graceful stop with connections open to the query port ends with exit status 0', async () => {
+  const h = await start();
+  assert.equal((await call(h.url, 'POST', '/v1/collections', { name: 's', dimension: 2 })).status, 201);
+  const keep = new Agent({ keepAlive: true });
+  try {
+    // Idle kept-alive connections to each worker (the kernel spreads them).
+    await Promise.all(
+      Array.from({ length: 6 }, () =>
+        new Promise<void>((resolve, reject) => {
+          const req = request(`${h.queryUrl}/v1/collections/s/query`, { method: 'POST', agent: keep, headers: { 'content-type': 'application/json' } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve());
+          });
+          req.on('error', reject);
+          req.end(JSON.stringify({ embeddings: [[0, 0]], k: 1 }));
+        }),
+      ),
+    );
+    assert.equal(await h.stop(), 0);
+  } finally {
+    keep.destroy();
+  }
+});
+
+test('a --query-port another process listens on stops the start with exit status 2 and a one-line message', async () => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const port = (holder.address() as AddressInfo).port;
+  const dir = await tempDir();
+  try {
+    const proc = spawn(process.execPath, [MAIN, '--port', '0', '--query-port', String(port), '--data-dir', dir, '--workers', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    proc.stdout.resume();
+    const [code] = (await once(proc, 'exit')) as [number | null];
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, new RegExp(`^hotvec: cannot listen on 127\\.0\\.0\\.1:${port} \\(port in use\\)$`, 'm'));
+  } finally {
+    holder.close();
+    await removeDir(dir);
+  }
+});
