@@ -326,7 +326,7 @@ async function main(): Promise<void> {
     log(`Chroma: ${n} vectors in ${chromaLoadSeconds.toFixed(1)} s`);
     await waitQuiet([chroma.pid], { timeoutMs: 300_000 });
 
-    const hvArgs = ['--workers', String(num('workers')), '--fsync', String(opt.fsync)];
+    const hvArgs = ['--workers', String(num('workers')), '--fsync', String(opt.fsync), '--query-port', '0'];
     hv = await startHotvec({ args: hvArgs });
     const index = { m: num('m'), efConstruction: num('ef-construction'), efSearch: num('ef'), storage: opt.storage };
     const created = await fetch(`${hv.url}/v1/collections`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: COLLECTION, dimension: dim, index }) });
@@ -395,6 +395,9 @@ async function main(): Promise<void> {
     // autocannon takes a body whole.
     const whole = (body: (i: number) => Buffer[]) => (i: number) => Buffer.concat(body(i));
     const hvHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: hvQueryUrl, body: whole(hvBody()), connections, seconds });
+    // The same load on the query port, where the workers take the connections themselves.
+    const hvPortQueryUrl = `${hv.queryUrl!}/v1/collections/${COLLECTION}/query`;
+    const hvPortHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: hvPortQueryUrl, body: whole(hvBody()), connections, seconds });
     const chromaHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: chroma.queryUrl, body: whole(chromaBody()), connections, seconds });
     const hvPaced = (rate: number): Promise<LoadStats> => pacedHttpLoad({ url: hvQueryUrl, body: hvBody(), rate, seconds: duration });
     const chromaPaced = (rate: number): Promise<LoadStats> => pacedHttpLoad({ url: chroma.queryUrl, body: chromaBody(), rate, seconds: duration });
@@ -442,6 +445,7 @@ async function main(): Promise<void> {
 
     log(`warm-up, ${opt.warmup} s each…`);
     await hvHttp(num('warmup'));
+    await hvPortHttp(num('warmup'));
     await chromaHttp(num('warmup'));
     await hvWs(num('warmup'));
     await hvWsBatch(num('warmup'));
@@ -456,6 +460,7 @@ async function main(): Promise<void> {
       // run, timed right before hotvec's HTTP phase and the search ceiling's, which follow each other.
       const bareInRun = await timeBare(1);
       const hotvecHttp = await measured(hv.proc.pid!, () => hvHttp(duration));
+      const hotvecQueryPort = await measured(hv.proc.pid!, () => hvPortHttp(duration));
       const ceilingPhase = await measured(ceiling.pid, () => ceilingHttp(duration));
       const chromaHttpPhase = await measured(chroma.pid, () => chromaHttp(duration));
       const hotvecWs = await measured(hv.proc.pid!, () => hvWs(duration));
@@ -471,10 +476,10 @@ async function main(): Promise<void> {
       const serverWithin10ms = shareWithin(countsBefore, await queryLatencyCounts(hv.url), 0.01);
       const chromaHalf = Math.max(1, Math.floor(chromaHttpPhase.queriesPerSecond / 2));
       const chromaHalfRate = await measured(chroma.pid, () => chromaPaced(chromaHalf));
-      perRun.push({ bare: bareInRun, hotvecHttp, chromaHttp: chromaHttpPhase, hotvecWs, hotvecWsBatch, floorHttp: floorPhase, ceilingHttp: ceilingPhase, hotvecHalfRate, chromaHalfRate, serverWithin10ms });
+      perRun.push({ bare: bareInRun, hotvecHttp, hotvecQueryPort, chromaHttp: chromaHttpPhase, hotvecWs, hotvecWsBatch, floorHttp: floorPhase, ceilingHttp: ceilingPhase, hotvecHalfRate, chromaHalfRate, serverWithin10ms });
       log(
         `  hotvec HTTP ${hotvecHttp.queriesPerSecond.toFixed(0)}/s p99 ${hotvecHttp.p99ms.toFixed(1)} ms | Chroma HTTP ${chromaHttpPhase.queriesPerSecond.toFixed(0)}/s p99 ${chromaHttpPhase.p99ms.toFixed(1)} ms | ` +
-          `ratio ${(hotvecHttp.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)} | bare ${bareInRun.cpuMsPerQuery.toFixed(3)} CPU ms/q, hotvec ${hotvecHttp.cpuMsPerQuery.toFixed(3)} (${(hotvecHttp.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}×) | hotvec WS ${hotvecWs.queriesPerSecond.toFixed(0)}/s, ${wsBatch} per message ${hotvecWsBatch.queriesPerSecond.toFixed(0)}/s (${hotvecWsBatch.cpuMsPerQuery.toFixed(3)} CPU ms/q) | ` +
+          `ratio ${(hotvecHttp.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)} | query port ${hotvecQueryPort.queriesPerSecond.toFixed(0)}/s p99 ${hotvecQueryPort.p99ms.toFixed(1)} ms (${(hotvecQueryPort.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)}× Chroma, ${hotvecQueryPort.cpuMsPerQuery.toFixed(3)} CPU ms/q, ${(hotvecQueryPort.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}× bare) | bare ${bareInRun.cpuMsPerQuery.toFixed(3)} CPU ms/q, hotvec ${hotvecHttp.cpuMsPerQuery.toFixed(3)} (${(hotvecHttp.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}×) | hotvec WS ${hotvecWs.queriesPerSecond.toFixed(0)}/s, ${wsBatch} per message ${hotvecWsBatch.queriesPerSecond.toFixed(0)}/s (${hotvecWsBatch.cpuMsPerQuery.toFixed(3)} CPU ms/q) | ` +
           `HTTP floor ${floorPhase.queriesPerSecond.toFixed(0)}/s ${floorPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q | ` +
           `search ceiling ${ceilingPhase.queriesPerSecond.toFixed(0)}/s (${(ceilingPhase.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)}× Chroma) ${ceilingPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q (${(ceilingPhase.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}× bare) | half rate p99: hotvec (${halfRate}/s) ${hotvecHalfRate.p99ms.toFixed(1)} ms (server clock: ${(100 * serverWithin10ms).toFixed(2)}% within 10 ms; meanwhile CPU s of Chroma ${othersCpu[0]!.toFixed(2)}, of hotvec's Chroma ${othersCpu[1]!.toFixed(2)}), Chroma (${chromaHalf}/s) ${chromaHalfRate.p99ms.toFixed(1)} ms`,
       );

@@ -17,6 +17,8 @@ export interface RunPhases {
   /** The bare usearch search on one thread, measured in the run (just before hotvec's HTTP phase). */
   bare: CpuRate;
   hotvecHttp: Phase;
+  /** The same load on hotvec's query port (`--query-port`): the workers take the connections. */
+  hotvecQueryPort: Phase;
   chromaHttp: Phase;
   hotvecWs: Phase;
   hotvecWsBatch: Phase;
@@ -123,6 +125,15 @@ export function summarize(i: Measured) {
       chroma: { qps: med((r) => r.chromaHttp.queriesPerSecond), p50ms: med((r) => r.chromaHttp.p50ms), p95ms: med((r) => r.chromaHttp.p95ms), p99ms: med((r) => r.chromaHttp.p99ms), cpuMsPerQuery: med((r) => r.chromaHttp.cpuMsPerQuery) },
       ratioQps: med((r) => r.hotvecHttp.queriesPerSecond / r.chromaHttp.queriesPerSecond),
     },
+    queryPort: {
+      qps: med((r) => r.hotvecQueryPort.queriesPerSecond),
+      p50ms: med((r) => r.hotvecQueryPort.p50ms),
+      p99ms: med((r) => r.hotvecQueryPort.p99ms),
+      cpuMsPerQuery: med((r) => r.hotvecQueryPort.cpuMsPerQuery),
+      ratioQps: med((r) => r.hotvecQueryPort.queriesPerSecond / r.chromaHttp.queriesPerSecond),
+      cpuOverBareInRun: med((r) => r.hotvecQueryPort.cpuMsPerQuery / r.bare.cpuMsPerQuery),
+      shareOfCeiling: med((r) => r.hotvecQueryPort.queriesPerSecond / r.ceilingHttp.queriesPerSecond),
+    },
     websocketMsgpackBatched: {
       queriesPerMessage: wsBatch,
       qps: med((r) => r.hotvecWsBatch.queriesPerSecond),
@@ -178,6 +189,12 @@ export function sideBySide(s: Summary, i: Measured): Record<string, { hotvec: st
       chroma: '',
       'hotvec/chroma': f(s.searchCeiling.ratioQpsToChroma, 2),
     },
+    'hotvec query port HTTP (workers take the connections): queries/s, p99 ms, CPU ms/query': {
+      hotvec: `${f(s.queryPort.qps, 0)}, ${f(s.queryPort.p99ms)}, ${f(s.queryPort.cpuMsPerQuery, 3)} (${f(100 * s.queryPort.shareOfCeiling, 0)}% of the ceiling's rate)`,
+      chroma: '',
+      'hotvec/chroma': f(s.queryPort.ratioQps, 2),
+    },
+    'hotvec query port CPU per query / bare usearch (1 thread, in the run)': { hotvec: f(s.queryPort.cpuOverBareInRun, 2), chroma: '', 'hotvec/chroma': '' },
     'search ceiling (not hotvec) CPU per query / bare usearch (1 thread, in the run)': { hotvec: f(s.searchCeiling.cpuOverBareInRun, 2), chroma: '', 'hotvec/chroma': '' },
     'HTTP transport floor, no search: queries/s, CPU ms/query': { hotvec: `${f(s.httpTransportFloor.qps, 0)}, ${f(s.httpTransportFloor.cpuMsPerQuery, 3)}`, chroma: '', 'hotvec/chroma': '' },
     'HTTP at half its rate: p50 / p99 ms': { hotvec: `${f(s.halfRate.hotvec.p50ms)} / ${f(s.halfRate.hotvec.p99ms)}`, chroma: `${f(s.halfRate.chroma.p50ms)} / ${f(s.halfRate.chroma.p99ms)}`, 'hotvec/chroma': f(s.halfRate.hotvec.p99ms / s.halfRate.chroma.p99ms, 2) },
