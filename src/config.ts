@@ -85,7 +85,7 @@ export const configSchema = z.object({
   hnswEfSearch: int(1, 4096).default(100),
   /** Default scalar type of vectors inside HNSW graphs of new collections: f32, f16 or i8 (int8 quantised by hotvec; ip collections get f16); exact f32 re-ranking either way. */
   hnswStorage: z.enum(['f32', 'f16', 'i8']).default('f32'),
-  /** Hot-query cache: most bytes of cached answers (estimated heap size); 0 disables the cache. */
+  /** Hot-query cache: most bytes of cached answers (estimated heap size); 0 disables the cache. With a query port, half is the main thread's and half is split evenly among the query workers' own caches. */
   cacheBytes: int(0, 64 * 1024 * MiB).default(64 * MiB),
   /** Hot-query cache admission: keep a query's answer only once the query was seen before (repeat), or on its first miss (first). */
   cacheAdmission: z.enum(['repeat', 'first']).default('repeat'),

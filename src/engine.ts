@@ -30,6 +30,7 @@ import { QueryPool, scratchSlotsFor } from './pool/pool.js';
 import { EngineStatus, STATUS_WORDS, StatusWord } from './query-port/messages.js';
 import { MainRelay } from './query-port/relay.js';
 import { cannotListen } from './server/port-probe.js';
+import { loadUws } from './server/uws.js';
 import { registerObservabilityRoutes } from './server/observability-routes.js';
 import { Server, type RequestObserver } from './server/server.js';
 import type { ServiceContext } from './service/index.js';
@@ -137,6 +138,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     await assertPortFree(cfg.host, cfg.port);
     let queryPort: number | undefined;
     if (cfg.queryPort !== undefined) {
+      if (cfg.queryPort !== 0 && cfg.queryPort === cfg.port) throw new HotvecError('INVALID_CONFIG', `--query-port must differ from --port (both ${cfg.port})`);
+      // The pure-Node fallback can neither share a port between threads nor close its sockets.
+      if (loadUws().backend !== 'native') throw new HotvecError('INVALID_CONFIG', `--query-port needs uWebSockets.js's native build, and this Node (ABI ${process.versions.modules}) has only its fallback; set HOTVEC_UWS_MODULE to a native build (README: uWebSockets.js on this and newer Node versions) or leave --query-port unset`);
       // Every worker binds the same explicit port, so 0 is resolved here.
       queryPort = cfg.queryPort === 0 ? await freePort(cfg.host) : cfg.queryPort;
       await assertPortFree(cfg.host, queryPort);
@@ -253,7 +257,8 @@ export class Engine extends EventEmitter<EngineEvents> {
             maxBodyBytes: cfg.maxBodyBytes,
             maxBatch: cfg.maxBatch,
             maxK: cfg.maxK,
-            cacheBytes: Math.floor(cfg.cacheBytes / cfg.workers),
+            // Half of --cache-bytes for the workers' caches, split evenly; the main thread's has the other half.
+            cacheBytes: Math.floor(cfg.cacheBytes / 2 / cfg.workers),
             cacheAdmission: cfg.cacheAdmission,
             catalogOffset: this.index.catalog!.offset,
             status: this.status.buffer as SharedArrayBuffer,
@@ -297,7 +302,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       pool: this.pool,
       wal: this.wal,
       flusher: this.flusher,
-      cache: queryCacheFor(cfg.cacheBytes, cfg.cacheAdmission),
+      cache: queryCacheFor(queryPort === undefined ? cfg.cacheBytes : Math.floor(cfg.cacheBytes / 2), cfg.cacheAdmission),
       indexer,
       ready: () => this.state === 'ok',
     };
@@ -354,6 +359,16 @@ export class Engine extends EventEmitter<EngineEvents> {
     indexer.start();
     scheduler.start(cfg.snapshotIntervalMs);
     if (this.state === 'recovering') this.setState('ok');
+  }
+
+  /**
+   * For an exit that cannot wait for the graceful stop: has the query workers close their sockets
+   * (Node aborts the process when a thread ends with uWS sockets open), at most `timeoutMs`.
+   */
+  async closeQueryPortNow(timeoutMs: number): Promise<void> {
+    if (!this.relay || !this.pool) return;
+    Atomics.store(this.status, StatusWord.STATUS, EngineStatus.STOPPING);
+    await this.relay.closeWorkers(this.pool.workerThreads.map((t) => t.threadId), timeoutMs);
   }
 
   /**

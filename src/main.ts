@@ -52,7 +52,9 @@ async function main(): Promise<number> {
   const stop = (signal: string): void => {
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
+      // The query port's sockets first (bounded): Node aborts on a thread that ends with them open.
+      void engine.closeQueryPortNow(1000).finally(() => process.exit(1));
+      return;
     }
     stopping = true;
     log.info({ signal }, 'stopping');
@@ -60,7 +62,7 @@ async function main(): Promise<number> {
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, 'graceful stop failed');
-        process.exit(1);
+        void engine.closeQueryPortNow(1000).finally(() => process.exit(1));
       },
     );
   };

@@ -62,10 +62,10 @@ export interface QueryPoolOptions {
   loadWaitMs?: number;
 }
 
-/** Scratch slots to reserve for a pool of n workers: respawned workers need fresh ones. */
-/** How long `close` waits for each worker to close its query port sockets. */
+/** How long `close` waits, in all, for the workers to close their query port sockets. */
 const CLOSE_PORT_WAIT_MS = 5000;
 
+/** Scratch slots to reserve for a pool of n workers: respawned workers need fresh ones. */
 export const scratchSlotsFor = (workers: number): number => Math.min(256, workers * 2 + 2);
 
 export class QueryPool {
@@ -97,8 +97,12 @@ export class QueryPool {
       // is cleared once the thread has exited (not before: Piscina tells it destroys a worker
       // before the thread stops). Safe only because a scratch slot is never claimed twice.
       const worker = this.piscina.threads.find((t) => t.threadId === message.threadId);
-      if (worker) worker.once('exit', () => this.epochs.clear(message.slot));
-      else this.epochs.clear(message.slot); // gone already
+      const gone = (): void => {
+        this.epochs.clear(message.slot);
+        this.relay?.forget(message.threadId);
+      };
+      if (worker) worker.once('exit', gone);
+      else gone(); // gone already
       options.onWorkerLoaded?.(message);
     });
     const init: WorkerInit = { memory: options.memory, scratch: options.scratch, kernel: options.kernel ?? 'wasm', schedBatch: options.schedBatch ?? false, loadedChannel: this.loaded.channel };

@@ -11,7 +11,7 @@ import { GraphViews } from '../graph/views.js';
 import { createScalarKernels, createWasmKernels } from '../kernels/index.js';
 import { batchThreadPolicy } from '../platform/priority.js';
 import { QueryAnswerer } from '../query-port/answer.js';
-import type { QueryPortInit } from '../query-port/messages.js';
+import { EngineStatus, StatusWord, type QueryPortInit } from '../query-port/messages.js';
 import { WorkerRelay } from '../query-port/relay.js';
 import { QueryPortServer } from '../query-port/server.js';
 import { CatalogReader } from '../vector-index/catalog.js';
@@ -103,8 +103,18 @@ async function serveQueryPort(qp: QueryPortInit): Promise<boolean> {
   const server = new QueryPortServer(qp, answerer, relay);
   // A thread that ends with uWS sockets open aborts the whole process: close them first.
   process.on('uncaughtExceptionMonitor', () => server.close());
+  // A worker (re)started while the engine stops must not open sockets the pool would then stop it
+  // with; the status is looked at again after listening, since the stop may begin in between.
+  const stopping = (): boolean => Atomics.load(new Int32Array(qp.status), StatusWord.STATUS) === EngineStatus.STOPPING;
+  if (stopping()) {
+    relay.closedOnItsOwn();
+    return false;
+  }
   const listening = await server.listen();
-  if (!listening) server.close();
+  if (!listening || stopping()) {
+    server.close();
+    if (listening) relay.closedOnItsOwn();
+  }
   return listening;
 }
 

@@ -5,9 +5,11 @@
  * documents and embeddings live on the main thread (the main port serves them).
  *
  * Consistency, as on the main port: an answer reflects every write acknowledged before the
- * request arrived (the catalog names a view with it before the acknowledgement), and a record
- * deleted or overwritten during the search is left out (its slot's state is read again here,
- * after the search). Cached answers are kept per collection generation (catalog.ts): a write
+ * request arrived (the catalog names a view with it before the acknowledgement). A hit whose
+ * slot is no longer live when its id is read, after the search, is left out; a write during the
+ * request may otherwise show or not (a record deleted after a copying merge of its segment is
+ * tombstoned in the merged copy, so a reader still scanning the retired source finds it, where
+ * the main thread's version check would leave it out). Cached answers are kept per collection generation (catalog.ts): a write
  * publishes a new view with a new generation, and the first lookup that sees it drops the
  * collection's cached answers.
  */
@@ -54,6 +56,7 @@ export class QueryAnswerer {
         if (catalog.overflowed) throw new HotvecError('NOT_READY', `collection "${name}" is not served by the query port (more collections than its catalog holds); query it on the main port`);
         throw new HotvecError('COLLECTION_NOT_FOUND', `collection "${name}" does not exist`);
       }
+      if (!current.entry) throw new HotvecError('INDEX_FULL', `the shared vector arena has no room for the current view of collection "${name}"; it comes back once deletes or compaction free some`);
       const target = directory.read(current.entry);
       const q = parseQuery(req, target.dimension, this.deps.limits);
       for (const field of q.include) {
@@ -87,6 +90,7 @@ export class QueryAnswerer {
     for (let q = 0; q < nq; q++) {
       const rowIds: string[] = [];
       const rowDist: number[] = [];
+      const seen = new Set<string>();
       for (let i = q * k; i < (q + 1) * k; i++) {
         const ref = refs[i]!;
         if (ref < 0) break;
@@ -97,7 +101,8 @@ export class QueryAnswerer {
         if (Atomics.load(u8, chunk + layout.stateOffset + (slot % CHUNK_SLOTS)) !== SlotState.LIVE) continue;
         const id = this.deps.ids.read(layout, chunk, slot % CHUNK_SLOTS);
         // The old copy of an id overwritten during the search can be live beside the new one for a moment.
-        if (id === undefined || rowIds.includes(id)) continue;
+        if (id === undefined || seen.has(id)) continue;
+        seen.add(id);
         rowIds.push(id);
         rowDist.push(distances[i]!);
       }

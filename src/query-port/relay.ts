@@ -78,6 +78,11 @@ export class WorkerRelay {
     this.post({ kind: 'samples', threadId, samples, errors, cache: this.cacheStats() });
   }
 
+  /** Says this worker's sockets are closed (it closed them itself: it started while the engine was stopping). */
+  closedOnItsOwn(): void {
+    this.post({ kind: 'closed', threadId });
+  }
+
   private post(message: UpMessage): void {
     this.upChannel.postMessage(message);
   }
@@ -100,6 +105,8 @@ export class MainRelay {
   private readonly upChannel: BroadcastChannel;
   private readonly downChannel: BroadcastChannel;
   private readonly caches = new Map<number, QueryCacheStats>();
+  /** Workers that said they closed (also the ones that did before being told: started while stopping). */
+  private readonly closed = new Set<number>();
   private closedWaiters: ((threadId: number) => void)[] = [];
 
   constructor(
@@ -113,6 +120,7 @@ export class MainRelay {
     this.upChannel.onmessage = (event: unknown) => {
       const m = (event as { data: UpMessage }).data;
       if (m.kind === 'closed') {
+        this.closed.add(m.threadId);
         for (const w of this.closedWaiters) w(m.threadId);
         return;
       }
@@ -120,6 +128,11 @@ export class MainRelay {
       for (const e of m.errors) handlers.onServiceError(e.code, e.message);
       if (m.cache) this.caches.set(m.threadId, m.cache);
     };
+  }
+
+  /** A worker is gone: its counters no longer count. */
+  forget(threadId: number): void {
+    this.caches.delete(threadId);
   }
 
   /** The workers' cache counters, summed (the last each reported); undefined before any report. */
@@ -141,7 +154,7 @@ export class MainRelay {
    * `threadIds` said it did (at most `timeoutMs`). Returns the ids that did not answer.
    */
   async closeWorkers(threadIds: readonly number[], timeoutMs: number): Promise<number[]> {
-    const waiting = new Set(threadIds);
+    const waiting = new Set(threadIds.filter((id) => !this.closed.has(id)));
     if (waiting.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, timeoutMs);

@@ -41,6 +41,11 @@ export class QueryPortServer {
     });
     this.app.post('/v1/collections/:name/query', (res, req) => this.handle(res, req));
     this.app.any('/*', (res, req) => {
+      const url = req.getUrl();
+      if (/^\/v1\/collections\/[^/]+\/query$|^\/health$/.test(url)) {
+        new ResponseState(res).sendError(new HotvecError('METHOD_NOT_ALLOWED', `${req.getMethod().toUpperCase()} is not allowed on ${url}`), 'json', true);
+        return;
+      }
       const err = new HotvecError('ROUTE_NOT_FOUND', `the query port serves POST /v1/collections/:name/query and GET /health; ${req.getMethod().toUpperCase()} ${req.getUrl()} is on the main port (${Atomics.load(this.status, StatusWord.MAIN_PORT)})`);
       new ResponseState(res).sendError(err, 'json', true);
     });
@@ -118,7 +123,9 @@ export class QueryPortServer {
     this.closed = true;
     if (this.listenSocket) this.uws.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
-    // Not in uWS 20.30's typings, but in its native App: closes every socket of the app.
-    (this.app as unknown as { close(): void }).close();
+    // Not in uWS 20.30's typings, but in its native App: closes every socket of the app (the
+    // pure-Node fallback has none; the engine refuses a query port on it).
+    const app = this.app as unknown as { close?: () => void };
+    if (typeof app.close === 'function') app.close();
   }
 }

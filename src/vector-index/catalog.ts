@@ -54,7 +54,7 @@ export class Catalog {
     const slot = this.free.pop() ?? (this.next < CATALOG_SLOTS ? this.next++ : -1);
     const i32 = this.i32;
     if (slot < 0) {
-      Atomics.store(i32, (this.offset >>> 2) + CatalogHeaderWord.OVERFLOW, 1);
+      Atomics.add(i32, (this.offset >>> 2) + CatalogHeaderWord.OVERFLOW, 1);
       return -1;
     }
     const at = slotWord(this.offset, slot, 0);
@@ -64,6 +64,11 @@ export class Catalog {
     Atomics.add(i32, at + CatalogWord.INCARNATION, 1);
     Atomics.add(i32, (this.offset >>> 2) + CatalogHeaderWord.VERSION, 1);
     return slot;
+  }
+
+  /** A collection that found no slot is gone. */
+  removeUnslotted(): void {
+    Atomics.sub(this.i32, (this.offset >>> 2) + CatalogHeaderWord.OVERFLOW, 1);
   }
 
   /** Frees the slot; its entry is the caller's to retire (after this). */
@@ -77,11 +82,14 @@ export class Catalog {
     this.free.push(slot);
   }
 
-  /** Makes `entry` the slot's current view and moves its generation; the previous entry is the caller's to retire (after this). */
-  publish(slot: number, entry: DirectoryRef): void {
+  /**
+   * Makes `entry` the slot's current view (null: none, the arena had no room for it) and moves
+   * its generation; the previous entry is the caller's to retire (after this).
+   */
+  publish(slot: number, entry: DirectoryRef | null): void {
     const i32 = this.i32;
     const at = slotWord(this.offset, slot, 0);
-    Atomics.store(i32, at + CatalogWord.ENTRY, entry.offset | 0);
+    Atomics.store(i32, at + CatalogWord.ENTRY, entry ? entry.offset | 0 : 0);
     const generation = Atomics.add(i32, (this.offset >>> 2) + CatalogHeaderWord.CLOCK, 1) + 1;
     Atomics.store(i32, at + CatalogWord.GENERATION, generation);
   }
@@ -89,7 +97,8 @@ export class Catalog {
 
 /** What a reader found for a collection. */
 export interface CatalogView {
-  entry: DirectoryRef;
+  /** null while the arena had no room for the collection's current view. */
+  entry: DirectoryRef | null;
   /** Unique over all collections and their re-creations: a cached answer is good while it is unchanged. */
   generation: number;
 }
@@ -105,9 +114,9 @@ export class CatalogReader {
     readonly offset: number,
   ) {}
 
-  /** Whether some collection found no slot (then a name missing here may still exist). */
+  /** Whether some live collection found no slot (then a name missing here may still exist). */
   get overflowed(): boolean {
-    return Atomics.load(this.words(0), (this.offset >>> 2) + CatalogHeaderWord.OVERFLOW) === 1;
+    return Atomics.load(this.words(0), (this.offset >>> 2) + CatalogHeaderWord.OVERFLOW) > 0;
   }
 
   lookup(name: string): CatalogView | undefined {
@@ -121,7 +130,7 @@ export class CatalogReader {
     const at = slotWord(this.offset, known.slot, 0);
     const generation = Atomics.load(i32, at + CatalogWord.GENERATION);
     const offset = Atomics.load(i32, at + CatalogWord.ENTRY) >>> 0;
-    if (offset === 0) return undefined;
+    if (offset === 0) return Atomics.load(i32, at + CatalogWord.INCARNATION) === known.incarnation ? { entry: null, generation } : undefined;
     const header = offset >>> 2;
     i32 = this.words((header + DIRECTORY_HEADER_WORDS) * 4);
     const entry: DirectoryRef = { offset, bytes: i32[header + DirectoryWord.BYTES]!, serial: Atomics.load(i32, header + DirectoryWord.SERIAL) };

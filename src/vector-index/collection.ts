@@ -72,6 +72,8 @@ export class CollectionStore implements CollectionInfo {
   private readonly catalogSlot: number;
   /** The entry the catalog names now (not retired while it does, even when no longer `view`'s). */
   private published: DirectoryRef | null = null;
+  /** The catalog may name an out-of-date view (a write or segment change since the last publication). */
+  private stale = false;
   private publishQueued = false;
   /** This collection's ids in the arena (id-heap.ts). */
   readonly idHeap: IdHeap;
@@ -143,25 +145,40 @@ export class CollectionStore implements CollectionInfo {
    */
   private dropView(): void {
     const view = this.view;
-    if (!view) return;
-    this.view = null;
-    const ref = view.target.directory;
-    if (ref !== this.published) this.reclaimer.retire(() => freeEntry(this.arena, ref));
-    if (this.catalogSlot >= 0 && !this.publishQueued) {
+    if (view) {
+      this.view = null;
+      const ref = view.target.directory;
+      if (ref !== this.published) this.reclaimer.retire(() => freeEntry(this.arena, ref));
+    }
+    if (this.catalogSlot < 0) return;
+    this.stale = true;
+    if (!this.publishQueued) {
       // After the whole synchronous step (a batch, a merge's install), before any acknowledgement
       // (which waits for the WAL's sync): readers of the catalog never see a step half-done.
       this.publishQueued = true;
       queueMicrotask(() => {
         this.publishQueued = false;
-        this.publish();
+        if (this.stale) this.publish();
       });
     }
   }
 
-  /** Makes the current view the catalog's (catalog.ts: entry, then generation, then the old entry retired). */
+  /**
+   * Makes the current view the catalog's (catalog.ts: entry, then generation, then the old entry
+   * retired). Never throws: when even the arena's headroom has no room for the view's entry, the
+   * catalog names no entry for the collection (the query port answers INDEX_FULL for it, as the
+   * main port does for a query then) until a later write publishes one.
+   */
   private publish(): void {
     if (this.catalogSlot < 0 || this.dropped) return;
-    const ref = this.searchView().target.directory;
+    let ref: DirectoryRef | null;
+    try {
+      ref = this.searchView().target.directory;
+    } catch (err) {
+      if (!(err instanceof HotvecError && err.code === 'HOTVEC_INDEX_FULL')) throw err;
+      ref = null;
+    }
+    this.stale = false;
     const old = this.published;
     if (ref === old) return;
     this.catalog!.publish(this.catalogSlot, ref);
@@ -465,6 +482,7 @@ export class CollectionStore implements CollectionInfo {
     if (this.dropped) return;
     this.dropped = true;
     this.dropView();
+    if (this.catalog && this.catalogSlot < 0) this.catalog.removeUnslotted();
     if (this.catalogSlot >= 0) {
       this.catalog!.remove(this.catalogSlot);
       const old = this.published;
@@ -525,7 +543,7 @@ export class CollectionStore implements CollectionInfo {
     if (segments.length === 0) return;
     // The catalog must stop naming a view with these segments before they are retired: a reader
     // that pins after this retirement may load only entries without them (catalog.ts).
-    if (this.publishQueued) this.publish();
+    if (this.stale) this.publish();
     this.reclaimer.retire(() => {
       for (const s of segments) s.release();
       this.onRetired(segments);

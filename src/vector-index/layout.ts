@@ -176,9 +176,9 @@ export const SEGMENT_RECORD_WORDS = 8;
  * name. Int32 words.
  *
  *   header: VERSION (bumped by every add and remove) · CLOCK (last generation handed out) ·
- *           OVERFLOW (1 once a collection found no free slot)
+ *           OVERFLOW (live collections that found no free slot)
  *   slot:   INCARNATION (bumped by add and remove) · ENTRY (directory entry offset, unsigned
- *           bits; 0 = none yet) · GENERATION (moved after each new entry, from CLOCK) ·
+ *           bits; 0 = none: not yet, or no room for it) · GENERATION (moved after each new entry, from CLOCK) ·
  *           NAME_BYTES (0 = free) · NAME (UTF-8, CATALOG_NAME_BYTES)
  */
 export const CatalogHeaderWord = { VERSION: 0, CLOCK: 1, OVERFLOW: 2 } as const;

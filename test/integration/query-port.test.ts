@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Agent, request } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { startTestChroma, type TestChroma } from '../helpers/chroma.js';
 import { MAIN, call, callMsgpack, randomVectors, removeDir, startHotvec, tempDir, type Hotvec } from '../helpers/hotvec.js';
@@ -167,6 +167,8 @@ test('the query port refuses what it does not serve, with the main port named, a
   assert.deepEqual([dim.status, dim.body.error.code], [400, 'HOTVEC_DIMENSION_MISMATCH']);
   const missing = await call<{ error: { code: string } }>(hv.queryUrl!, 'POST', '/v1/collections/nope/query', { embeddings: [data[0]] });
   assert.deepEqual([missing.status, missing.body.error.code], [404, 'HOTVEC_COLLECTION_NOT_FOUND']);
+  const wrongMethod = await call<{ error: { code: string } }>(hv.queryUrl!, 'GET', `/v1/collections/${NAME}/query`);
+  assert.deepEqual([wrongMethod.status, wrongMethod.body.error.code], [405, 'HOTVEC_METHOD_NOT_ALLOWED']);
   const health = await call<{ status: string }>(hv.queryUrl!, 'GET', '/health');
   assert.deepEqual([health.status, health.body.status], [200, 'ok']);
   for (let i = 0; i < 5; i++) assert.equal((await call(hv.queryUrl!, 'POST', `/v1/collections/${NAME}/query`, { embeddings: [data[i]] })).status, 200);
@@ -213,6 +215,50 @@ test('a --query-port another process listens on stops the start with exit status
     assert.match(stderr, new RegExp(`^hotvec: cannot listen on 127\\.0\\.0\\.1:${port} \\(port in use\\)$`, 'm'));
   } finally {
     holder.close();
+    await removeDir(dir);
+  }
+});
+
+test("a second signal during the stop exits at once with status 1, the query port's sockets closed first (no abort)", async () => {
+  const h = await start();
+  const keep = new Agent({ keepAlive: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`${h.queryUrl}/health`, { agent: keep }, (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    // A request on the main port whose body never ends keeps the graceful stop waiting (drain),
+    // with the query port still open, when the second signal comes.
+    const hanging = connect(h.port, '127.0.0.1');
+    await once(hanging, 'connect');
+    hanging.write('POST /v1/collections/s/upsert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
+    await new Promise((r) => setTimeout(r, 100));
+    h.proc.kill('SIGTERM');
+    await h.waitForLog(/"stopping"/);
+    h.proc.kill('SIGTERM');
+    const [code, signal] = (await once(h.proc, 'exit')) as [number | null, string | null];
+    assert.deepEqual([code, signal], [1, null], h.logs.slice(-10).join('\n'));
+    hanging.destroy();
+  } finally {
+    keep.destroy();
+  }
+});
+
+test('--query-port equal to --port is refused at start with exit status 2', async () => {
+  const dir = await tempDir();
+  try {
+    const proc = spawn(process.execPath, [MAIN, '--port', '18977', '--query-port', '18977', '--data-dir', dir, '--workers', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    proc.stdout.resume();
+    const [code] = (await once(proc, 'exit')) as [number | null];
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /--query-port must differ from --port/);
+  } finally {
     await removeDir(dir);
   }
 });

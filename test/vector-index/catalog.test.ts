@@ -30,10 +30,10 @@ test('a reader finds each collection by name, with its current view, from the mo
   ix.apply({ t: 'create', seq: 2, collection: 'd', dimension: 8, metric: 'cosine' });
   const c = reader.lookup('c')!;
   const d = reader.lookup('d')!;
-  assert.equal(directory.read(c.entry).dimension, 4);
-  assert.equal(directory.read(d.entry).metric, 'cosine');
-  assert.deepEqual(directory.read(c.entry).segments, []);
-  assert.equal(c.entry.offset, ix.require('c').searchView().target.directory.offset, "the catalog names the collection's own view");
+  assert.equal(directory.read(c.entry!).dimension, 4);
+  assert.equal(directory.read(d.entry!).metric, 'cosine');
+  assert.deepEqual(directory.read(c.entry!).segments, []);
+  assert.equal(c.entry!.offset, ix.require('c').searchView().target.directory.offset, "the catalog names the collection's own view");
   assert.notEqual(c.generation, d.generation);
   assert.equal(reader.lookup('e'), undefined);
   assert.equal(reader.overflowed, false);
@@ -54,10 +54,10 @@ test('every write publishes a new view and generation by the end of its step, be
     await Promise.resolve(); // the publication is a microtask of the step
     const now = reader.lookup('c')!;
     assert.ok(now.generation > seen.at(-1)!.generation, 'a new generation');
-    assert.equal(now.entry.offset, ix.require('c').searchView().target.directory.offset, 'the current view');
+    assert.equal(now.entry!.offset, ix.require('c').searchView().target.directory.offset, 'the current view');
     seen.push(now);
   }
-  const segments = directory.read(seen.at(-1)!.entry).segments;
+  const segments = directory.read(seen.at(-1)!.entry!).segments;
   assert.equal(segments.length, 2, 'the frozen segment and the growing one');
   // A delete is a tombstone in shared memory; the view still changes (a sealed segment's dead count is in it).
   assert.equal(ix.require('c').count, 10 + CHUNK_SLOTS + 5 - 1 + 1);
@@ -75,14 +75,14 @@ test('a replaced entry stays readable for a reader pinned before it was replaced
     put(ix, s, 1);
     await Promise.resolve();
   }
-  assert.doesNotThrow(() => directory.read(held.entry), 'pinned: not freed');
+  assert.doesNotThrow(() => directory.read(held.entry!), 'pinned: not freed');
   assert.ok(ix.arena.usedBytes > before, 'the replaced entries wait for the pinned reader');
   epochs.unpin(1);
   put(ix, 50, 1); // the next retirement frees what no reader holds
   await Promise.resolve();
   // The reclaimer looks again every few ms at retirements held by another thread's pin.
   for (let i = 0; i < 100 && ix.reclaimer.pending > 1; i++) await new Promise((r) => setTimeout(r, 5));
-  assert.throws(() => directory.read(held.entry), /freed while still in use/);
+  assert.throws(() => directory.read(held.entry!), /freed while still in use/);
   assert.ok(ix.reclaimer.pending <= 1, `${ix.reclaimer.pending} retirements left`);
 });
 
@@ -96,7 +96,7 @@ test('a dropped collection is gone for readers; one re-created under its name is
   ix.apply({ t: 'create', seq: 3, collection: 'c', dimension: 8, metric: 'l2' });
   const again = reader.lookup('c')!;
   assert.ok(again.generation > first.generation);
-  assert.equal(new DirectoryReader(ix.arena.memory).read(again.entry).dimension, 8);
+  assert.equal(new DirectoryReader(ix.arena.memory).read(again.entry!).dimension, 8);
   // Names of every length the API allows (128 characters).
   const long = 'n'.repeat(127) + '1';
   ix.apply({ t: 'create', seq: 4, collection: long, dimension: 2, metric: 'l2' });
@@ -115,4 +115,34 @@ test('more collections than the catalog has slots: the rest are not found, and t
   ix.apply({ t: 'drop', seq: 1e6, collection: 'c0' });
   ix.apply({ t: 'create', seq: 1e6 + 1, collection: 'late', dimension: 2, metric: 'l2' });
   assert.ok(reader.lookup('late'));
+});
+
+test('an arena without room for a new view (its headroom too): the write still succeeds, the catalog names no view until one fits again', async () => {
+  const ix = new VectorIndex({ maxBytes: 8 * MiB, maxDimension: 16, scratchSlots: 2, segmentRecords: CHUNK_SLOTS, catalog: true });
+  const reader = new CatalogReader(ix.arena.memory, ix.catalog!.offset);
+  const epochs = new ReaderEpochs(ix.arena.memory);
+  ix.apply({ t: 'create', seq: 1, collection: 'c', dimension: 16, metric: 'l2' });
+  let seq = 2;
+  assert.throws(() => {
+    for (;;) ix.apply({ t: 'upsert', seq: seq++, collection: 'c', ids: Array.from({ length: 200 }, (_, i) => `r${seq}-${i}`), embeddings: new Float32Array(200 * 16) });
+  }, /INDEX_FULL|arena is full/);
+  const ids = [...Array(3).keys()].flatMap((b) => Array.from({ length: 200 }, (_, i) => `r${b + 3}-${i}`));
+  // A reader pinned meanwhile holds every entry replaced after it pinned: the headroom fills with them.
+  epochs.pin(1);
+  let unavailable = false;
+  for (const id of ids) {
+    ix.apply({ t: 'delete', seq: seq++, collection: 'c', ids: [id] }); // must not throw, now or in its microtask
+    await Promise.resolve();
+    const now = reader.lookup('c');
+    assert.ok(now, 'the collection is still known');
+    if (now.entry === null) unavailable = true;
+  }
+  assert.ok(unavailable, 'the headroom ran out while the reader held the replaced entries');
+  epochs.unpin(1);
+  await new Promise((r) => setTimeout(r, 20)); // the reclaimer's poll frees what the pin held
+  ix.apply({ t: 'delete', seq: seq++, collection: 'c', ids: ['r6-0'] });
+  await Promise.resolve();
+  const back = reader.lookup('c')!;
+  assert.notEqual(back.entry, null, 'a view again once room was freed');
+  assert.equal(back.entry!.offset, ix.require('c').searchView().target.directory.offset);
 });
