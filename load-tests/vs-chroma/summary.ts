@@ -133,6 +133,7 @@ export function summarize(i: Measured) {
       ratioQps: med((r) => r.hotvecQueryPort.queriesPerSecond / r.chromaHttp.queriesPerSecond),
       cpuOverBareInRun: med((r) => r.hotvecQueryPort.cpuMsPerQuery / r.bare.cpuMsPerQuery),
       shareOfCeiling: med((r) => r.hotvecQueryPort.queriesPerSecond / r.ceilingHttp.queriesPerSecond),
+      threadsMsPerQuery: { main: med((r) => r.hotvecQueryPort.threads.main), workers: med((r) => r.hotvecQueryPort.threads.busiest), other: med((r) => r.hotvecQueryPort.threads.other) },
     },
     websocketMsgpackBatched: {
       queriesPerMessage: wsBatch,
@@ -195,6 +196,11 @@ export function sideBySide(s: Summary, i: Measured): Record<string, { hotvec: st
       'hotvec/chroma': f(s.queryPort.ratioQps, 2),
     },
     'hotvec query port CPU per query / bare usearch (1 thread, in the run)': { hotvec: f(s.queryPort.cpuOverBareInRun, 2), chroma: '', 'hotvec/chroma': '' },
+    'hotvec query port CPU ms/query: main / query workers / other threads': {
+      hotvec: `${f(s.queryPort.threadsMsPerQuery.main, 3)} / ${f(s.queryPort.threadsMsPerQuery.workers, 3)} / ${f(s.queryPort.threadsMsPerQuery.other, 3)}`,
+      chroma: '',
+      'hotvec/chroma': '',
+    },
     'search ceiling (not hotvec) CPU per query / bare usearch (1 thread, in the run)': { hotvec: f(s.searchCeiling.cpuOverBareInRun, 2), chroma: '', 'hotvec/chroma': '' },
     'HTTP transport floor, no search: queries/s, CPU ms/query': { hotvec: `${f(s.httpTransportFloor.qps, 0)}, ${f(s.httpTransportFloor.cpuMsPerQuery, 3)}`, chroma: '', 'hotvec/chroma': '' },
     'HTTP at half its rate: p50 / p99 ms': { hotvec: `${f(s.halfRate.hotvec.p50ms)} / ${f(s.halfRate.hotvec.p99ms)}`, chroma: `${f(s.halfRate.chroma.p50ms)} / ${f(s.halfRate.chroma.p99ms)}`, 'hotvec/chroma': f(s.halfRate.hotvec.p99ms / s.halfRate.chroma.p99ms, 2) },
