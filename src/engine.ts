@@ -224,7 +224,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       queryPort === undefined
         ? undefined
         : new MainRelay(`hotvec:query-port:${randomUUID()}`, {
-            observe: (status, seconds) => observeRequest('query', 'http', status, seconds),
+            observe: (transport, status, seconds) => observeRequest('query', transport, status, seconds),
             onServiceError: (code, message) => this.emit('service-error', new HotvecError(code.replace(/^HOTVEC_/, '') as ConstructorParameters<typeof HotvecError>[0], `query port: ${message}`)),
           }));
     let portWorkers = 0;

@@ -11,8 +11,10 @@ import { BroadcastChannel, threadId } from 'node:worker_threads';
 import type { QueryCacheStats } from '../cache/query-cache.js';
 import type { HotvecError } from '../errors.js';
 import { unref } from '../pool/loaded-workers.js';
+import type { Transport } from '../server/server.js';
 
 export const FLUSH_MS = 50;
+const TRANSPORTS: readonly Transport[] = ['http', 'ws'];
 const SAMPLES = 512;
 
 interface ErrorReport {
@@ -35,7 +37,8 @@ const down = (name: string): string => `${name}:down`;
 export class WorkerRelay {
   private readonly upChannel: BroadcastChannel;
   private readonly downChannel: BroadcastChannel;
-  private samples = new Float64Array(SAMPLES * 2);
+  /** Per request: transport (TRANSPORTS index), HTTP status (or the status its error maps to), seconds. */
+  private samples = new Float64Array(SAMPLES * 3);
   private count = 0;
   private errors: ErrorReport[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -57,10 +60,12 @@ export class WorkerRelay {
     };
   }
 
-  /** One answered request: its HTTP status and seconds from arrival to answer written. */
-  record(status: number, seconds: number, error?: HotvecError): void {
-    this.samples[this.count * 2] = status;
-    this.samples[this.count * 2 + 1] = seconds;
+  /** One answered request: its transport, its HTTP status and seconds from arrival to answer written. */
+  record(transport: Transport, status: number, seconds: number, error?: HotvecError): void {
+    const at = this.count * 3;
+    this.samples[at] = TRANSPORTS.indexOf(transport);
+    this.samples[at + 1] = status;
+    this.samples[at + 2] = seconds;
     this.count++;
     if (error) this.errors.push({ code: error.code, message: error.message });
     if (this.count === SAMPLES) this.flush();
@@ -71,7 +76,7 @@ export class WorkerRelay {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.count === 0 && this.errors.length === 0) return;
-    const samples = this.samples.slice(0, this.count * 2);
+    const samples = this.samples.slice(0, this.count * 3);
     this.count = 0;
     const errors = this.errors;
     this.errors = [];
@@ -94,8 +99,8 @@ export class WorkerRelay {
 }
 
 export interface RelayHandlers {
-  /** One request a worker answered: 'query' over 'http', as the main port's observer gets it. */
-  observe: (status: number, seconds: number) => void;
+  /** One query a worker answered, as the main port's observer gets it (op 'query'). */
+  observe: (transport: Transport, status: number, seconds: number) => void;
   /** A service error (5xx kind) a worker answered, rebuilt with its code and message. */
   onServiceError: (code: string, message: string) => void;
 }
@@ -124,7 +129,7 @@ export class MainRelay {
         for (const w of this.closedWaiters) w(m.threadId);
         return;
       }
-      for (let i = 0; i < m.samples.length; i += 2) handlers.observe(m.samples[i]!, m.samples[i + 1]!);
+      for (let i = 0; i < m.samples.length; i += 3) handlers.observe(TRANSPORTS[m.samples[i]!]!, m.samples[i + 1]!, m.samples[i + 2]!);
       for (const e of m.errors) handlers.onServiceError(e.code, e.message);
       if (m.cache) this.caches.set(m.threadId, m.cache);
     };

@@ -1,9 +1,10 @@
 /**
  * The query port, in a query worker: a uWS app on `--query-port` that every worker listens on
  * (SO_REUSEPORT: the kernel spreads the connections over them), answering
- * `POST /v1/collections/:name/query` from start to finish in the thread that took it — no
- * hand-off to another thread on the way (answer.ts). `GET /health` tells readiness; every other
- * route is the main port's, and the answer says so.
+ * `POST /v1/collections/:name/query` and the WebSocket `query` op at /v1/ws (websocket.ts) from
+ * start to finish in the thread that took it — no hand-off to another thread on the way
+ * (answer.ts). `GET /health` tells readiness; every other route is the main port's, and the
+ * answer says so.
  *
  * Stopping: Node aborts the process when a thread ends with uWS handles open, so a worker closes
  * its listener and every connection (`close()`, on the main thread's order through the relay, and
@@ -15,9 +16,11 @@ import { BodyBuffers } from '../server/body-buffers.js';
 import { decode, encode, encodingOfAccept, encodingOfContentType, contentTypeOf, type Encoding } from '../server/codec.js';
 import { ResponseState, readBody } from '../server/http.js';
 import { loadUws, type LoadedUws } from '../server/uws.js';
+import type { Outbox } from '../server/ws-send.js';
 import type { QueryAnswerer } from './answer.js';
 import { EngineStatus, StatusWord, type QueryPortInit } from './messages.js';
 import type { WorkerRelay } from './relay.js';
+import { queryPortSockets } from './websocket.js';
 
 export class QueryPortServer {
   private readonly uws: LoadedUws;
@@ -40,15 +43,28 @@ export class QueryPortServer {
       new ResponseState(res).sendValue(status === 'ok' ? 200 : 503, { status, port: 'query' }, 'json');
     });
     this.app.post('/v1/collections/:name/query', (res, req) => this.handle(res, req));
+    this.app.ws<Outbox>(
+      '/v1/ws',
+      queryPortSockets(answerer, relay, {
+        maxPayloadBytes: init.maxBodyBytes,
+        highWaterBytes: 1 << 20,
+        assertServing: () => this.assertServing(),
+        mainPort: () => Atomics.load(this.status, StatusWord.MAIN_PORT),
+      }),
+    );
     this.app.any('/*', (res, req) => {
       const url = req.getUrl();
-      if (/^\/v1\/collections\/[^/]+\/query$|^\/health$/.test(url)) {
+      if (/^\/v1\/collections\/[^/]+\/query$|^\/health$|^\/v1\/ws$/.test(url)) {
         new ResponseState(res).sendError(new HotvecError('METHOD_NOT_ALLOWED', `${req.getMethod().toUpperCase()} is not allowed on ${url}`), 'json', true);
         return;
       }
-      const err = new HotvecError('ROUTE_NOT_FOUND', `the query port serves POST /v1/collections/:name/query and GET /health; ${req.getMethod().toUpperCase()} ${req.getUrl()} is on the main port (${Atomics.load(this.status, StatusWord.MAIN_PORT)})`);
+      const err = new HotvecError('ROUTE_NOT_FOUND', `the query port serves POST /v1/collections/:name/query, the WebSocket query op at /v1/ws and GET /health; ${req.getMethod().toUpperCase()} ${req.getUrl()} is on the main port (${Atomics.load(this.status, StatusWord.MAIN_PORT)})`);
       new ResponseState(res).sendError(err, 'json', true);
     });
+  }
+
+  private assertServing(): void {
+    if (Atomics.load(this.status, StatusWord.STATUS) !== EngineStatus.OK) throw new HotvecError('NOT_READY', `hotvec is ${this.statusName()}; retry shortly`);
   }
 
   private statusName(): 'ok' | 'recovering' | 'stopping' {
@@ -82,9 +98,7 @@ export class QueryPortServer {
         } finally {
           buffers?.give(bytes);
         }
-        if (Atomics.load(this.status, StatusWord.STATUS) !== EngineStatus.OK) {
-          throw new HotvecError('NOT_READY', `hotvec is ${this.statusName()}; retry shortly`);
-        }
+        this.assertServing();
         let name: string;
         try {
           name = decodeURIComponent(rawName);
@@ -93,7 +107,7 @@ export class QueryPortServer {
         }
         const result = this.answerer.answer(name, body);
         state.send(200, encode(result, resEncoding, false), contentTypeOf(resEncoding));
-        this.relay.record(200, (performance.now() - started) / 1000);
+        this.relay.record('http', 200, (performance.now() - started) / 1000);
       })
       .catch((err: unknown) => {
         const e = toHotvecError(err);
@@ -104,7 +118,7 @@ export class QueryPortServer {
   private fail(state: ResponseState, e: HotvecError, encoding: Encoding, started: number, closeConnection: boolean): void {
     state.sendError(e, encoding, closeConnection);
     // A client that left half-way through its body: its time is not the server's latency.
-    if (e.code !== 'HOTVEC_CLIENT_CLOSED_REQUEST') this.relay.record(e.status, (performance.now() - started) / 1000, e.kind === 'service' ? e : undefined);
+    if (e.code !== 'HOTVEC_CLIENT_CLOSED_REQUEST') this.relay.record('http', e.status, (performance.now() - started) / 1000, e.kind === 'service' ? e : undefined);
   }
 
   /** Binds the port beside the other workers (SO_REUSEPORT). Resolves false when it cannot. */

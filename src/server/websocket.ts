@@ -16,11 +16,10 @@ import type { ServiceContext } from '../service/index.js';
 import { decode, encode, type Encoding } from './codec.js';
 import { dispatch, isOpName, mayCarryEmbeddings, opNames } from './operations.js';
 import type { RequestObserver } from './server.js';
+import { flushQueued, sendOrQueue, type Outbox } from './ws-send.js';
 
-export interface SocketData {
-  closed: boolean;
+export interface SocketData extends Outbox {
   inflight: number;
-  pending: { body: Uint8Array | string; binary: boolean }[];
   /** Topic → unsubscribe, for the topics this socket subscribed to. */
   topics?: Map<string, () => void>;
 }
@@ -44,24 +43,9 @@ export function webSocketBehavior(
   onServiceError: (err: HotvecError) => void,
   topics: Readonly<Record<string, Topic>> = {},
 ): WebSocketBehavior<SocketData> {
-  const flush = (ws: WebSocket<SocketData>): void => {
-    const data = ws.getUserData();
-    while (data.pending.length > 0 && !data.closed && ws.getBufferedAmount() < options.highWaterBytes) {
-      const next = data.pending.shift()!;
-      ws.send(next.body, next.binary);
-    }
-  };
-
   const reply = (ws: WebSocket<SocketData>, message: unknown, encoding: Encoding, typed: boolean): void => {
-    const data = ws.getUserData();
-    if (data.closed) return;
-    const body = encode(message, encoding, typed);
-    const binary = encoding === 'msgpack';
-    if (data.pending.length > 0 || ws.getBufferedAmount() >= options.highWaterBytes) {
-      data.pending.push({ body, binary });
-      return;
-    }
-    ws.cork(() => ws.send(body, binary));
+    if (ws.getUserData().closed) return;
+    sendOrQueue(ws, encode(message, encoding, typed), encoding === 'msgpack', options.highWaterBytes);
   };
 
   const subscription = (ws: WebSocket<SocketData>, m: Record<string, unknown>, encoding: Encoding): unknown => {
@@ -163,7 +147,7 @@ export function webSocketBehavior(
         },
       );
     },
-    drain: (ws) => flush(ws),
+    drain: (ws) => flushQueued(ws, options.highWaterBytes),
     close: (ws) => {
       const data = ws.getUserData();
       data.closed = true;

@@ -11,8 +11,9 @@ import { once } from 'node:events';
 import { Agent, request } from 'node:http';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import WebSocket from 'ws';
 import { startTestChroma, type TestChroma } from '../helpers/chroma.js';
-import { MAIN, call, callMsgpack, randomVectors, removeDir, startHotvec, tempDir, type Hotvec } from '../helpers/hotvec.js';
+import { MAIN, call, callMsgpack, packr, randomVectors, removeDir, startHotvec, tempDir, type Hotvec } from '../helpers/hotvec.js';
 import { bruteForce } from '../helpers/reference.js';
 import { until } from '../helpers/wait.js';
 import { FLUSH_MS } from '../../src/query-port/relay.js';
@@ -153,6 +154,37 @@ test('every acknowledged write shows on the query port at once, through its cach
   assert.deepEqual((await post<Answer>(hv.queryUrl!, '/v1/collections/other/query', other)).body.ids, [['b']], 'a re-created collection');
 });
 
+test('the query port speaks the WebSocket query op, JSON and msgpack frames, as the main port does; other ops are refused with the main port named', async () => {
+  const ws = new WebSocket(`${hv.queryUrl!.replace('http', 'ws')}/v1/ws`);
+  const answers = new Map<unknown, { id: unknown; result?: Answer; error?: { code: string; message: string } }>();
+  let waiting: (() => void) | undefined;
+  ws.on('message', (m: Buffer, binary: boolean) => {
+    const a = (binary ? packr.unpack(m) : JSON.parse(m.toString())) as { id: unknown };
+    answers.set(a.id, a);
+    waiting?.();
+  });
+  await once(ws, 'open');
+  const answered = (n: number): Promise<void> => new Promise((resolve) => (waiting = () => answers.size >= n && resolve()));
+  const countBefore = await settledMetric('hotvec_request_duration_seconds_count', { op: 'query', transport: 'ws' });
+  const queries = randomVectors(6, DIM, 321);
+  for (const [i, q] of queries.entries()) ws.send(JSON.stringify({ id: i, op: 'query', collection: NAME, embeddings: [q], k: 5 }));
+  ws.send(packr.pack({ id: 'bin', op: 'query', collection: NAME, embeddings: new Uint8Array(new Float32Array(queries[0]!).buffer), k: 5 }));
+  ws.send(JSON.stringify({ id: 'count', op: 'count', collection: NAME }));
+  ws.send(JSON.stringify({ id: 'nope', op: 'frobnicate' }));
+  await answered(queries.length + 3);
+  for (const [i, q] of queries.entries()) {
+    const http = await call<Answer>(hv.url, 'POST', `/v1/collections/${NAME}/query`, { embeddings: [q], k: 5 });
+    assert.deepEqual(answers.get(i)?.result, http.body, `query ${i}`);
+  }
+  assert.deepEqual(answers.get('bin')?.result?.ids, answers.get(0)?.result?.ids, 'msgpack float32 bin');
+  assert.equal(answers.get('count')?.error?.code, 'HOTVEC_INVALID_ARGUMENT');
+  assert.ok(answers.get('count')!.error!.message.includes(`main port (${hv.port})`), answers.get('count')!.error!.message);
+  assert.equal(answers.get('nope')?.error?.code, 'HOTVEC_INVALID_ARGUMENT');
+  ws.close();
+  // 7 queries answered and 2 refusals, counted as WebSocket queries.
+  assert.ok(await until(async () => (await metric('hotvec_request_duration_seconds_count', { op: 'query', transport: 'ws' })) - countBefore === 9), 'counted in /metrics');
+});
+
 test('the query port refuses what it does not serve, with the main port named, and its requests reach /metrics', async () => {
   // The earlier tests' last requests may still be on their way from the workers.
   const before = await settledMetric('hotvec_request_duration_seconds_count', { op: 'query', transport: 'http' });
@@ -194,7 +226,12 @@ test('a graceful stop with connections open to the query port ends with exit sta
         }),
       ),
     );
+    // And a WebSocket left open.
+    const ws = new WebSocket(`${h.queryUrl!.replace('http', 'ws')}/v1/ws`);
+    await once(ws, 'open');
+    const closed = once(ws, 'close');
     assert.equal(await h.stop(), 0);
+    await closed;
   } finally {
     keep.destroy();
   }
