@@ -10,7 +10,7 @@ import type { WebSocketBehavior } from 'uWebSockets.js';
 import { HotvecError, invalid, toHotvecError } from '../errors.js';
 import { decode, encode, type Encoding } from '../server/codec.js';
 import { isOpName } from '../server/operations.js';
-import { flushQueued, sendOrQueue, type Outbox } from '../server/ws-send.js';
+import { flushQueued, sendOrQueue, socketBasics, type Outbox } from '../server/ws-send.js';
 import type { QueryAnswerer } from './answer.js';
 import type { WorkerRelay } from './relay.js';
 
@@ -24,14 +24,7 @@ export interface QueryPortSocketOptions {
 
 export function queryPortSockets(answerer: QueryAnswerer, relay: WorkerRelay, options: QueryPortSocketOptions): WebSocketBehavior<Outbox> {
   return {
-    maxPayloadLength: options.maxPayloadBytes,
-    idleTimeout: 120,
-    maxBackpressure: 64 * 1024 * 1024,
-    closeOnBackpressureLimit: 0,
-    sendPingsAutomatically: true,
-    upgrade: (res, req, context) => {
-      res.upgrade<Outbox>({ closed: false, pending: [] }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
-    },
+    ...socketBasics<Outbox>(options.maxPayloadBytes, () => ({ closed: false, pending: [] })),
     message: (ws, raw, isBinary) => {
       const started = performance.now();
       const encoding: Encoding = isBinary ? 'msgpack' : 'json';

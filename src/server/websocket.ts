@@ -16,7 +16,7 @@ import type { ServiceContext } from '../service/index.js';
 import { decode, encode, type Encoding } from './codec.js';
 import { dispatch, isOpName, mayCarryEmbeddings, opNames } from './operations.js';
 import type { RequestObserver } from './server.js';
-import { flushQueued, sendOrQueue, type Outbox } from './ws-send.js';
+import { flushQueued, sendOrQueue, socketBasics, type Outbox } from './ws-send.js';
 
 export interface SocketData extends Outbox {
   inflight: number;
@@ -82,20 +82,7 @@ export function webSocketBehavior(
   };
 
   return {
-    maxPayloadLength: options.maxPayloadBytes,
-    idleTimeout: 120,
-    maxBackpressure: 64 * 1024 * 1024,
-    closeOnBackpressureLimit: 0,
-    sendPingsAutomatically: true,
-    upgrade: (res, req, context) => {
-      res.upgrade<SocketData>(
-        { closed: false, inflight: 0, pending: [] },
-        req.getHeader('sec-websocket-key'),
-        req.getHeader('sec-websocket-protocol'),
-        req.getHeader('sec-websocket-extensions'),
-        context,
-      );
-    },
+    ...socketBasics<SocketData>(options.maxPayloadBytes, () => ({ closed: false, inflight: 0, pending: [] })),
     open: (ws) => {
       sockets.add(ws);
     },

@@ -4,7 +4,7 @@
  * handler sends the queue as the buffer empties. Shared by the main port's and the query port's
  * WebSocket handlers.
  */
-import type { WebSocket } from 'uWebSockets.js';
+import type { WebSocket, WebSocketBehavior } from 'uWebSockets.js';
 
 export interface Outbox {
   closed: boolean;
@@ -19,6 +19,24 @@ export function sendOrQueue<D extends Outbox>(ws: WebSocket<D>, body: Uint8Array
     return;
   }
   ws.cork(() => ws.send(body, binary));
+}
+
+/**
+ * The settings both ports' WebSockets share, and the upgrade that gives each socket a fresh
+ * `data()`: messages up to `maxPayloadBytes`, 120 s idle timeout with automatic pings, and a
+ * 64 MiB uWS buffer that never closes the socket (answers queue in JS beyond the high water).
+ */
+export function socketBasics<D extends Outbox>(maxPayloadBytes: number, data: () => D): WebSocketBehavior<D> {
+  return {
+    maxPayloadLength: maxPayloadBytes,
+    idleTimeout: 120,
+    maxBackpressure: 64 * 1024 * 1024,
+    closeOnBackpressureLimit: 0,
+    sendPingsAutomatically: true,
+    upgrade: (res, req, context) => {
+      res.upgrade<D>(data(), req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+    },
+  };
 }
 
 /** For the socket's `drain`: sends what queued while there is room. */
