@@ -401,11 +401,12 @@ async function main(): Promise<void> {
     const chromaHttp = (seconds: number): Promise<LoadStats> => httpLoad({ url: chroma.queryUrl, body: whole(chromaBody()), connections, seconds });
     const hvPaced = (rate: number): Promise<LoadStats> => pacedHttpLoad({ url: hvQueryUrl, body: hvBody(), rate, seconds: duration });
     const chromaPaced = (rate: number): Promise<LoadStats> => pacedHttpLoad({ url: chroma.queryUrl, body: chromaBody(), rate, seconds: duration });
-    const hvWs = (seconds: number): Promise<LoadStats> => {
+    const portWsUrl = `${hv.queryUrl!.replace('http', 'ws')}/v1/ws`;
+    const hvWs = (seconds: number, url = wsUrl): Promise<LoadStats> => {
       const base = hvNext;
       hvNext += 10_000_000;
       return wsLoad({
-        url: wsUrl,
+        url,
         sockets: num('ws-sockets'),
         window: num('ws-window'),
         seconds,
@@ -448,6 +449,7 @@ async function main(): Promise<void> {
     await hvPortHttp(num('warmup'));
     await chromaHttp(num('warmup'));
     await hvWs(num('warmup'));
+    await hvWs(num('warmup'), portWsUrl);
     await hvWsBatch(num('warmup'));
     await floorHttp(num('warmup'));
     await ceilingHttp(num('warmup'));
@@ -465,6 +467,7 @@ async function main(): Promise<void> {
       const chromaHttpPhase = await measured(chroma.pid, () => chromaHttp(duration));
       const hotvecWs = await measured(hv.proc.pid!, () => hvWs(duration));
       const hotvecWsBatch = await measured(hv.proc.pid!, () => hvWsBatch(duration));
+      const hotvecQueryPortWs = await measured(hv.proc.pid!, () => hvWs(duration, portWsUrl));
       const floorPhase = await measured(floor.pid, () => floorHttp(duration));
       // Each server at half its own saturated rate of this run, evenly spaced arrivals.
       const halfRate = Math.max(1, Math.floor(hotvecHttp.queriesPerSecond / 2));
@@ -476,10 +479,10 @@ async function main(): Promise<void> {
       const serverWithin10ms = shareWithin(countsBefore, await queryLatencyCounts(hv.url), 0.01);
       const chromaHalf = Math.max(1, Math.floor(chromaHttpPhase.queriesPerSecond / 2));
       const chromaHalfRate = await measured(chroma.pid, () => chromaPaced(chromaHalf));
-      perRun.push({ bare: bareInRun, hotvecHttp, hotvecQueryPort, chromaHttp: chromaHttpPhase, hotvecWs, hotvecWsBatch, floorHttp: floorPhase, ceilingHttp: ceilingPhase, hotvecHalfRate, chromaHalfRate, serverWithin10ms });
+      perRun.push({ bare: bareInRun, hotvecHttp, hotvecQueryPort, hotvecQueryPortWs, chromaHttp: chromaHttpPhase, hotvecWs, hotvecWsBatch, floorHttp: floorPhase, ceilingHttp: ceilingPhase, hotvecHalfRate, chromaHalfRate, serverWithin10ms });
       log(
         `  hotvec HTTP ${hotvecHttp.queriesPerSecond.toFixed(0)}/s p99 ${hotvecHttp.p99ms.toFixed(1)} ms | Chroma HTTP ${chromaHttpPhase.queriesPerSecond.toFixed(0)}/s p99 ${chromaHttpPhase.p99ms.toFixed(1)} ms | ` +
-          `ratio ${(hotvecHttp.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)} | query port ${hotvecQueryPort.queriesPerSecond.toFixed(0)}/s p99 ${hotvecQueryPort.p99ms.toFixed(1)} ms (${(hotvecQueryPort.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)}× Chroma, ${hotvecQueryPort.cpuMsPerQuery.toFixed(3)} CPU ms/q, ${(hotvecQueryPort.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}× bare) | bare ${bareInRun.cpuMsPerQuery.toFixed(3)} CPU ms/q, hotvec ${hotvecHttp.cpuMsPerQuery.toFixed(3)} (${(hotvecHttp.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}×) | hotvec WS ${hotvecWs.queriesPerSecond.toFixed(0)}/s, ${wsBatch} per message ${hotvecWsBatch.queriesPerSecond.toFixed(0)}/s (${hotvecWsBatch.cpuMsPerQuery.toFixed(3)} CPU ms/q) | ` +
+          `ratio ${(hotvecHttp.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)} | query port ${hotvecQueryPort.queriesPerSecond.toFixed(0)}/s p99 ${hotvecQueryPort.p99ms.toFixed(1)} ms (${(hotvecQueryPort.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)}× Chroma, ${hotvecQueryPort.cpuMsPerQuery.toFixed(3)} CPU ms/q, ${(hotvecQueryPort.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}× bare) | bare ${bareInRun.cpuMsPerQuery.toFixed(3)} CPU ms/q, hotvec ${hotvecHttp.cpuMsPerQuery.toFixed(3)} (${(hotvecHttp.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}×) | hotvec WS ${hotvecWs.queriesPerSecond.toFixed(0)}/s (query port ${hotvecQueryPortWs.queriesPerSecond.toFixed(0)}/s, ${hotvecQueryPortWs.cpuMsPerQuery.toFixed(3)} CPU ms/q), ${wsBatch} per message ${hotvecWsBatch.queriesPerSecond.toFixed(0)}/s (${hotvecWsBatch.cpuMsPerQuery.toFixed(3)} CPU ms/q) | ` +
           `HTTP floor ${floorPhase.queriesPerSecond.toFixed(0)}/s ${floorPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q | ` +
           `search ceiling ${ceilingPhase.queriesPerSecond.toFixed(0)}/s (${(ceilingPhase.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)}× Chroma) ${ceilingPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q (${(ceilingPhase.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}× bare) | half rate p99: hotvec (${halfRate}/s) ${hotvecHalfRate.p99ms.toFixed(1)} ms (server clock: ${(100 * serverWithin10ms).toFixed(2)}% within 10 ms; meanwhile CPU s of Chroma ${othersCpu[0]!.toFixed(2)}, of hotvec's Chroma ${othersCpu[1]!.toFixed(2)}), Chroma (${chromaHalf}/s) ${chromaHalfRate.p99ms.toFixed(1)} ms`,
       );

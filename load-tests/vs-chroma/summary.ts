@@ -19,6 +19,8 @@ export interface RunPhases {
   hotvecHttp: Phase;
   /** The same load on hotvec's query port (`--query-port`): the workers take the connections. */
   hotvecQueryPort: Phase;
+  /** The main port's one-query-per-message WebSocket load, on the query port. */
+  hotvecQueryPortWs: Phase;
   chromaHttp: Phase;
   hotvecWs: Phase;
   hotvecWsBatch: Phase;
@@ -133,6 +135,7 @@ export function summarize(i: Measured) {
       ratioQps: med((r) => r.hotvecQueryPort.queriesPerSecond / r.chromaHttp.queriesPerSecond),
       cpuOverBareInRun: med((r) => r.hotvecQueryPort.cpuMsPerQuery / r.bare.cpuMsPerQuery),
       shareOfCeiling: med((r) => r.hotvecQueryPort.queriesPerSecond / r.ceilingHttp.queriesPerSecond),
+      ws: { qps: med((r) => r.hotvecQueryPortWs.queriesPerSecond), p99ms: med((r) => r.hotvecQueryPortWs.p99ms), cpuMsPerQuery: med((r) => r.hotvecQueryPortWs.cpuMsPerQuery) },
       threadsMsPerQuery: { main: med((r) => r.hotvecQueryPort.threads.main), workers: med((r) => r.hotvecQueryPort.threads.busiest), other: med((r) => r.hotvecQueryPort.threads.other) },
     },
     websocketMsgpackBatched: {
@@ -196,6 +199,11 @@ export function sideBySide(s: Summary, i: Measured): Record<string, { hotvec: st
       'hotvec/chroma': f(s.queryPort.ratioQps, 2),
     },
     'hotvec query port CPU per query / bare usearch (1 thread, in the run)': { hotvec: f(s.queryPort.cpuOverBareInRun, 2), chroma: '', 'hotvec/chroma': '' },
+    'hotvec query port WS msgpack (as the WS row): queries/s, p99 ms, CPU ms/query': {
+      hotvec: `${f(s.queryPort.ws.qps, 0)}, ${f(s.queryPort.ws.p99ms)}, ${f(s.queryPort.ws.cpuMsPerQuery, 3)}`,
+      chroma: '',
+      'hotvec/chroma': f(s.queryPort.ws.qps / s.http.chroma.qps, 2),
+    },
     'hotvec query port CPU ms/query: main / query workers / other threads': {
       hotvec: `${f(s.queryPort.threadsMsPerQuery.main, 3)} / ${f(s.queryPort.threadsMsPerQuery.workers, 3)} / ${f(s.queryPort.threadsMsPerQuery.other, 3)}`,
       chroma: '',
