@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { queryCacheFor, type QueryCacheStats } from './cache/query-cache.js';
+import { addCacheStats, queryCacheFor } from './cache/query-cache.js';
 import type { Config } from './config.js';
 import { HotvecError, errorMessage } from './errors.js';
 import { GraphBuilder } from './graph/builder.js';
@@ -312,7 +312,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       writeBehind: () => ({ ...flusher.lag(), state: flusher.state }),
       index: () => ({ sharedBytes: index.arena.sharedBytes, usedBytes: index.arena.usedBytes }),
       pool: () => ({ queueSize: pool.queueSize, utilization: pool.utilization }),
-      cache: () => sumCacheStats(ctx.cache?.stats(), relay?.cacheStats()),
+      // The main thread's cache counters and the query workers' (query port).
+      cache: () => addCacheStats(ctx.cache?.stats(), relay?.cacheStats()),
     });
     this.server = new Server(ctx, {
       host: cfg.host,
@@ -411,10 +412,4 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.metrics.close();
     this.setState('stopped');
   }
-}
-
-/** The main thread's cache counters and the query workers' (query port), added up. */
-function sumCacheStats(a: QueryCacheStats | undefined, b: QueryCacheStats | undefined): QueryCacheStats | undefined {
-  if (!a || !b) return a ?? b;
-  return { hits: a.hits + b.hits, misses: a.misses + b.misses, notAdmitted: a.notAdmitted + b.notAdmitted, bytes: a.bytes + b.bytes, entries: a.entries + b.entries };
 }

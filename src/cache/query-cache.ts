@@ -189,5 +189,11 @@ export class QueryCache {
 }
 
 /** The engine's cache for its settings: none when `cacheBytes` is 0. */
+/** Two caches' counters added up (either may be absent). */
+export function addCacheStats(a: QueryCacheStats | undefined, b: QueryCacheStats | undefined): QueryCacheStats | undefined {
+  if (!a || !b) return a ?? b;
+  return { hits: a.hits + b.hits, misses: a.misses + b.misses, notAdmitted: a.notAdmitted + b.notAdmitted, bytes: a.bytes + b.bytes, entries: a.entries + b.entries };
+}
+
 export const queryCacheFor = (cacheBytes: number, admission: CacheAdmission = 'repeat'): QueryCache | undefined =>
   cacheBytes > 0 ? new QueryCache({ maxBytes: cacheBytes, admission }) : undefined;

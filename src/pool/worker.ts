@@ -107,13 +107,13 @@ async function serveQueryPort(qp: QueryPortInit): Promise<boolean> {
   // with; the status is looked at again after listening, since the stop may begin in between.
   const stopping = (): boolean => Atomics.load(new Int32Array(qp.status), StatusWord.STATUS) === EngineStatus.STOPPING;
   if (stopping()) {
-    relay.closedOnItsOwn();
+    relay.reportClosed();
     return false;
   }
   const listening = await server.listen();
   if (!listening || stopping()) {
     server.close();
-    if (listening) relay.closedOnItsOwn();
+    if (listening) relay.reportClosed();
   }
   return listening;
 }

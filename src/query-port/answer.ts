@@ -42,6 +42,8 @@ export class QueryAnswerer {
   /** Per collection: the generation this worker's cached answers were computed at. */
   private readonly generations = new Map<string, number>();
   private u8: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+  /** The last view `catchUp` covered (the directory reader hands out the same object per entry). */
+  private covered: DirectoryBody | undefined;
 
   constructor(private readonly deps: AnswerDeps) {}
 
@@ -114,6 +116,7 @@ export class QueryAnswerer {
 
   /** Brings this thread's view of the memory up to every chunk the view names (another thread grew it). */
   private catchUp(target: DirectoryBody): void {
+    if (target === this.covered) return;
     let end = 0;
     const bytes = chunkLayout(target.dimension).allocBytes;
     for (const s of target.segments) for (const c of s.chunks) end = Math.max(end, c + bytes);
@@ -123,5 +126,6 @@ export class QueryAnswerer {
       if (memory.buffer.byteLength < end) throw new Error(`shared memory is ${memory.buffer.byteLength} bytes in this worker, the view needs ${end}`);
       this.u8 = new Uint8Array(memory.buffer as unknown as SharedArrayBuffer);
     }
+    this.covered = target;
   }
 }

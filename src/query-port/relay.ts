@@ -8,7 +8,7 @@
  * worker, from the request's arrival to its answer written.
  */
 import { BroadcastChannel, threadId } from 'node:worker_threads';
-import type { QueryCacheStats } from '../cache/query-cache.js';
+import { addCacheStats, type QueryCacheStats } from '../cache/query-cache.js';
 import type { HotvecError } from '../errors.js';
 import { unref } from '../pool/loaded-workers.js';
 import type { Transport } from '../server/server.js';
@@ -56,7 +56,7 @@ export class WorkerRelay {
       if ((event as { data: DownMessage }).data.kind !== 'close') return;
       this.flush();
       onClose();
-      this.post({ kind: 'closed', threadId });
+      this.reportClosed();
     };
   }
 
@@ -83,8 +83,8 @@ export class WorkerRelay {
     this.post({ kind: 'samples', threadId, samples, errors, cache: this.cacheStats() });
   }
 
-  /** Says this worker's sockets are closed (it closed them itself: it started while the engine was stopping). */
-  closedOnItsOwn(): void {
+  /** Says this worker's sockets are closed (on the main thread's order, or on its own: it started while the engine was stopping). */
+  reportClosed(): void {
     this.post({ kind: 'closed', threadId });
   }
 
@@ -142,15 +142,8 @@ export class MainRelay {
 
   /** The workers' cache counters, summed (the last each reported); undefined before any report. */
   cacheStats(): QueryCacheStats | undefined {
-    if (this.caches.size === 0) return undefined;
-    const sum: QueryCacheStats = { hits: 0, misses: 0, notAdmitted: 0, bytes: 0, entries: 0 };
-    for (const s of this.caches.values()) {
-      sum.hits += s.hits;
-      sum.misses += s.misses;
-      sum.notAdmitted += s.notAdmitted;
-      sum.bytes += s.bytes;
-      sum.entries += s.entries;
-    }
+    let sum: QueryCacheStats | undefined;
+    for (const s of this.caches.values()) sum = addCacheStats(sum, s);
     return sum;
   }
 

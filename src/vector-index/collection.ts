@@ -148,7 +148,7 @@ export class CollectionStore implements CollectionInfo {
     if (view) {
       this.view = null;
       const ref = view.target.directory;
-      if (ref !== this.published) this.reclaimer.retire(() => freeEntry(this.arena, ref));
+      if (ref !== this.published) this.retireEntry(ref);
     }
     if (this.catalogSlot < 0) return;
     this.stale = true;
@@ -184,7 +184,12 @@ export class CollectionStore implements CollectionInfo {
     this.catalog!.publish(this.catalogSlot, ref);
     this.published = ref;
     // Its view was dropped already (else it would be `ref`); it stayed only for the catalog.
-    if (old) this.reclaimer.retire(() => freeEntry(this.arena, old));
+    if (old) this.retireEntry(old);
+  }
+
+  /** A directory entry no longer handed out goes back once no reader holds it. */
+  private retireEntry(ref: DirectoryRef): void {
+    this.reclaimer.retire(() => freeEntry(this.arena, ref));
   }
 
   /** The id a search result refers to, or undefined when that record was deleted or overwritten since. */
@@ -487,7 +492,7 @@ export class CollectionStore implements CollectionInfo {
       this.catalog!.remove(this.catalogSlot);
       const old = this.published;
       this.published = null;
-      if (old) this.reclaimer.retire(() => freeEntry(this.arena, old));
+      if (old) this.retireEntry(old);
     }
     this.idToLoc.clear();
     this.retire(this.segments.splice(0));
