@@ -88,6 +88,12 @@ export const median = (xs: number[]): number => {
 export function summarize(i: Measured) {
   const { n, recall, duringLoad, bare, bareParallel, memory, memoryIdle, rawBytes, graph, restart, wsBatch, seqMiss, seqHit, seqChroma, hits, perRun } = i;
   const med = (pick: (r: RunPhases) => number): number => median(perRun.map(pick));
+  /** Medians of a phase's CPU ms per query by thread: main, query workers, the rest. */
+  const threadsOf = (phase: (r: RunPhases) => Phase): { main: number; workers: number; other: number } => ({
+    main: med((r) => phase(r).threads.main),
+    workers: med((r) => phase(r).threads.busiest),
+    other: med((r) => phase(r).threads.other),
+  });
   return {
     recall,
     hnsw: i.hnsw,
@@ -104,12 +110,12 @@ export function summarize(i: Measured) {
       ratioParallelWs: med((r) => r.hotvecWs.cpuMsPerQuery) / bareParallel.cpuMsPerQuery,
       ratioWsBatchInRun: med((r) => r.hotvecWsBatch.cpuMsPerQuery / r.bare.cpuMsPerQuery),
       ratioParallelWsBatch: med((r) => r.hotvecWsBatch.cpuMsPerQuery) / bareParallel.cpuMsPerQuery,
-      wsBatchThreadsMsPerQuery: { main: med((r) => r.hotvecWsBatch.threads.main), workers: med((r) => r.hotvecWsBatch.threads.busiest), other: med((r) => r.hotvecWsBatch.threads.other) },
+      wsBatchThreadsMsPerQuery: threadsOf((r) => r.hotvecWsBatch),
       // The least CPU per query hotvec could spend over HTTP JSON with its transport: the transport floor plus the bare search.
       httpFloorCpuMsPerQuery: med((r) => r.floorHttp.cpuMsPerQuery),
       ratioHttpLowerBoundInRun: med((r) => (r.floorHttp.cpuMsPerQuery + r.bare.cpuMsPerQuery) / r.bare.cpuMsPerQuery),
-      httpThreadsMsPerQuery: { main: med((r) => r.hotvecHttp.threads.main), workers: med((r) => r.hotvecHttp.threads.busiest), other: med((r) => r.hotvecHttp.threads.other) },
-      wsThreadsMsPerQuery: { main: med((r) => r.hotvecWs.threads.main), workers: med((r) => r.hotvecWs.threads.busiest), other: med((r) => r.hotvecWs.threads.other) },
+      httpThreadsMsPerQuery: threadsOf((r) => r.hotvecHttp),
+      wsThreadsMsPerQuery: threadsOf((r) => r.hotvecWs),
     },
     memory: {
       ...memory,
@@ -136,7 +142,7 @@ export function summarize(i: Measured) {
       cpuOverBareInRun: med((r) => r.hotvecQueryPort.cpuMsPerQuery / r.bare.cpuMsPerQuery),
       shareOfCeiling: med((r) => r.hotvecQueryPort.queriesPerSecond / r.ceilingHttp.queriesPerSecond),
       ws: { qps: med((r) => r.hotvecQueryPortWs.queriesPerSecond), p99ms: med((r) => r.hotvecQueryPortWs.p99ms), cpuMsPerQuery: med((r) => r.hotvecQueryPortWs.cpuMsPerQuery) },
-      threadsMsPerQuery: { main: med((r) => r.hotvecQueryPort.threads.main), workers: med((r) => r.hotvecQueryPort.threads.busiest), other: med((r) => r.hotvecQueryPort.threads.other) },
+      threadsMsPerQuery: threadsOf((r) => r.hotvecQueryPort),
     },
     websocketMsgpackBatched: {
       queriesPerMessage: wsBatch,
