@@ -25,6 +25,7 @@ import { recover, type RecoveryProgress, type RecoveryReport } from './persist/r
 import { Snapshots } from './persist/snapshot.js';
 import { SnapshotScheduler, type SnapshotSchedulerEvents } from './persist/snapshot-scheduler.js';
 import { Wal } from './persist/wal.js';
+import { ExternalGarbage } from './platform/external-garbage.js';
 import { freePort } from './platform/free-port.js';
 import { QueryPool, scratchSlotsFor } from './pool/pool.js';
 import { EngineStatus, STATUS_WORDS, StatusWord } from './query-port/messages.js';
@@ -203,6 +204,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     wal.on('sync', () => this.flusher?.markDurable(wal.durableSeq));
     wal.on('sync', this.metrics.observeWalSync);
     this.flusher.on('retry', this.metrics.observeFlushRetry);
+    // Drained: the upserts' bodies it held are garbage V8 may keep resident for long (platform/external-garbage.ts).
+    const garbage = new ExternalGarbage();
+    const writeBehind = this.flusher;
+    if (garbage.available) {
+      writeBehind.on('batch', () => {
+        if (writeBehind.lag().ops === 0) void garbage.collectIfWorthIt();
+      });
+    }
 
     this.index = new VectorIndex({
       maxBytes: cfg.maxIndexBytes,

@@ -15,7 +15,7 @@ export const packr = new Packr({ useRecords: false });
 /** The C allocator settings `npm start` runs hotvec with (package.json; README, "Memory"). */
 export const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
 /** The V8 flags `npm start` runs hotvec with (package.json; README, "Quick start"). */
-export const NODE_FLAGS = ['--single-threaded-gc'];
+export const NODE_FLAGS = ['--single-threaded-gc', '--max-semi-space-size=4', '--expose-gc'];
 
 export interface Hotvec {
   url: string;
