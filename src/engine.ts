@@ -320,7 +320,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.metrics.attach({
       writeBehind: () => ({ ...flusher.lag(), state: flusher.state }),
       index: () => ({ sharedBytes: index.arena.sharedBytes, usedBytes: index.arena.usedBytes }),
-      pool: () => ({ queueSize: pool.queueSize, utilization: pool.utilization }),
+      // The query port's requests are the workers' work too.
+      pool: () => ({ queueSize: pool.queueSize, utilization: pool.utilization(relay?.busySeconds) }),
       // The main thread's cache counters and the query workers' (query port).
       cache: () => addCacheStats(ctx.cache?.stats(), relay?.cacheStats()),
     });

@@ -86,7 +86,7 @@ export function createPromMetrics(o: PromOptions): PromMetrics {
   gauge('hotvec_index_shared_bytes', 'Bytes of the shared vector arena (WebAssembly memory, grows only).', (set) => set(o.sources().index?.().sharedBytes ?? 0));
   gauge('hotvec_index_used_bytes', 'Bytes of the arena held by collections.', (set) => set(o.sources().index?.().usedBytes ?? 0));
   gauge('hotvec_pool_queue_size', 'Query vectors waiting for a free worker.', (set) => set(o.sources().pool?.().queueSize ?? 0));
-  gauge('hotvec_pool_utilization_ratio', 'Share of time the pool workers were busy (Piscina).', (set) => set(o.sources().pool?.().utilization ?? 0));
+  gauge('hotvec_pool_utilization_ratio', "Share of the pool workers' time since the start they were busy: Piscina's tasks and the query port's requests.", (set) => set(o.sources().pool?.().utilization ?? 0));
 
   const cache = (): CacheStats | undefined => o.sources().cache?.();
   // The cache keeps running totals; a counter follows them by increments (and restarts if they do).

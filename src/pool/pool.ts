@@ -183,9 +183,14 @@ export class QueryPool {
     return this.piscina.threads;
   }
 
-  /** Pool utilisation 0..1 as Piscina measures it. */
-  get utilization(): number {
-    return this.piscina.utilization;
+  /**
+   * Pool utilisation 0..1 since the start: Piscina's measure (its tasks' run time over the
+   * workers' time), plus `otherBusySeconds` the workers spent outside tasks (answering the query
+   * port's requests) over the same capacity.
+   */
+  utilization(otherBusySeconds = 0): number {
+    const capacityMs = this.piscina.duration * this.workers;
+    return this.piscina.utilization + (capacityMs > 0 ? (otherBusySeconds * 1000) / capacityMs : 0);
   }
 
   /** Workers that have told they loaded their module (respawned ones count too; gone ones stay counted). */

@@ -1,7 +1,8 @@
 /**
  * What the query port's workers tell the main thread, and what it tells them: request
  * latencies and service errors (for the metrics, the SLA windows and the dashboard, which the
- * main thread keeps), the workers' cache counters, and the order to close their listeners.
+ * main thread keeps), the time they spent answering (the pool's utilisation counts it), the
+ * workers' cache counters, and the order to close their listeners.
  *
  * A worker batches its samples: it posts them every FLUSH_MS or when its buffer is full, so the
  * main thread handles one message per batch, not one per request. Latency is measured in the
@@ -24,7 +25,7 @@ interface ErrorReport {
 
 /** Worker → main (on `${name}:up`). */
 export type UpMessage =
-  | { kind: 'samples'; threadId: number; samples: Float64Array; errors: ErrorReport[]; cache: QueryCacheStats | undefined }
+  | { kind: 'samples'; threadId: number; samples: Float64Array; busySeconds: number; errors: ErrorReport[]; cache: QueryCacheStats | undefined }
   | { kind: 'closed'; threadId: number };
 
 /** Main → workers (on `${name}:down`). */
@@ -40,6 +41,8 @@ export class WorkerRelay {
   /** Per request: transport (TRANSPORTS index), HTTP status (or the status its error maps to), seconds. */
   private samples = new Float64Array(SAMPLES * 3);
   private count = 0;
+  /** Seconds this thread spent on the requests of the batch (their synchronous work, not their wait for the network). */
+  private busySeconds = 0;
   private errors: ErrorReport[] = [];
   private timer: NodeJS.Timeout | undefined;
 
@@ -60,13 +63,17 @@ export class WorkerRelay {
     };
   }
 
-  /** One answered request: its transport, its HTTP status and seconds from arrival to answer written. */
-  record(transport: Transport, status: number, seconds: number, error?: HotvecError): void {
+  /**
+   * One answered request: its transport, its HTTP status, seconds from arrival to answer written,
+   * and the seconds of that this thread was busy with it.
+   */
+  record(transport: Transport, status: number, seconds: number, busySeconds: number, error?: HotvecError): void {
     const at = this.count * 3;
     this.samples[at] = TRANSPORTS.indexOf(transport);
     this.samples[at + 1] = status;
     this.samples[at + 2] = seconds;
     this.count++;
+    this.busySeconds += busySeconds;
     if (error) this.errors.push({ code: error.code, message: error.message });
     if (this.count === SAMPLES) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
@@ -80,7 +87,9 @@ export class WorkerRelay {
     this.count = 0;
     const errors = this.errors;
     this.errors = [];
-    this.post({ kind: 'samples', threadId, samples, errors, cache: this.cacheStats() });
+    const busySeconds = this.busySeconds;
+    this.busySeconds = 0;
+    this.post({ kind: 'samples', threadId, samples, busySeconds, errors, cache: this.cacheStats() });
   }
 
   /** Says this worker's sockets are closed (on the main thread's order, or on its own: it started while the engine was stopping). */
@@ -113,6 +122,7 @@ export class MainRelay {
   /** Workers that said they closed (also the ones that did before being told: started while stopping). */
   private readonly closed = new Set<number>();
   private closedWaiters: ((threadId: number) => void)[] = [];
+  private busy = 0;
 
   constructor(
     readonly name: string,
@@ -130,9 +140,15 @@ export class MainRelay {
         return;
       }
       for (let i = 0; i < m.samples.length; i += 3) handlers.observe(TRANSPORTS[m.samples[i]!]!, m.samples[i + 1]!, m.samples[i + 2]!);
+      this.busy += m.busySeconds;
       for (const e of m.errors) handlers.onServiceError(e.code, e.message);
       if (m.cache) this.caches.set(m.threadId, m.cache);
     };
+  }
+
+  /** Seconds the workers have spent answering the query port's requests since the start (reported so far). */
+  get busySeconds(): number {
+    return this.busy;
   }
 
   /** A worker is gone: its counters no longer count. */

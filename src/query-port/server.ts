@@ -86,12 +86,16 @@ export class QueryPortServer {
       reqEncoding = encodingOfContentType(contentType);
       resEncoding = encodingOfAccept(accept, reqEncoding);
     } catch (err) {
-      this.fail(state, toHotvecError(err), resEncoding, started, true);
+      this.fail(state, toHotvecError(err), resEncoding, started, performance.now() - started, true);
       return;
     }
     const buffers = reqEncoding === 'json' ? this.bodyBuffers : undefined;
+    // This thread's time on the request: this callback's, then the one with the whole body (not the wait between).
+    const busyMs = performance.now() - started;
+    let bodyAt = 0;
     readBody(state, this.init.maxBodyBytes, contentLength, buffers)
       .then((bytes) => {
+        bodyAt = performance.now();
         let body: unknown;
         try {
           body = decode(bytes, reqEncoding);
@@ -107,18 +111,20 @@ export class QueryPortServer {
         }
         const result = this.answerer.answer(name, body);
         state.send(200, encode(result, resEncoding, false), contentTypeOf(resEncoding));
-        this.relay.record('http', 200, (performance.now() - started) / 1000);
+        const now = performance.now();
+        this.relay.record('http', 200, (now - started) / 1000, (busyMs + now - bodyAt) / 1000);
       })
       .catch((err: unknown) => {
         const e = toHotvecError(err);
-        this.fail(state, e, resEncoding, started, e.code === 'HOTVEC_PAYLOAD_TOO_LARGE');
+        const now = performance.now();
+        this.fail(state, e, resEncoding, started, busyMs + (bodyAt > 0 ? now - bodyAt : 0), e.code === 'HOTVEC_PAYLOAD_TOO_LARGE');
       });
   }
 
-  private fail(state: ResponseState, e: HotvecError, encoding: Encoding, started: number, closeConnection: boolean): void {
+  private fail(state: ResponseState, e: HotvecError, encoding: Encoding, started: number, busyMs: number, closeConnection: boolean): void {
     state.sendError(e, encoding, closeConnection);
     // A client that left half-way through its body: its time is not the server's latency.
-    if (e.code !== 'HOTVEC_CLIENT_CLOSED_REQUEST') this.relay.record('http', e.status, (performance.now() - started) / 1000, e.kind === 'service' ? e : undefined);
+    if (e.code !== 'HOTVEC_CLIENT_CLOSED_REQUEST') this.relay.record('http', e.status, (performance.now() - started) / 1000, busyMs / 1000, e.kind === 'service' ? e : undefined);
   }
 
   /** Binds the port beside the other workers (SO_REUSEPORT). Resolves false when it cannot. */

@@ -208,6 +208,24 @@ test('the query port refuses what it does not serve, with the main port named, a
   assert.ok(await until(async () => (await metric('hotvec_request_duration_seconds_count', { op: 'query', transport: 'http' })) - before === 8), 'counted in /metrics');
 });
 
+test("the query port's work counts in the pool's utilisation", async () => {
+  // A process no main-port query reached: no Piscina task ran, so Piscina's own measure is 0.
+  const h = await start();
+  try {
+    assert.equal((await call(h.url, 'POST', '/v1/collections', { name: 'u', dimension: DIM })).status, 201);
+    assert.equal((await call(h.url, 'POST', '/v1/collections/u/upsert', { ids: ['a', 'b'], embeddings: data.slice(0, 2) })).status, 200);
+    const utilization = async (): Promise<number> => select(parsePrometheus(await (await fetch(`${h.url}/metrics`)).text()).samples, 'hotvec_pool_utilization_ratio', {})[0]!.value;
+    assert.equal(await utilization(), 0, 'no work yet');
+    for (let i = 0; i < 50; i++) assert.equal((await call(h.queryUrl!, 'POST', '/v1/collections/u/query', { embeddings: [data[i]], k: 1 })).status, 200);
+    assert.ok(await until(async () => (await utilization()) > 0), 'the workers reported their busy time');
+    const u = await utilization();
+    assert.ok(u < 1, `a share of the time, got ${u}`);
+  } finally {
+    await h.kill9();
+    await removeDir(h.dataDir);
+  }
+});
+
 test('a graceful stop with connections open to the query port ends with exit status 0', async () => {
   const h = await start();
   assert.equal((await call(h.url, 'POST', '/v1/collections', { name: 's', dimension: 2 })).status, 201);
