@@ -33,11 +33,26 @@ import {
 
 const slotWord = (offset: number, slot: number, word: number): number => (offset >>> 2) + CATALOG_HEADER_WORDS + slot * CATALOG_SLOT_WORDS + word;
 
+function nameBytes(name: string): Buffer {
+  const bytes = Buffer.from(name, 'utf8');
+  if (bytes.length > CATALOG_NAME_BYTES) throw new Error(`collection name of ${bytes.length} bytes does not fit the catalog (${CATALOG_NAME_BYTES})`);
+  return bytes;
+}
+
+/** A collection the catalog had no slot for when it was added: it gets the next slot freed. */
+export interface CatalogWaiter {
+  readonly name: string;
+  /** The collection has `slot` now (named, no entry yet): it should publish its current view. */
+  slotted(slot: number): void;
+}
+
 /** The main thread's side: adds and removes collections, publishes their entries. */
 export class Catalog {
   readonly offset: number;
   private readonly free: number[] = [];
   private next = 0;
+  /** Collections without a slot, in the order they came: a freed slot goes to the first. */
+  private readonly waiting = new Set<CatalogWaiter>();
 
   constructor(private readonly arena: Arena) {
     this.offset = arena.alloc(CATALOG_BYTES);
@@ -47,31 +62,28 @@ export class Catalog {
     return new Int32Array(this.arena.buffer);
   }
 
-  /** A slot for `name`, or -1 when every slot is taken (the collection is then not served by the query port). */
-  add(name: string): number {
-    const bytes = Buffer.from(name, 'utf8');
-    if (bytes.length > CATALOG_NAME_BYTES) throw new Error(`collection name of ${bytes.length} bytes does not fit the catalog (${CATALOG_NAME_BYTES})`);
+  /**
+   * A slot for `waiter.name`, or -1 when every slot is taken: the collection is then not served
+   * by the query port until a slot is freed, when `waiter.slotted` is called with it.
+   */
+  add(waiter: CatalogWaiter): number {
+    const bytes = nameBytes(waiter.name);
     const slot = this.free.pop() ?? (this.next < CATALOG_SLOTS ? this.next++ : -1);
-    const i32 = this.i32;
     if (slot < 0) {
-      Atomics.add(i32, (this.offset >>> 2) + CatalogHeaderWord.OVERFLOW, 1);
+      Atomics.add(this.i32, (this.offset >>> 2) + CatalogHeaderWord.OVERFLOW, 1);
+      this.waiting.add(waiter);
       return -1;
     }
-    const at = slotWord(this.offset, slot, 0);
-    Buffer.from(this.arena.buffer, (at + CatalogWord.NAME) * 4, CATALOG_NAME_BYTES).fill(0).set(bytes);
-    Atomics.store(i32, at + CatalogWord.ENTRY, 0);
-    Atomics.store(i32, at + CatalogWord.NAME_BYTES, bytes.length);
-    Atomics.add(i32, at + CatalogWord.INCARNATION, 1);
-    Atomics.add(i32, (this.offset >>> 2) + CatalogHeaderWord.VERSION, 1);
+    this.name(slot, bytes);
     return slot;
   }
 
   /** A collection that found no slot is gone. */
-  removeUnslotted(): void {
-    Atomics.sub(this.i32, (this.offset >>> 2) + CatalogHeaderWord.OVERFLOW, 1);
+  removeUnslotted(waiter: CatalogWaiter): void {
+    if (this.waiting.delete(waiter)) Atomics.sub(this.i32, (this.offset >>> 2) + CatalogHeaderWord.OVERFLOW, 1);
   }
 
-  /** Frees the slot; its entry is the caller's to retire (after this). */
+  /** Frees the slot (to the first collection waiting for one, if any); its entry is the caller's to retire (after this). */
   remove(slot: number): void {
     const i32 = this.i32;
     const at = slotWord(this.offset, slot, 0);
@@ -79,7 +91,27 @@ export class Catalog {
     Atomics.store(i32, at + CatalogWord.ENTRY, 0);
     Atomics.add(i32, at + CatalogWord.INCARNATION, 1);
     Atomics.add(i32, (this.offset >>> 2) + CatalogHeaderWord.VERSION, 1);
-    this.free.push(slot);
+    const next = this.waiting.values().next();
+    if (next.done) {
+      this.free.push(slot);
+      return;
+    }
+    const waiter = next.value;
+    this.waiting.delete(waiter);
+    Atomics.sub(i32, (this.offset >>> 2) + CatalogHeaderWord.OVERFLOW, 1);
+    this.name(slot, nameBytes(waiter.name));
+    waiter.slotted(slot);
+  }
+
+  /** Gives the slot a collection's name and a new incarnation, with no entry yet. */
+  private name(slot: number, bytes: Buffer): void {
+    const i32 = this.i32;
+    const at = slotWord(this.offset, slot, 0);
+    Buffer.from(this.arena.buffer, (at + CatalogWord.NAME) * 4, CATALOG_NAME_BYTES).fill(0).set(bytes);
+    Atomics.store(i32, at + CatalogWord.ENTRY, 0);
+    Atomics.store(i32, at + CatalogWord.NAME_BYTES, bytes.length);
+    Atomics.add(i32, at + CatalogWord.INCARNATION, 1);
+    Atomics.add(i32, (this.offset >>> 2) + CatalogHeaderWord.VERSION, 1);
   }
 
   /**

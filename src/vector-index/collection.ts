@@ -11,7 +11,7 @@
 import { HotvecError } from '../errors.js';
 import type { Metadata, Metric } from '../persist/ops.js';
 import type { Arena } from './arena.js';
-import type { Catalog } from './catalog.js';
+import type { Catalog, CatalogWaiter } from './catalog.js';
 import { freeEntry, writeEntry, type DirectoryBody, type DirectoryRef } from './directory.js';
 import { IdHeap } from './id-heap.js';
 import { Moves } from './moves.js';
@@ -68,8 +68,10 @@ export class CollectionStore implements CollectionInfo {
   private nextVersion = 1;
   private dropped = false;
   private view: SearchView | null = null;
-  /** The slot in the shared catalog (catalog.ts), -1 without one. */
-  private readonly catalogSlot: number;
+  /** The slot in the shared catalog (catalog.ts), -1 without one (yet: a freed one is given later). */
+  private catalogSlot: number;
+  /** How the catalog hands this collection a slot freed later, when it had none at first. */
+  private readonly catalogWaiter: CatalogWaiter;
   /** The entry the catalog names now (not retired while it does, even when no longer `view`'s). */
   private published: DirectoryRef | null = null;
   /** The catalog may name an out-of-date view (a write or segment change since the last publication). */
@@ -99,7 +101,14 @@ export class CollectionStore implements CollectionInfo {
     this.settings = info.settings;
     this.layout = chunkLayout(info.dimension);
     this.idHeap = new IdHeap(arena);
-    this.catalogSlot = catalog ? catalog.add(info.name) : -1;
+    this.catalogWaiter = {
+      name: info.name,
+      slotted: (slot) => {
+        this.catalogSlot = slot;
+        this.publish();
+      },
+    };
+    this.catalogSlot = catalog ? catalog.add(this.catalogWaiter) : -1;
     this.publish();
   }
 
@@ -487,7 +496,7 @@ export class CollectionStore implements CollectionInfo {
     if (this.dropped) return;
     this.dropped = true;
     this.dropView();
-    if (this.catalog && this.catalogSlot < 0) this.catalog.removeUnslotted();
+    if (this.catalog && this.catalogSlot < 0) this.catalog.removeUnslotted(this.catalogWaiter);
     if (this.catalogSlot >= 0) {
       this.catalog!.remove(this.catalogSlot);
       const old = this.published;

@@ -104,17 +104,40 @@ test('a dropped collection is gone for readers; one re-created under its name is
   assert.equal(reader.lookup(long.slice(1)), undefined);
 });
 
-test('more collections than the catalog has slots: the rest are not found, and the reader is told', () => {
+test('more collections than the catalog has slots: the rest are not found, the reader is told, and they get the slots freed later', async () => {
   const ix = new VectorIndex({ maxBytes: 256 * MiB, maxDimension: 4, scratchSlots: 1, segmentRecords: CHUNK_SLOTS, catalog: true });
   const reader = new CatalogReader(ix.arena.memory, ix.catalog!.offset);
   for (let i = 0; i <= CATALOG_SLOTS; i++) ix.apply({ t: 'create', seq: i + 1, collection: `c${i}`, dimension: 2, metric: 'l2' });
   assert.ok(reader.lookup(`c${CATALOG_SLOTS - 1}`));
   assert.equal(reader.lookup(`c${CATALOG_SLOTS}`), undefined);
   assert.equal(reader.overflowed, true);
-  // A freed slot is taken again.
-  ix.apply({ t: 'drop', seq: 1e6, collection: 'c0' });
-  ix.apply({ t: 'create', seq: 1e6 + 1, collection: 'late', dimension: 2, metric: 'l2' });
-  assert.ok(reader.lookup('late'));
+  // A freed slot goes to the collection that waited for one, with its current view.
+  ix.apply({ t: 'upsert', seq: 1e6, collection: `c${CATALOG_SLOTS}`, ids: ['a'], embeddings: new Float32Array([1, 2]) });
+  ix.apply({ t: 'drop', seq: 1e6 + 1, collection: 'c0' });
+  assert.equal(reader.lookup('c0'), undefined);
+  const waited = reader.lookup(`c${CATALOG_SLOTS}`);
+  assert.ok(waited?.entry, 'the waiting collection is found once a slot is free');
+  assert.equal(waited.entry.offset, ix.require(`c${CATALOG_SLOTS}`).searchView().target.directory.offset, 'with its current view');
+  assert.equal(reader.overflowed, false);
+  // Its later writes are published as any slotted collection's.
+  ix.apply({ t: 'upsert', seq: 1e6 + 2, collection: `c${CATALOG_SLOTS}`, ids: ['b'], embeddings: new Float32Array([3, 4]) });
+  await settle();
+  assert.ok(reader.lookup(`c${CATALOG_SLOTS}`)!.generation > waited.generation);
+  // Full again: the next one waits; a dropped waiter leaves the queue, so the slot freed next goes to the one after it.
+  ix.apply({ t: 'create', seq: 1e6 + 3, collection: 'late', dimension: 2, metric: 'l2' });
+  ix.apply({ t: 'create', seq: 1e6 + 4, collection: 'later', dimension: 2, metric: 'l2' });
+  assert.equal(reader.lookup('late'), undefined);
+  ix.apply({ t: 'drop', seq: 1e6 + 5, collection: 'late' });
+  assert.equal(reader.overflowed, true, "'later' still waits");
+  ix.apply({ t: 'drop', seq: 1e6 + 6, collection: 'c1' });
+  assert.ok(reader.lookup('later'));
+  assert.equal(reader.lookup('late'), undefined);
+  assert.equal(reader.overflowed, false);
+  // And with no one waiting, a freed slot is taken by the next collection created.
+  ix.apply({ t: 'drop', seq: 1e6 + 7, collection: 'c2' });
+  ix.apply({ t: 'create', seq: 1e6 + 8, collection: 'new', dimension: 2, metric: 'l2' });
+  assert.ok(reader.lookup('new'));
+  assert.equal(reader.overflowed, false);
 });
 
 test('an arena without room for a new view (its headroom too): the write still succeeds, the catalog names no view until one fits again', async () => {
