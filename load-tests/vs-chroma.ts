@@ -24,8 +24,9 @@
  *    query phases, when every worker has mapped the graphs) against its
  *    raw vectors plus graph, and the bare usearch search over hotvec's own graph files.
  * 4. Per run: the same autocannon HTTP load (JSON, every request a distinct query vector) on
- *    hotvec and on Chroma, hotvec over WebSocket msgpack (one query per message, then
- *    `--ws-batch` per message), the HTTP transport floor (transport-floor.ts: uWS and hotvec's
+ *    hotvec and on Chroma, the same HTTP load and both WebSocket loads on hotvec's query port
+ *    (`--query-port 0`: its workers take the connections), hotvec over WebSocket msgpack (one
+ *    query per message, then `--ws-batch` per message), the HTTP transport floor (transport-floor.ts: uWS and hotvec's
  *    JSON handling without a search) and the search ceiling (search-ceiling.ts: that transport
  *    and the bare search inline in each of as many threads as hotvec has workers, no hand-off —
  *    what this machine gives the search over HTTP JSON, beside Chroma in the same run) under the
@@ -417,12 +418,12 @@ async function main(): Promise<void> {
     const wsBatch = Math.max(1, num('ws-batch'));
     const wsBatchWindow = Math.max(1, Math.ceil(num('ws-window') / wsBatch));
     const wsBatchInFlight = num('ws-sockets') * wsBatchWindow; // messages
-    const hvWsBatch = (seconds: number): Promise<LoadStats> => {
+    const hvWsBatch = (seconds: number, url = wsUrl): Promise<LoadStats> => {
       const base = hvNext;
       hvNext += 10_000_000;
       const rows = new Float32Array(wsBatch * dim);
       return wsLoad({
-        url: wsUrl,
+        url,
         sockets: num('ws-sockets'),
         window: wsBatchWindow,
         seconds,
@@ -451,6 +452,7 @@ async function main(): Promise<void> {
     await hvWs(num('warmup'));
     await hvWs(num('warmup'), portWsUrl);
     await hvWsBatch(num('warmup'));
+    await hvWsBatch(num('warmup'), portWsUrl);
     await floorHttp(num('warmup'));
     await ceilingHttp(num('warmup'));
 
@@ -468,6 +470,7 @@ async function main(): Promise<void> {
       const hotvecWs = await measured(hv.proc.pid!, () => hvWs(duration));
       const hotvecWsBatch = await measured(hv.proc.pid!, () => hvWsBatch(duration));
       const hotvecQueryPortWs = await measured(hv.proc.pid!, () => hvWs(duration, portWsUrl));
+      const hotvecQueryPortWsBatch = await measured(hv.proc.pid!, () => hvWsBatch(duration, portWsUrl));
       const floorPhase = await measured(floor.pid, () => floorHttp(duration));
       // Each server at half its own saturated rate of this run, evenly spaced arrivals.
       const halfRate = Math.max(1, Math.floor(hotvecHttp.queriesPerSecond / 2));
@@ -479,10 +482,10 @@ async function main(): Promise<void> {
       const serverWithin10ms = shareWithin(countsBefore, await queryLatencyCounts(hv.url), 0.01);
       const chromaHalf = Math.max(1, Math.floor(chromaHttpPhase.queriesPerSecond / 2));
       const chromaHalfRate = await measured(chroma.pid, () => chromaPaced(chromaHalf));
-      perRun.push({ bare: bareInRun, hotvecHttp, hotvecQueryPort, hotvecQueryPortWs, chromaHttp: chromaHttpPhase, hotvecWs, hotvecWsBatch, floorHttp: floorPhase, ceilingHttp: ceilingPhase, hotvecHalfRate, chromaHalfRate, serverWithin10ms });
+      perRun.push({ bare: bareInRun, hotvecHttp, hotvecQueryPort, hotvecQueryPortWs, hotvecQueryPortWsBatch, chromaHttp: chromaHttpPhase, hotvecWs, hotvecWsBatch, floorHttp: floorPhase, ceilingHttp: ceilingPhase, hotvecHalfRate, chromaHalfRate, serverWithin10ms });
       log(
         `  hotvec HTTP ${hotvecHttp.queriesPerSecond.toFixed(0)}/s p99 ${hotvecHttp.p99ms.toFixed(1)} ms | Chroma HTTP ${chromaHttpPhase.queriesPerSecond.toFixed(0)}/s p99 ${chromaHttpPhase.p99ms.toFixed(1)} ms | ` +
-          `ratio ${(hotvecHttp.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)} | query port ${hotvecQueryPort.queriesPerSecond.toFixed(0)}/s p99 ${hotvecQueryPort.p99ms.toFixed(1)} ms (${(hotvecQueryPort.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)}× Chroma, ${hotvecQueryPort.cpuMsPerQuery.toFixed(3)} CPU ms/q, ${(hotvecQueryPort.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}× bare) | bare ${bareInRun.cpuMsPerQuery.toFixed(3)} CPU ms/q, hotvec ${hotvecHttp.cpuMsPerQuery.toFixed(3)} (${(hotvecHttp.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}×) | hotvec WS ${hotvecWs.queriesPerSecond.toFixed(0)}/s (query port ${hotvecQueryPortWs.queriesPerSecond.toFixed(0)}/s, ${hotvecQueryPortWs.cpuMsPerQuery.toFixed(3)} CPU ms/q), ${wsBatch} per message ${hotvecWsBatch.queriesPerSecond.toFixed(0)}/s (${hotvecWsBatch.cpuMsPerQuery.toFixed(3)} CPU ms/q) | ` +
+          `ratio ${(hotvecHttp.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)} | query port ${hotvecQueryPort.queriesPerSecond.toFixed(0)}/s p99 ${hotvecQueryPort.p99ms.toFixed(1)} ms (${(hotvecQueryPort.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)}× Chroma, ${hotvecQueryPort.cpuMsPerQuery.toFixed(3)} CPU ms/q, ${(hotvecQueryPort.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}× bare) | bare ${bareInRun.cpuMsPerQuery.toFixed(3)} CPU ms/q, hotvec ${hotvecHttp.cpuMsPerQuery.toFixed(3)} (${(hotvecHttp.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}×) | hotvec WS ${hotvecWs.queriesPerSecond.toFixed(0)}/s (query port ${hotvecQueryPortWs.queriesPerSecond.toFixed(0)}/s, ${hotvecQueryPortWs.cpuMsPerQuery.toFixed(3)} CPU ms/q), ${wsBatch} per message ${hotvecWsBatch.queriesPerSecond.toFixed(0)}/s (${hotvecWsBatch.cpuMsPerQuery.toFixed(3)} CPU ms/q; query port ${hotvecQueryPortWsBatch.queriesPerSecond.toFixed(0)}/s, ${hotvecQueryPortWsBatch.cpuMsPerQuery.toFixed(3)} CPU ms/q, ${(hotvecQueryPortWsBatch.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}× bare) | ` +
           `HTTP floor ${floorPhase.queriesPerSecond.toFixed(0)}/s ${floorPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q | ` +
           `search ceiling ${ceilingPhase.queriesPerSecond.toFixed(0)}/s (${(ceilingPhase.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)}× Chroma) ${ceilingPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q (${(ceilingPhase.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}× bare) | half rate p99: hotvec (${halfRate}/s) ${hotvecHalfRate.p99ms.toFixed(1)} ms (server clock: ${(100 * serverWithin10ms).toFixed(2)}% within 10 ms; meanwhile CPU s of Chroma ${othersCpu[0]!.toFixed(2)}, of hotvec's Chroma ${othersCpu[1]!.toFixed(2)}), Chroma (${chromaHalf}/s) ${chromaHalfRate.p99ms.toFixed(1)} ms`,
       );

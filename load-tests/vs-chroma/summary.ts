@@ -21,6 +21,8 @@ export interface RunPhases {
   hotvecQueryPort: Phase;
   /** The main port's one-query-per-message WebSocket load, on the query port. */
   hotvecQueryPortWs: Phase;
+  /** The batched WebSocket load (`--ws-batch` queries per message), on the query port. */
+  hotvecQueryPortWsBatch: Phase;
   chromaHttp: Phase;
   hotvecWs: Phase;
   hotvecWsBatch: Phase;
@@ -141,7 +143,20 @@ export function summarize(i: Measured) {
       ratioQps: med((r) => r.hotvecQueryPort.queriesPerSecond / r.chromaHttp.queriesPerSecond),
       cpuOverBareInRun: med((r) => r.hotvecQueryPort.cpuMsPerQuery / r.bare.cpuMsPerQuery),
       shareOfCeiling: med((r) => r.hotvecQueryPort.queriesPerSecond / r.ceilingHttp.queriesPerSecond),
-      ws: { qps: med((r) => r.hotvecQueryPortWs.queriesPerSecond), p99ms: med((r) => r.hotvecQueryPortWs.p99ms), cpuMsPerQuery: med((r) => r.hotvecQueryPortWs.cpuMsPerQuery) },
+      ws: {
+        qps: med((r) => r.hotvecQueryPortWs.queriesPerSecond),
+        p99ms: med((r) => r.hotvecQueryPortWs.p99ms),
+        cpuMsPerQuery: med((r) => r.hotvecQueryPortWs.cpuMsPerQuery),
+        cpuOverBareInRun: med((r) => r.hotvecQueryPortWs.cpuMsPerQuery / r.bare.cpuMsPerQuery),
+      },
+      wsBatch: {
+        queriesPerMessage: wsBatch,
+        qps: med((r) => r.hotvecQueryPortWsBatch.queriesPerSecond),
+        messageP99ms: med((r) => r.hotvecQueryPortWsBatch.p99ms),
+        cpuMsPerQuery: med((r) => r.hotvecQueryPortWsBatch.cpuMsPerQuery),
+        cpuOverBareInRun: med((r) => r.hotvecQueryPortWsBatch.cpuMsPerQuery / r.bare.cpuMsPerQuery),
+        threadsMsPerQuery: threadsOf((r) => r.hotvecQueryPortWsBatch),
+      },
       threadsMsPerQuery: threadsOf((r) => r.hotvecQueryPort),
     },
     websocketMsgpackBatched: {
@@ -205,10 +220,20 @@ export function sideBySide(s: Summary, i: Measured): Record<string, { hotvec: st
       'hotvec/chroma': f(s.queryPort.ratioQps, 2),
     },
     'hotvec query port CPU per query / bare usearch (1 thread, in the run)': { hotvec: f(s.queryPort.cpuOverBareInRun, 2), chroma: '', 'hotvec/chroma': '' },
-    'hotvec query port WS msgpack (as the WS row): queries/s, p99 ms, CPU ms/query': {
-      hotvec: `${f(s.queryPort.ws.qps, 0)}, ${f(s.queryPort.ws.p99ms)}, ${f(s.queryPort.ws.cpuMsPerQuery, 3)}`,
+    'hotvec query port WS msgpack (as the WS row): queries/s, p99 ms, CPU ms/query (/ bare, in the run)': {
+      hotvec: `${f(s.queryPort.ws.qps, 0)}, ${f(s.queryPort.ws.p99ms)}, ${f(s.queryPort.ws.cpuMsPerQuery, 3)} (${f(s.queryPort.ws.cpuOverBareInRun, 2)}×)`,
       chroma: '',
       'hotvec/chroma': f(s.queryPort.ws.qps / s.http.chroma.qps, 2),
+    },
+    [`hotvec query port WS msgpack, ${wsBatch} per message (as the batched WS row): queries/s, message p99 ms, CPU ms/query (/ bare, in the run)`]: {
+      hotvec: `${f(s.queryPort.wsBatch.qps, 0)}, ${f(s.queryPort.wsBatch.messageP99ms)}, ${f(s.queryPort.wsBatch.cpuMsPerQuery, 3)} (${f(s.queryPort.wsBatch.cpuOverBareInRun, 2)}×)`,
+      chroma: '',
+      'hotvec/chroma': '',
+    },
+    [`hotvec query port WS ${wsBatch}-per-message CPU ms/query: main / query workers / other threads`]: {
+      hotvec: `${f(s.queryPort.wsBatch.threadsMsPerQuery.main, 3)} / ${f(s.queryPort.wsBatch.threadsMsPerQuery.workers, 3)} / ${f(s.queryPort.wsBatch.threadsMsPerQuery.other, 3)}`,
+      chroma: '',
+      'hotvec/chroma': '',
     },
     'hotvec query port CPU ms/query: main / query workers / other threads': {
       hotvec: `${f(s.queryPort.threadsMsPerQuery.main, 3)} / ${f(s.queryPort.threadsMsPerQuery.workers, 3)} / ${f(s.queryPort.threadsMsPerQuery.other, 3)}`,
