@@ -53,9 +53,11 @@ export class QueryAnswerer {
     const name = collectionName(rawName);
     epochs.pin(slot);
     try {
+      // Read before the lookup: a collection stops counting as unslotted only once it is published.
+      const overflowed = catalog.overflowed;
       const current = catalog.lookup(name);
       if (!current) {
-        if (catalog.overflowed) throw new HotvecError('NOT_READY', `collection "${name}" is not served by the query port (more collections than its catalog holds); query it on the main port`);
+        if (overflowed) throw new HotvecError('NOT_READY', `collection "${name}" is not served by the query port (more collections than its catalog holds); query it on the main port`);
         throw new HotvecError('COLLECTION_NOT_FOUND', `collection "${name}" does not exist`);
       }
       if (!current.entry) throw new HotvecError('INDEX_FULL', `the shared vector arena has no room for the current view of collection "${name}"; it comes back once deletes or compaction free some`);

@@ -83,7 +83,7 @@ export class Catalog {
     if (this.waiting.delete(waiter)) Atomics.sub(this.i32, (this.offset >>> 2) + CatalogHeaderWord.OVERFLOW, 1);
   }
 
-  /** Frees the slot (to the first collection waiting for one, if any); its entry is the caller's to retire (after this). */
+  /** Frees the slot (`seatWaiting` gives it to a collection waiting for one); its entry is the caller's to retire (after this). */
   remove(slot: number): void {
     const i32 = this.i32;
     const at = slotWord(this.offset, slot, 0);
@@ -91,24 +91,35 @@ export class Catalog {
     Atomics.store(i32, at + CatalogWord.ENTRY, 0);
     Atomics.add(i32, at + CatalogWord.INCARNATION, 1);
     Atomics.add(i32, (this.offset >>> 2) + CatalogHeaderWord.VERSION, 1);
-    const next = this.waiting.values().next();
-    if (next.done) {
-      this.free.push(slot);
-      return;
-    }
-    const waiter = next.value;
-    this.waiting.delete(waiter);
-    Atomics.sub(i32, (this.offset >>> 2) + CatalogHeaderWord.OVERFLOW, 1);
-    this.name(slot, nameBytes(waiter.name));
-    waiter.slotted(slot);
+    this.free.push(slot);
   }
 
-  /** Gives the slot a collection's name and a new incarnation, with no entry yet. */
+  /**
+   * Gives free slots to the collections waiting for one, first come first served: each is named,
+   * then publishes its current view, and only then stops counting as unslotted (so a reader that
+   * misses it meanwhile is told some collection has no slot, not that it does not exist). Call
+   * once a removal is complete, not from inside it.
+   */
+  seatWaiting(): void {
+    for (;;) {
+      const next = this.waiting.values().next();
+      if (next.done || this.free.length === 0) return;
+      const waiter = next.value;
+      const slot = this.free.pop()!;
+      this.waiting.delete(waiter);
+      this.name(slot, nameBytes(waiter.name));
+      waiter.slotted(slot);
+      Atomics.sub(this.i32, (this.offset >>> 2) + CatalogHeaderWord.OVERFLOW, 1);
+    }
+  }
+
+  /** Gives the slot a collection's name and a new incarnation, with no entry and generation 0 (not published yet). */
   private name(slot: number, bytes: Buffer): void {
     const i32 = this.i32;
     const at = slotWord(this.offset, slot, 0);
     Buffer.from(this.arena.buffer, (at + CatalogWord.NAME) * 4, CATALOG_NAME_BYTES).fill(0).set(bytes);
     Atomics.store(i32, at + CatalogWord.ENTRY, 0);
+    Atomics.store(i32, at + CatalogWord.GENERATION, 0);
     Atomics.store(i32, at + CatalogWord.NAME_BYTES, bytes.length);
     Atomics.add(i32, at + CatalogWord.INCARNATION, 1);
     Atomics.add(i32, (this.offset >>> 2) + CatalogHeaderWord.VERSION, 1);
@@ -162,7 +173,8 @@ export class CatalogReader {
     const at = slotWord(this.offset, known.slot, 0);
     const generation = Atomics.load(i32, at + CatalogWord.GENERATION);
     const offset = Atomics.load(i32, at + CatalogWord.ENTRY) >>> 0;
-    if (offset === 0) return Atomics.load(i32, at + CatalogWord.INCARNATION) === known.incarnation ? { entry: null, generation } : undefined;
+    // Generation 0: named, its first view not published yet (as if the lookup came before the add).
+    if (offset === 0) return generation !== 0 && Atomics.load(i32, at + CatalogWord.INCARNATION) === known.incarnation ? { entry: null, generation } : undefined;
     const header = offset >>> 2;
     i32 = this.words((header + DIRECTORY_HEADER_WORDS) * 4);
     const entry: DirectoryRef = { offset, bytes: i32[header + DirectoryWord.BYTES]!, serial: Atomics.load(i32, header + DirectoryWord.SERIAL) };

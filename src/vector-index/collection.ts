@@ -72,6 +72,8 @@ export class CollectionStore implements CollectionInfo {
   private catalogSlot: number;
   /** How the catalog hands this collection a slot freed later, when it had none at first. */
   private readonly catalogWaiter: CatalogWaiter;
+  /** Whether this collection's slot has had a publication (its generation is no longer 0). */
+  private catalogPublished = false;
   /** The entry the catalog names now (not retired while it does, even when no longer `view`'s). */
   private published: DirectoryRef | null = null;
   /** The catalog may name an out-of-date view (a write or segment change since the last publication). */
@@ -189,8 +191,10 @@ export class CollectionStore implements CollectionInfo {
     }
     this.stale = false;
     const old = this.published;
-    if (ref === old) return;
+    // The first publication names no entry either when the arena is full: it moves the generation off 0 (catalog.ts).
+    if (ref === old && this.catalogPublished) return;
     this.catalog!.publish(this.catalogSlot, ref);
+    this.catalogPublished = true;
     this.published = ref;
     // Its view was dropped already (else it would be `ref`); it stayed only for the catalog.
     if (old) this.retireEntry(old);

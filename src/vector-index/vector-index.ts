@@ -71,6 +71,8 @@ export class VectorIndex {
       case 'drop':
         this.collections.get(op.collection)?.drop();
         this.collections.delete(op.collection);
+        // Its catalog slot, now free, goes to a collection that waited for one (if any).
+        this.catalog?.seatWaiting();
         return;
       case 'upsert':
         this.collections.get(op.collection)?.upsert(op.ids, op.embeddings, op.metadatas, op.documents);

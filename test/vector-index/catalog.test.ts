@@ -138,6 +138,45 @@ test('more collections than the catalog has slots: the rest are not found, the r
   ix.apply({ t: 'create', seq: 1e6 + 8, collection: 'new', dimension: 2, metric: 'l2' });
   assert.ok(reader.lookup('new'));
   assert.equal(reader.overflowed, false);
+  // A collection that got its slot by waiting gives it up like any other.
+  ix.apply({ t: 'create', seq: 1e6 + 9, collection: 'last', dimension: 2, metric: 'l2' });
+  assert.equal(reader.overflowed, true);
+  ix.apply({ t: 'drop', seq: 1e6 + 10, collection: `c${CATALOG_SLOTS}` });
+  assert.equal(reader.lookup(`c${CATALOG_SLOTS}`), undefined);
+  assert.ok(reader.lookup('last'));
+  assert.equal(reader.overflowed, false);
+  // Re-creating a name while every slot is taken keeps its slot (the drop inside a re-create seats no one).
+  ix.apply({ t: 'create', seq: 1e6 + 11, collection: 'waits', dimension: 2, metric: 'l2' });
+  ix.apply({ t: 'create', seq: 1e6 + 12, collection: 'c3', dimension: 2, metric: 'l2' });
+  assert.ok(reader.lookup('c3'));
+  assert.equal(reader.lookup('waits'), undefined);
+  assert.equal(reader.overflowed, true);
+});
+
+test('a waiting collection handed a slot is not found until its view is published, and counts as unslotted until then', () => {
+  const ix = new VectorIndex({ maxBytes: 256 * MiB, maxDimension: 4, scratchSlots: 1, segmentRecords: CHUNK_SLOTS, catalog: true });
+  const reader = new CatalogReader(ix.arena.memory, ix.catalog!.offset);
+  for (let i = 0; i < CATALOG_SLOTS; i++) ix.apply({ t: 'create', seq: i + 1, collection: `c${i}`, dimension: 2, metric: 'l2' });
+  const seen: { found: boolean; overflowed: boolean }[] = [];
+  const slot = ix.catalog!.add({
+    name: 'w',
+    slotted: (s) => {
+      // What a worker reading now would find: named, not published.
+      seen.push({ found: reader.lookup('w') !== undefined, overflowed: reader.overflowed });
+      ix.catalog!.publish(s, null);
+      seen.push({ found: reader.lookup('w') !== undefined, overflowed: reader.overflowed });
+    },
+  });
+  assert.equal(slot, -1);
+  ix.apply({ t: 'drop', seq: 1e6, collection: 'c7' });
+  assert.deepEqual(seen, [
+    { found: false, overflowed: true },
+    { found: true, overflowed: true },
+  ]);
+  assert.equal(reader.overflowed, false, 'once published it is no longer counted');
+  const published = reader.lookup('w')!;
+  assert.equal(published.entry, null);
+  assert.ok(published.generation > 0);
 });
 
 test('an arena without room for a new view (its headroom too): the write still succeeds, the catalog names no view until one fits again', async () => {
