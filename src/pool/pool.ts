@@ -184,13 +184,14 @@ export class QueryPool {
   }
 
   /**
-   * Pool utilisation 0..1 since the start: Piscina's measure (its tasks' run time over the
-   * workers' time), plus `otherBusySeconds` the workers spent outside tasks (answering the query
-   * port's requests) over the same capacity.
+   * Pool utilisation 0..1 since the start, approximate: Piscina's measure (its tasks' time from
+   * hand-off to answer, over the workers' time), plus `otherBusySeconds` the workers spent
+   * outside tasks (answering the query port's requests) over the same capacity. A task that
+   * waited behind a query-port request counts that wait twice, so the sum is capped at 1.
    */
   utilization(otherBusySeconds = 0): number {
     const capacityMs = this.piscina.duration * this.workers;
-    return this.piscina.utilization + (capacityMs > 0 ? (otherBusySeconds * 1000) / capacityMs : 0);
+    return Math.min(1, this.piscina.utilization + (capacityMs > 0 ? (otherBusySeconds * 1000) / capacityMs : 0));
   }
 
   /** Workers that have told they loaded their module (respawned ones count too; gone ones stay counted). */
