@@ -25,7 +25,7 @@ import { recover, type RecoveryProgress, type RecoveryReport } from './persist/r
 import { Snapshots } from './persist/snapshot.js';
 import { SnapshotScheduler, type SnapshotSchedulerEvents } from './persist/snapshot-scheduler.js';
 import { Wal } from './persist/wal.js';
-import { ExternalGarbage } from './platform/external-garbage.js';
+import { ExternalGarbage, type CollectedEvent } from './platform/external-garbage.js';
 import { freePort } from './platform/free-port.js';
 import { QueryPool, scratchSlotsFor } from './pool/pool.js';
 import { EngineStatus, STATUS_WORDS, StatusWord } from './query-port/messages.js';
@@ -65,6 +65,8 @@ export interface EngineEvents {
   'sla-alert': [AlertEvent];
   /** An alert could not be POSTed to --sla-webhook-url (after its retries), or was dropped. */
   'sla-webhook-failed': [{ error: string; attempts: number }];
+  /** The write-behind drained and went quiet, and V8 collected the buffers it had held (platform/external-garbage.ts). */
+  'garbage-collected': [CollectedEvent];
 }
 
 export class Engine extends EventEmitter<EngineEvents> {
@@ -87,6 +89,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Read by the query workers (query-port/messages.ts StatusWord). */
   private readonly status = new Int32Array(new SharedArrayBuffer(STATUS_WORDS * 4));
   private relay?: MainRelay;
+  /** Collects the write-behind's dead buffers once it is quiet (platform/external-garbage.ts). */
+  private readonly garbage = new ExternalGarbage({ onCollected: (e) => this.emit('garbage-collected', e) });
   private boundQueryPort: number | undefined;
   chromaUrl = '';
   /** Latency histograms, SLA evaluation, Prometheus registry (src/metrics). */
@@ -204,14 +208,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     wal.on('sync', () => this.flusher?.markDurable(wal.durableSeq));
     wal.on('sync', this.metrics.observeWalSync);
     this.flusher.on('retry', this.metrics.observeFlushRetry);
-    // Drained: the upserts' bodies it held are garbage V8 may keep resident for long (platform/external-garbage.ts).
-    const garbage = new ExternalGarbage();
+    // Quiet and drained: the upserts' bodies it held are garbage V8 may keep resident for long (platform/external-garbage.ts).
     const writeBehind = this.flusher;
-    if (garbage.available) {
-      writeBehind.on('batch', () => {
-        if (writeBehind.lag().ops === 0) void garbage.collectIfWorthIt();
-      });
-    }
+    if (this.garbage.available) writeBehind.on('batch', () => this.garbage.afterQuiet(() => writeBehind.lag().ops === 0));
 
     this.index = new VectorIndex({
       maxBytes: cfg.maxIndexBytes,
@@ -406,6 +405,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const loadWait = Math.max(MIN_LOAD_WAIT_MS, left());
     await Promise.all([this.builder?.close(loadWait), this.pool?.close(loadWait)]);
     this.relay?.close();
+    this.garbage.close();
     // A last snapshot makes the next start fast (bounded by what is left of the timeout).
     if (this.snapshots) {
       const done = await Promise.race([this.snapshots.close().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), left()).unref())]);

@@ -47,6 +47,12 @@ async function main(): Promise<number> {
     else log.warn(fields, msg);
   });
   engine.on('sla-webhook-failed', (f) => log.warn(f, 'SLA alert webhook failed'));
+  engine.on('garbage-collected', (g) =>
+    log.info(
+      { externalMiBBefore: Math.round(g.externalBytesBefore / 2 ** 20), externalMiBAfter: Math.round(g.externalBytesAfter / 2 ** 20), pauseMs: Math.round(g.pauseMs * 10) / 10 },
+      'write-behind drained: collected the buffers it held',
+    ),
+  );
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -1,5 +1,5 @@
 /**
- * Gives back the memory of buffers that died old, once the write-behind has drained.
+ * Gives back the memory of buffers that died old, once the write-behind has drained and gone quiet.
  *
  * An upsert's body (1.5 MB for 500 × 784 floats) lives outside V8's heap, and V8 returns it only
  * when it collects the small object that holds it. The write-behind keeps those bodies until
@@ -8,14 +8,17 @@
  * memory grows, and once a bulk load has drained nothing grows. Measured on this machine
  * (60,000 × 784 upserted, query port on): the main thread's external memory stayed at 198 MiB
  * for ~9 s with the server idle, until V8's memory reducer collected it (12 MiB after), and
- * in some runs for the whole of a following query load (PSS 608–634 MiB against ~420 MiB).
+ * in two of fifteen runs through the whole of a following query load (PSS 608 and 628 MiB
+ * against 404–449 MiB).
  *
- * So after a drain the engine asks V8 for a major collection (on the next turn of the event loop,
- * not inside the caller) when the external memory is at least `minBytes` and twice what the
- * last one left, at most once per `minIntervalMs`. That needs node's `--expose-gc`, which `npm
- * start` passes; without it this does nothing and V8's own heuristics decide. A synchronous
- * collection, because V8's `execution: 'async'` one, without `--single-threaded-gc`, left the
- * buffers' memory counted (and held) after it finished.
+ * So once the write-behind has been quiet for `quietMs` (no batch went out: a bulk load is over,
+ * not a pause between two batches) with nothing queued, the engine asks V8 for a major
+ * collection when the external memory is at least `minBytes` and twice what the last one left,
+ * at most once per `minIntervalMs`. Under steady writes the quiet time never comes, so no forced
+ * collection pauses the main thread in the middle of a load; V8's heuristics decide then. It
+ * needs node's `--expose-gc`, which `npm start` passes; without it this does nothing. The
+ * collection is synchronous (on the next turn of the event loop): V8's `execution: 'async'` one,
+ * without `--single-threaded-gc`, left the buffers counted as held after it finished.
  */
 import { getHeapStatistics } from 'node:v8';
 
@@ -27,12 +30,34 @@ export interface ExternalGarbageOptions {
   minBytes?: number;
   /** Shortest time between two collections asked for (default 10 s). */
   minIntervalMs?: number;
+  /** How long `afterQuiet` waits after the last activity (default 1 s). */
+  quietMs?: number;
   /** V8's gc (default: `globalThis.gc`, present with --expose-gc). For tests. */
   gc?: GcFunction | undefined;
   /** The thread's external memory in bytes (default: V8's heap statistics). For tests. */
   externalBytes?: () => number;
   now?: () => number;
+  /** Timers for `afterQuiet` (default: node's, unref'd). For tests. */
+  timer?: QuietTimer;
+  /** After each collection: external memory before and after, and how long the thread was paused. */
+  onCollected?: (e: CollectedEvent) => void;
 }
+
+export interface CollectedEvent {
+  externalBytesBefore: number;
+  externalBytesAfter: number;
+  pauseMs: number;
+}
+
+export interface QuietTimer {
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+const nodeTimer: QuietTimer = {
+  set: (fn, ms) => setTimeout(fn, ms).unref(),
+  clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
 
 export class ExternalGarbage {
   private readonly minBytes: number;
@@ -44,10 +69,17 @@ export class ExternalGarbage {
   private floor = 0;
   private lastAt = -Infinity;
   private running: Promise<void> | undefined;
+  private readonly quietMs: number;
+  private readonly timer: QuietTimer;
+  private quiet: unknown;
+  private readonly onCollected: ((e: CollectedEvent) => void) | undefined;
 
   constructor(options: ExternalGarbageOptions = {}) {
     this.minBytes = options.minBytes ?? 64 * 2 ** 20;
     this.minIntervalMs = options.minIntervalMs ?? 10_000;
+    this.quietMs = options.quietMs ?? 1000;
+    this.timer = options.timer ?? nodeTimer;
+    this.onCollected = options.onCollected;
     this.gc = 'gc' in options ? options.gc : (globalThis as { gc?: GcFunction }).gc;
     this.externalBytes = options.externalBytes ?? (() => getHeapStatistics().external_memory);
     this.now = options.now ?? (() => performance.now());
@@ -56,6 +88,25 @@ export class ExternalGarbage {
   /** Whether collections can be asked for at all (node runs with --expose-gc). */
   get available(): boolean {
     return this.gc !== undefined;
+  }
+
+  /**
+   * Activity (a write-behind batch went out): `quietMs` after the last call, if `stillQuiet()`
+   * (nothing queued), `collectIfWorthIt`.
+   */
+  afterQuiet(stillQuiet: () => boolean): void {
+    if (!this.gc) return;
+    if (this.quiet !== undefined) this.timer.clear(this.quiet);
+    this.quiet = this.timer.set(() => {
+      this.quiet = undefined;
+      if (stillQuiet()) void this.collectIfWorthIt();
+    }, this.quietMs);
+  }
+
+  /** Forgets a pending `afterQuiet`. */
+  close(): void {
+    if (this.quiet !== undefined) this.timer.clear(this.quiet);
+    this.quiet = undefined;
   }
 
   /** Asks for a major collection if it is worth one now; the promise it returns settles when it is done (undefined: not asked). */
@@ -68,14 +119,20 @@ export class ExternalGarbage {
     const gc = this.gc;
     const running = new Promise<void>((resolve) => {
       setImmediate(() => {
+        let collected: CollectedEvent | undefined;
         try {
+          const before = this.externalBytes();
+          const started = performance.now();
           gc();
+          const pauseMs = performance.now() - started;
           this.floor = this.externalBytes();
+          collected = { externalBytesBefore: before, externalBytesAfter: this.floor, pauseMs };
         } catch {
           // V8's gc does not throw; if a stand-in did, the next drain tries again.
         }
         this.running = undefined;
         resolve();
+        if (collected) this.onCollected?.(collected);
       });
     });
     this.running = running;

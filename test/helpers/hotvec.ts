@@ -12,9 +12,9 @@ import { Packr } from 'msgpackr';
 export const MAIN = new URL('../../src/main.js', import.meta.url).pathname;
 export const packr = new Packr({ useRecords: false });
 
-/** The C allocator settings `npm start` runs hotvec with (package.json; README, "Memory"). */
+/** The C allocator settings `npm start` runs hotvec with (package.json; README, "Runtime settings"). */
 export const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
-/** The V8 flags `npm start` runs hotvec with (package.json; README, "Quick start"). */
+/** The V8 flags `npm start` runs hotvec with (package.json; README, "Runtime settings"). */
 export const NODE_FLAGS = ['--single-threaded-gc', '--max-semi-space-size=4', '--expose-gc'];
 
 export interface Hotvec {

@@ -1,13 +1,14 @@
 /**
  * ExternalGarbage (platform/external-garbage.ts): asks V8 for a major collection only when the
- * external memory is worth it, not while one runs, not more often than its interval; and with
+ * external memory is worth it, not while one runs, not more often than its interval, only after a
+ * quiet time with nothing queued; and with
  * a real V8 (--expose-gc) it gives back buffers whose holders were promoted before they died.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { ExternalGarbage } from '../../src/platform/external-garbage.js';
+import { ExternalGarbage, type CollectedEvent } from '../../src/platform/external-garbage.js';
 import { NODE_FLAGS } from '../helpers/hotvec.js';
 
 const MiB = 2 ** 20;
@@ -22,6 +23,7 @@ test('asks only above the threshold and twice what the last collection left, one
   let external = 10 * MiB;
   let now = 0;
   let calls = 0;
+  const events: CollectedEvent[] = [];
   const g = new ExternalGarbage({
     minBytes: 64 * MiB,
     minIntervalMs: 10_000,
@@ -31,6 +33,7 @@ test('asks only above the threshold and twice what the last collection left, one
     },
     externalBytes: () => external,
     now: () => now,
+    onCollected: (e) => events.push(e),
   });
   assert.equal(g.available, true);
   assert.equal(g.collectIfWorthIt(), undefined, 'below the threshold');
@@ -42,6 +45,11 @@ test('asks only above the threshold and twice what the last collection left, one
   assert.equal(g.collectIfWorthIt(), undefined, 'not while one is due');
   await first;
   assert.equal(calls, 1);
+  assert.deepEqual(
+    events.map((e) => [e.externalBytesBefore, e.externalBytesAfter]),
+    [[200 * MiB, 70 * MiB]],
+    'told what it gave back',
+  );
   assert.equal(g.collectIfWorthIt(), undefined, 'not under twice what the last one left (140 MiB)');
   external = 150 * MiB;
   now = 8_000;
@@ -69,6 +77,44 @@ test('a collection that throws does not stop the next one', async () => {
   fail = false;
   now = 20;
   assert.ok(g.collectIfWorthIt());
+});
+
+test('afterQuiet collects once activity has stopped for quietMs, only if still quiet then', async () => {
+  let calls = 0;
+  // A hand-driven timer: `fire` is the quiet time running out.
+  const pending = new Map<number, { fn: () => void; ms: number }>();
+  let next = 0;
+  const timer = {
+    set: (fn: () => void, ms: number) => {
+      pending.set(++next, { fn, ms });
+      return next;
+    },
+    clear: (handle: unknown) => void pending.delete(handle as number),
+  };
+  const fire = async (): Promise<void> => {
+    const due = [...pending.values()];
+    pending.clear();
+    for (const t of due) t.fn();
+    await new Promise((r) => setImmediate(r)); // the collection runs on the next turn
+  };
+  const g = new ExternalGarbage({ minBytes: 1, minIntervalMs: 0, quietMs: 1000, gc: () => void calls++, externalBytes: () => 100, timer });
+  let quiet = true;
+  // Steady activity: each call moves the one timer on.
+  for (let i = 0; i < 5; i++) g.afterQuiet(() => quiet);
+  assert.equal(pending.size, 1, 'one timer, reset by each activity');
+  assert.equal([...pending.values()][0]!.ms, 1000);
+  assert.equal(calls, 0, 'not during activity');
+  await fire();
+  assert.equal(calls, 1, 'once the quiet time ran out');
+  quiet = false;
+  g.afterQuiet(() => quiet);
+  await fire();
+  assert.equal(calls, 1, 'not when something is queued at the end of the quiet time');
+  quiet = true;
+  g.afterQuiet(() => quiet);
+  g.close();
+  assert.equal(pending.size, 0, 'close forgets it');
+  assert.equal(calls, 1);
 });
 
 test('with V8 (--expose-gc): buffers whose holders died old are given back', async () => {
