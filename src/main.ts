@@ -74,6 +74,16 @@ async function main(): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // A bug that escaped everything (a rejection nobody handled ends here too): logged, then exit 1,
+  // the query port's sockets closed first (bounded) — Node aborts the whole process when a worker
+  // thread ends with them open.
+  let crashed = false;
+  process.on('uncaughtException', (err) => {
+    if (crashed) return;
+    crashed = true;
+    log.fatal({ err }, 'uncaught exception: exiting');
+    void engine.closeQueryPortNow(1000).finally(() => process.exit(1));
+  });
 
   try {
     await engine.start();

@@ -303,6 +303,30 @@ test("a second signal during the stop exits at once with status 1, the query por
   }
 });
 
+test("an uncaught error on the main thread exits with status 1, the query port's sockets closed first (no abort)", async () => {
+  const fixture = new URL('../fixtures/throw-on-sigusr2.js', import.meta.url).pathname;
+  const h = await startHotvec({ chromaUrl: chroma.url, args: ARGS, env: { NODE_OPTIONS: `--import=${fixture}` } });
+  started.push(h);
+  const keep = new Agent({ keepAlive: true });
+  try {
+    // A kept-alive connection to the query port: a worker ending with it open would abort the process.
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`${h.queryUrl}/health`, { agent: keep }, (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    h.proc.kill('SIGUSR2');
+    const [code, signal] = (await once(h.proc, 'exit')) as [number | null, string | null];
+    assert.deepEqual([code, signal], [1, null], h.logs.slice(-10).join('\n'));
+    assert.ok(await h.waitForLog(/uncaught exception: exiting/), 'logged');
+  } finally {
+    keep.destroy();
+  }
+});
+
 test('--query-port equal to --port is refused at start with exit status 2', async () => {
   const dir = await tempDir();
   try {
