@@ -249,3 +249,21 @@ test('a task naming a directory entry that is not there any more fails clearly, 
   const ok = await pool.search(view.target, new Float32Array([1, 2, 3, 4]), 1);
   assert.equal(store.resolve(view, ok.refs[0]!)?.id, 's1');
 });
+
+test("utilisation adds the workers' time outside tasks over the pool's capacity (its time × workers), capped at 1", async () => {
+  const t0 = performance.now();
+  const idle = new QueryPool({ memory: index.arena.memory, scratch: index.arena.scratch, workers: 2, maxQueue: 10 });
+  const t1 = performance.now();
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const t2 = performance.now();
+    const u = idle.utilization(0.12); // 120 ms of work outside tasks
+    const t3 = performance.now();
+    assert.equal(idle.utilization(), 0, 'no task ran');
+    // The pool's time is at least t2 − t1 and at most t3 − t0.
+    assert.ok(u >= 120 / (2 * (t3 - t0)) && u <= 120 / (2 * (t2 - t1)), `${u} within [${120 / (2 * (t3 - t0))}, ${120 / (2 * (t2 - t1))}]`);
+    assert.equal(idle.utilization(1e6), 1, 'capped');
+  } finally {
+    await idle.close();
+  }
+});
