@@ -26,10 +26,10 @@ import { Snapshots } from './persist/snapshot.js';
 import { SnapshotScheduler, type SnapshotSchedulerEvents } from './persist/snapshot-scheduler.js';
 import { Wal } from './persist/wal.js';
 import { ExternalGarbage, type CollectedEvent } from './platform/external-garbage.js';
-import { freePort } from './platform/free-port.js';
 import { QueryPool, scratchSlotsFor } from './pool/pool.js';
 import { EngineStatus, STATUS_WORDS, StatusWord } from './query-port/messages.js';
 import { MainRelay } from './query-port/relay.js';
+import { PortHold } from './query-port/port-hold.js';
 import { cannotListen } from './server/port-probe.js';
 import { loadUws } from './server/uws.js';
 import { registerObservabilityRoutes } from './server/observability-routes.js';
@@ -89,6 +89,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Read by the query workers (query-port/messages.ts StatusWord). */
   private readonly status = new Int32Array(new SharedArrayBuffer(STATUS_WORDS * 4));
   private relay?: MainRelay;
+  /** The query port, held from its choice until the workers listen on it. */
+  private portHold?: PortHold;
   /** Collects the write-behind's dead buffers once it is quiet (platform/external-garbage.ts). */
   private readonly garbage = new ExternalGarbage({ onCollected: (e) => this.emit('garbage-collected', e) });
   private boundQueryPort: number | undefined;
@@ -146,9 +148,12 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (cfg.queryPort !== 0 && cfg.queryPort === cfg.port) throw new HotvecError('INVALID_CONFIG', `--query-port must differ from --port (both ${cfg.port})`);
       // The pure-Node fallback can neither share a port between threads nor close its sockets.
       if (loadUws().backend !== 'native') throw new HotvecError('INVALID_CONFIG', `--query-port needs uWebSockets.js's native build, and this Node (ABI ${process.versions.modules}) has only its fallback; set HOTVEC_UWS_MODULE to a native build (README: uWebSockets.js on this and newer Node versions) or leave --query-port unset`);
-      // Every worker binds the same explicit port, so 0 is resolved here.
-      queryPort = cfg.queryPort === 0 ? await freePort(cfg.host) : cfg.queryPort;
-      await assertPortFree(cfg.host, queryPort);
+      // A port another process listens on (a port-sharing one too) is refused here; from then on
+      // the port is held until every worker listens on it (port-hold.ts). Every worker binds the
+      // same explicit port, so 0 is resolved here, by the hold.
+      await assertPortFree(cfg.host, cfg.queryPort);
+      this.portHold = await PortHold.take(loadUws(), cfg.host, cfg.queryPort);
+      queryPort = this.portHold.port;
     }
 
     const t0 = performance.now();
@@ -343,6 +348,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       } finally {
         clearTimeout(timer);
       }
+      this.portHold?.release();
       this.boundQueryPort = queryPort;
     }
     this.metrics.start();
@@ -395,6 +401,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const deadline = Date.now() + timeout;
     const left = (): number => Math.max(0, deadline - Date.now());
     this.setState('stopping');
+    this.portHold?.release();
     this.server?.stopListening();
     if (this.server && !(await this.server.drain(left()))) this.emit('warning', 'in-flight requests did not finish before the shutdown timeout');
     this.server?.closeSockets();

@@ -1,0 +1,77 @@
+/**
+ * Holds the query port from the moment the engine settles on it until the workers listen on it.
+ *
+ * The port is chosen (`--query-port 0`) or checked free (an explicit one) before the managed
+ * Chroma starts, and the workers bind it seconds later, once recovery is under way. Without a
+ * hold another process could take it in between — the managed Chroma, which picks a free port
+ * of its own, among them — and the start would fail. The hold is a uWS listener on the main
+ * thread with SO_REUSEPORT (uWS's default for a port it is given), which the workers' listeners
+ * join; the engine lets it go once they all listen. Until then a connection the kernel hands it
+ * is answered `503 HOTVEC_NOT_READY`, as a worker answers while the engine recovers.
+ */
+import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { HotvecError } from '../errors.js';
+import { freePort } from '../platform/free-port.js';
+import { ResponseState } from '../server/http.js';
+import { cannotListen } from '../server/port-probe.js';
+import type { LoadedUws } from '../server/uws.js';
+
+/** Ports `take` tries for port 0. */
+const FREE_PORT_TRIES = 5;
+
+export class PortHold {
+  private app: TemplatedApp | undefined;
+  private socket: us_listen_socket | null;
+
+  private constructor(
+    private readonly uws: LoadedUws,
+    app: TemplatedApp,
+    socket: us_listen_socket,
+    /** The port held (the one the OS picked when asked for 0). */
+    readonly port: number,
+  ) {
+    this.app = app;
+    this.socket = socket;
+  }
+
+  /**
+   * Listens on `host:port`, letting other SO_REUSEPORT listeners of this user join. For port 0
+   * it takes a port the OS just gave out (uWS sets SO_REUSEPORT only on a port it is given, not
+   * on one it asks the OS for): a few tries, in case another process takes that port in the
+   * microseconds between.
+   */
+  static async take(uws: LoadedUws, host: string, port: number): Promise<PortHold> {
+    if (port !== 0) return PortHold.listen(uws, host, port);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await PortHold.listen(uws, host, await freePort(host));
+      } catch (err) {
+        if (attempt >= FREE_PORT_TRIES) throw err;
+      }
+    }
+  }
+
+  private static listen(uws: LoadedUws, host: string, port: number): Promise<PortHold> {
+    const app = uws.uws.App();
+    app.any('/*', (res) => new ResponseState(res).sendError(new HotvecError('NOT_READY', 'hotvec is starting; retry shortly'), 'json', true));
+    return new Promise((resolve, reject) => {
+      app.listen(host, port, (socket) => {
+        if (!socket) {
+          reject(cannotListen(host, port));
+          return;
+        }
+        resolve(new PortHold(uws, app, socket, uws.uws.us_socket_local_port(socket as never)));
+      });
+    });
+  }
+
+  /** Stops listening and closes any connection it took. Idempotent. */
+  release(): void {
+    if (this.socket) this.uws.uws.us_listen_socket_close(this.socket);
+    this.socket = null;
+    // Not in uWS 20.30's typings, but in its native App: closes every socket of the app.
+    const app = this.app as unknown as { close?: () => void } | undefined;
+    if (typeof app?.close === 'function') app.close();
+    this.app = undefined;
+  }
+}
