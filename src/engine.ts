@@ -152,8 +152,14 @@ export class Engine extends EventEmitter<EngineEvents> {
       // the port is held until every worker listens on it (port-hold.ts). Every worker binds the
       // same explicit port, so 0 is resolved here, by the hold.
       await assertPortFree(cfg.host, cfg.queryPort);
-      this.portHold = await PortHold.take(loadUws(), cfg.host, cfg.queryPort);
-      queryPort = this.portHold.port;
+      const hold = await PortHold.take(loadUws(), cfg.host, cfg.queryPort);
+      // A stop that began meanwhile found no hold to let go.
+      if (this.closing) {
+        hold.release();
+        throw new HotvecError('NOT_READY', 'hotvec is stopping');
+      }
+      this.portHold = hold;
+      queryPort = hold.port;
     }
 
     const t0 = performance.now();
@@ -254,7 +260,11 @@ export class Engine extends EventEmitter<EngineEvents> {
           const err = cannotListen(cfg.host, queryPort!);
           if (portWorkers < cfg.workers) queryPortUp?.reject(err);
           else this.emit('warning', `a respawned query worker could not listen on the query port: ${err.message}`);
-        } else if (listening && ++portWorkers === cfg.workers) queryPortUp?.resolve();
+        } else if (listening) {
+          // One worker holds the port now: the main thread's hold can go (port-hold.ts).
+          this.portHold?.release();
+          if (++portWorkers === cfg.workers) queryPortUp?.resolve();
+        }
         if (cfg.workerSched === 'batch' && !schedBatch && process.platform === 'linux' && !this.warnedSched) {
           this.warnedSched = true;
           this.emit('warning', 'query workers are not under SCHED_BATCH (--worker-sched batch): it could not be set (no chrt at /usr/bin/chrt or /bin/chrt, refused, or a real-time policy already); they keep the policy they have');
@@ -348,7 +358,6 @@ export class Engine extends EventEmitter<EngineEvents> {
       } finally {
         clearTimeout(timer);
       }
-      this.portHold?.release();
       this.boundQueryPort = queryPort;
     }
     this.metrics.start();
@@ -378,12 +387,15 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /**
-   * For an exit that cannot wait for the graceful stop: has the query workers close their sockets
-   * (Node aborts the process when a thread ends with uWS sockets open), at most `timeoutMs`.
+   * For an exit that cannot wait for the graceful stop: stops taking new connections and requests
+   * on the main port (503 to those on open connections), and has the query workers close their
+   * sockets (Node aborts the process when a thread ends with uWS sockets open), at most `timeoutMs`.
    */
-  async closeQueryPortNow(timeoutMs: number): Promise<void> {
+  async haltNow(timeoutMs: number): Promise<void> {
+    this.server?.stopListening();
+    this.portHold?.release();
+    if (this.state !== 'stopping' && this.state !== 'stopped') this.setState('stopping');
     if (!this.relay || !this.pool) return;
-    Atomics.store(this.status, StatusWord.STATUS, EngineStatus.STOPPING);
     await this.relay.closeWorkers(this.pool.workerThreads.map((t) => t.threadId), timeoutMs);
   }
 

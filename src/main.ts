@@ -59,7 +59,7 @@ async function main(): Promise<number> {
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting now');
       // The query port's sockets first (bounded): Node aborts on a thread that ends with them open.
-      void engine.closeQueryPortNow(1000).finally(() => process.exit(1));
+      void engine.haltNow(1000).finally(() => process.exit(1));
       return;
     }
     stopping = true;
@@ -68,7 +68,7 @@ async function main(): Promise<number> {
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, 'graceful stop failed');
-        void engine.closeQueryPortNow(1000).finally(() => process.exit(1));
+        void engine.haltNow(1000).finally(() => process.exit(1));
       },
     );
   };
@@ -79,10 +79,13 @@ async function main(): Promise<number> {
   // thread ends with them open.
   let crashed = false;
   process.on('uncaughtException', (err) => {
-    if (crashed) return;
+    if (crashed) {
+      log.error({ err }, 'another uncaught exception while exiting');
+      return;
+    }
     crashed = true;
     log.fatal({ err }, 'uncaught exception: exiting');
-    void engine.closeQueryPortNow(1000).finally(() => process.exit(1));
+    void engine.haltNow(1000).finally(() => process.exit(1));
   });
 
   try {

@@ -14,8 +14,9 @@
  * So once the write-behind has been quiet for `quietMs` (no batch went out: a bulk load is over,
  * not a pause between two batches) with nothing queued, the engine asks V8 for a major
  * collection when the external memory is at least `minBytes` and twice what the last one left,
- * at most once per `minIntervalMs`. Under steady writes the quiet time never comes, so no forced
- * collection pauses the main thread in the middle of a load; V8's heuristics decide then. It
+ * at most once per `minIntervalMs` (a quiet time that ends sooner looks again when the interval is
+ * over). While batches go out at least once per `quietMs` (a steady load) the quiet time never
+ * comes, so no forced collection pauses the main thread in the middle of a load. It
  * needs node's `--expose-gc`, which `npm start` passes; without it this does nothing. The
  * collection is synchronous (on the next turn of the event loop): V8's `execution: 'async'` one,
  * without `--single-threaded-gc`, left the buffers counted as held after it finished.
@@ -72,6 +73,7 @@ export class ExternalGarbage {
   private readonly quietMs: number;
   private readonly timer: QuietTimer;
   private quiet: unknown;
+  private closed = false;
   private readonly onCollected: ((e: CollectedEvent) => void) | undefined;
 
   constructor(options: ExternalGarbageOptions = {}) {
@@ -95,16 +97,25 @@ export class ExternalGarbage {
    * (nothing queued), `collectIfWorthIt`.
    */
   afterQuiet(stillQuiet: () => boolean): void {
-    if (!this.gc) return;
+    if (!this.gc || this.closed) return;
+    this.arm(stillQuiet, this.quietMs);
+  }
+
+  private arm(stillQuiet: () => boolean, ms: number): void {
     if (this.quiet !== undefined) this.timer.clear(this.quiet);
     this.quiet = this.timer.set(() => {
       this.quiet = undefined;
-      if (stillQuiet()) void this.collectIfWorthIt();
-    }, this.quietMs);
+      if (!stillQuiet()) return;
+      // Too soon after the last collection: look again once the interval is over.
+      const wait = this.lastAt + this.minIntervalMs - this.now();
+      if (wait > 0) this.arm(stillQuiet, wait);
+      else void this.collectIfWorthIt();
+    }, ms);
   }
 
-  /** Forgets a pending `afterQuiet`. */
+  /** Forgets a pending `afterQuiet`; later ones do nothing. */
   close(): void {
+    this.closed = true;
     if (this.quiet !== undefined) this.timer.clear(this.quiet);
     this.quiet = undefined;
   }

@@ -6,8 +6,9 @@
  * hold another process could take it in between — the managed Chroma, which picks a free port
  * of its own, among them — and the start would fail. The hold is a uWS listener on the main
  * thread with SO_REUSEPORT (uWS's default for a port it is given), which the workers' listeners
- * join; the engine lets it go once they all listen. Until then a connection the kernel hands it
- * is answered `503 HOTVEC_NOT_READY`, as a worker answers while the engine recovers.
+ * join; the engine lets it go as soon as the first one listens (a connection still in the
+ * hold's queue then is reset, so the sooner the better). Until then a connection the kernel hands
+ * it is answered `503 HOTVEC_NOT_READY`, as a worker answers while the engine recovers.
  */
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { HotvecError } from '../errors.js';
@@ -41,23 +42,28 @@ export class PortHold {
    * microseconds between.
    */
   static async take(uws: LoadedUws, host: string, port: number): Promise<PortHold> {
-    if (port !== 0) return PortHold.listen(uws, host, port);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await PortHold.listen(uws, host, await freePort(host));
-      } catch (err) {
-        if (attempt >= FREE_PORT_TRIES) throw err;
-      }
+    if (port !== 0) {
+      const hold = await PortHold.listen(uws, host, port);
+      if (!hold) throw cannotListen(host, port);
+      return hold;
     }
+    for (let attempt = 1; attempt <= FREE_PORT_TRIES; attempt++) {
+      // freePort's own failure (a host not on this machine) is not worth another try.
+      const hold = await PortHold.listen(uws, host, await freePort(host));
+      if (hold) return hold;
+    }
+    throw new HotvecError('INVALID_CONFIG', `cannot listen on ${host}: ${FREE_PORT_TRIES} free ports in a row were taken before they could be bound`);
   }
 
-  private static listen(uws: LoadedUws, host: string, port: number): Promise<PortHold> {
+  /** A hold on `host:port`, or undefined when the port cannot be bound. */
+  private static listen(uws: LoadedUws, host: string, port: number): Promise<PortHold | undefined> {
     const app = uws.uws.App();
     app.any('/*', (res) => new ResponseState(res).sendError(new HotvecError('NOT_READY', 'hotvec is starting; retry shortly'), 'json', true));
-    return new Promise((resolve, reject) => {
+    return new Promise((resolve) => {
       app.listen(host, port, (socket) => {
         if (!socket) {
-          reject(cannotListen(host, port));
+          closeApp(app);
+          resolve(undefined);
           return;
         }
         resolve(new PortHold(uws, app, socket, uws.uws.us_socket_local_port(socket as never)));
@@ -69,9 +75,13 @@ export class PortHold {
   release(): void {
     if (this.socket) this.uws.uws.us_listen_socket_close(this.socket);
     this.socket = null;
-    // Not in uWS 20.30's typings, but in its native App: closes every socket of the app.
-    const app = this.app as unknown as { close?: () => void } | undefined;
-    if (typeof app?.close === 'function') app.close();
+    if (this.app) closeApp(this.app);
     this.app = undefined;
   }
+}
+
+/** Closes every socket of the app: not in uWS 20.30's typings, but in its native App. */
+function closeApp(app: TemplatedApp): void {
+  const native = app as unknown as { close?: () => void };
+  if (typeof native.close === 'function') native.close();
 }

@@ -114,7 +114,32 @@ test('afterQuiet collects once activity has stopped for quietMs, only if still q
   g.afterQuiet(() => quiet);
   g.close();
   assert.equal(pending.size, 0, 'close forgets it');
+  g.afterQuiet(() => quiet);
+  assert.equal(pending.size, 0, 'and takes no more');
   assert.equal(calls, 1);
+});
+
+test('a quiet time that ends too soon after the last collection looks again once the interval is over', async () => {
+  let calls = 0;
+  let now = 0;
+  const pending: { fn: () => void; ms: number }[] = [];
+  const timer = { set: (fn: () => void, ms: number) => pending.push({ fn, ms }), clear: () => {} };
+  let external = 100;
+  const g = new ExternalGarbage({ minBytes: 1, minIntervalMs: 10_000, quietMs: 1000, gc: () => void calls++, externalBytes: () => external, now: () => now, timer });
+  await g.collectIfWorthIt(); // at 0; leaves 100
+  assert.equal(calls, 1);
+  external = 500; // a second load's garbage
+  now = 3000;
+  g.afterQuiet(() => true);
+  now = 4000;
+  pending.shift()!.fn(); // the quiet time ends at 4 s: 6 s before the interval is over
+  assert.equal(calls, 1);
+  assert.equal(pending.length, 1, 'armed again');
+  assert.equal(pending[0]!.ms, 6000);
+  now = 10_000;
+  pending.shift()!.fn();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(calls, 2, 'collected once the interval was over');
 });
 
 test('with V8 (--expose-gc): buffers whose holders died old are given back', async () => {
