@@ -388,15 +388,19 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /**
    * For an exit that cannot wait for the graceful stop: stops taking new connections and requests
-   * on the main port (503 to those on open connections), and has the query workers close their
-   * sockets (Node aborts the process when a thread ends with uWS sockets open), at most `timeoutMs`.
+   * on the main port (503 to those on open connections), waits for threads still loading their
+   * module, and has the query workers close their sockets (Node aborts the process when a thread
+   * ends with uWS sockets open or mid-load); all within `timeoutMs`.
    */
   async haltNow(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     this.server?.stopListening();
     this.portHold?.release();
     if (this.state !== 'stopping' && this.state !== 'stopped') this.setState('stopping');
+    // Threads still loading their module abort the process if it ends under them (pool/loaded-workers.ts).
+    await Promise.all([this.pool?.settleLoading(timeoutMs), this.builder?.settleLoading(timeoutMs)]);
     if (!this.relay || !this.pool) return;
-    await this.relay.closeWorkers(this.pool.workerThreads.map((t) => t.threadId), timeoutMs);
+    await this.relay.closeWorkers(this.pool.workerThreads.map((t) => t.threadId), Math.max(0, deadline - Date.now()));
   }
 
   /**

@@ -52,6 +52,11 @@ export class GraphBuilder {
     return this.loaded.count;
   }
 
+  /** Waits (at most `ms`) for a builder thread still loading its module: the process must not end under it. Resolves how many still were. */
+  settleLoading(ms: number): Promise<number> {
+    return this.loaded.settle(Math.min(ms, this.loadWaitMs));
+  }
+
   /** Live builder threads (0 or 1). */
   get threads(): number {
     return this.piscina.threads.length;

@@ -76,6 +76,13 @@ export class LoadedWorkers<M extends ModuleLoaded = ModuleLoaded> {
    * started after that is not counted). Resolves how many were still loading: 0 when all had.
    */
   async wait(ms: number): Promise<number> {
+    const stillLoading = await this.settle(ms);
+    this.listener.close();
+    return stillLoading;
+  }
+
+  /** As `wait`, but keeps listening (for an exit that is not the pool's close). */
+  async settle(ms: number): Promise<number> {
     if (this.stillLoading() > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(ms, MAX_TIMEOUT_MS));
@@ -85,7 +92,6 @@ export class LoadedWorkers<M extends ModuleLoaded = ModuleLoaded> {
         });
       });
     }
-    this.listener.close();
     return this.stillLoading();
   }
 

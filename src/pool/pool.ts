@@ -194,6 +194,11 @@ export class QueryPool {
     return Math.min(1, this.piscina.utilization + (capacityMs > 0 ? (otherBusySeconds * 1000) / capacityMs : 0));
   }
 
+  /** Waits (at most `ms`) for live workers still loading their module: the process must not end under them. Resolves how many still were. */
+  settleLoading(ms: number): Promise<number> {
+    return this.loaded.settle(Math.min(ms, this.loadWaitMs));
+  }
+
   /** Workers that have told they loaded their module (respawned ones count too; gone ones stay counted). */
   get loadedWorkers(): number {
     return this.loaded.count;

@@ -9,6 +9,7 @@ import { BroadcastChannel, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { LoadedWorkers } from '../../src/pool/loaded-workers.js';
 import type { LoadingWorkerInit } from '../fixtures/loading-worker.js';
+import { until } from '../helpers/wait.js';
 
 function pool(loaded: LoadedWorkers, silent: boolean, threads: number): Piscina<number, number> {
   const workerData: LoadingWorkerInit = { loadedChannel: loaded.channel, silent };
@@ -76,5 +77,24 @@ test('a worker tells it loaded only once the synchronous job that required its m
     clearTimeout(timer);
     await worker.terminate();
     await loaded.wait(0);
+  }
+});
+
+test('settle() waits as wait() does but keeps listening: a worker started after it is still heard', async () => {
+  const loaded = new LoadedWorkers();
+  const workerData: LoadingWorkerInit = { loadedChannel: loaded.channel, silent: false };
+  const piscina = new Piscina<number, number>({ filename: new URL('../fixtures/loading-worker.js', import.meta.url).href, minThreads: 1, maxThreads: 1, workerData });
+  loaded.watch(piscina);
+  try {
+    assert.equal(await loaded.settle(120_000), 0);
+    assert.equal(loaded.count, 1);
+    // The thread ends; Piscina starts another (minThreads).
+    const first = piscina.threads[0]!.threadId;
+    await piscina.threads[0]!.terminate();
+    assert.ok(await until(() => piscina.threads.length === 1 && piscina.threads[0]!.threadId !== first, 30_000, 10), 'a new thread');
+    assert.equal(await loaded.wait(30_000), 0, 'the new thread was heard');
+    assert.equal(loaded.count, 2);
+  } finally {
+    await piscina.destroy();
   }
 });
