@@ -15,7 +15,7 @@ import { HotvecError } from '../errors.js';
 import { freePort } from '../platform/free-port.js';
 import { ResponseState } from '../server/http.js';
 import { cannotListen } from '../server/port-probe.js';
-import type { LoadedUws } from '../server/uws.js';
+import { closeApp, type LoadedUws } from '../server/uws.js';
 
 /** Ports `take` tries for port 0. */
 const FREE_PORT_TRIES = 5;
@@ -78,10 +78,4 @@ export class PortHold {
     if (this.app) closeApp(this.app);
     this.app = undefined;
   }
-}
-
-/** Closes every socket of the app: not in uWS 20.30's typings, but in its native App. */
-function closeApp(app: TemplatedApp): void {
-  const native = app as unknown as { close?: () => void };
-  if (typeof native.close === 'function') native.close();
 }

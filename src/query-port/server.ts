@@ -15,7 +15,7 @@ import { HotvecError, toHotvecError } from '../errors.js';
 import { BodyBuffers } from '../server/body-buffers.js';
 import { decode, encode, encodingOfAccept, encodingOfContentType, contentTypeOf, type Encoding } from '../server/codec.js';
 import { ResponseState, readBody } from '../server/http.js';
-import { loadUws, type LoadedUws } from '../server/uws.js';
+import { closeApp, loadUws, type LoadedUws } from '../server/uws.js';
 import type { Outbox } from '../server/ws-send.js';
 import type { QueryAnswerer } from './answer.js';
 import { EngineStatus, StatusWord, type QueryPortInit } from './messages.js';
@@ -143,9 +143,7 @@ export class QueryPortServer {
     this.closed = true;
     if (this.listenSocket) this.uws.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
-    // Not in uWS 20.30's typings, but in its native App: closes every socket of the app (the
-    // pure-Node fallback has none; the engine refuses a query port on it).
-    const app = this.app as unknown as { close?: () => void };
-    if (typeof app.close === 'function') app.close();
+    // (The pure-Node fallback cannot; the engine refuses a query port on it.)
+    closeApp(this.app);
   }
 }

@@ -27,3 +27,12 @@ export function loadUws(env: NodeJS.ProcessEnv = process.env): LoadedUws {
   const native = NATIVE_ABIS.has(process.versions.modules) && env.UWS_USE_FALLBACK === undefined;
   return { uws, module: 'uWebSockets.js', backend: native ? 'native' : 'fallback' };
 }
+
+/**
+ * Closes every socket of an app (its listeners and connections): `App.close()` is in uWS 20.30's
+ * native App but not in its typings; the pure-Node fallback has none (nothing to do there).
+ */
+export function closeApp(app: UWS.TemplatedApp): void {
+  const native = app as unknown as { close?: () => void };
+  if (typeof native.close === 'function') native.close();
+}
