@@ -53,6 +53,19 @@ function post<T>(url: string, path: string, body: unknown): Promise<{ status: nu
   });
 }
 
+/** One request over `agent` (POST of `body` as JSON, else GET), its answer read: the connection stays open in the agent. */
+function keptAlive(agent: Agent, url: string, body?: unknown): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const options = body === undefined ? { agent } : { method: 'POST', agent, headers: { 'content-type': 'application/json' } };
+    const req = request(url, options, (res) => {
+      res.resume();
+      res.on('end', () => resolve());
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
 async function metric(name: string, labels: Record<string, string> = {}): Promise<number> {
   const { samples } = parsePrometheus(await (await fetch(`${hv.url}/metrics`)).text());
   return select(samples, name, labels).reduce((a, s) => a + s.value, 0);
@@ -234,14 +247,7 @@ test('a graceful stop with connections open to the query port ends with exit sta
     // Idle kept-alive connections to each worker (the kernel spreads them).
     await Promise.all(
       Array.from({ length: 6 }, () =>
-        new Promise<void>((resolve, reject) => {
-          const req = request(`${h.queryUrl}/v1/collections/s/query`, { method: 'POST', agent: keep, headers: { 'content-type': 'application/json' } }, (res) => {
-            res.resume();
-            res.on('end', () => resolve());
-          });
-          req.on('error', reject);
-          req.end(JSON.stringify({ embeddings: [[0, 0]], k: 1 }));
-        }),
+        keptAlive(keep, `${h.queryUrl}/v1/collections/s/query`, { embeddings: [[0, 0]], k: 1 }),
       ),
     );
     // And a WebSocket left open.
@@ -278,14 +284,7 @@ test("a second signal during the stop exits at once with status 1, the query por
   const h = await start();
   const keep = new Agent({ keepAlive: true });
   try {
-    await new Promise<void>((resolve, reject) => {
-      const req = request(`${h.queryUrl}/health`, { agent: keep }, (res) => {
-        res.resume();
-        res.on('end', () => resolve());
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    await keptAlive(keep, `${h.queryUrl}/health`);
     // A request on the main port whose body never ends keeps the graceful stop waiting (drain),
     // with the query port still open, when the second signal comes.
     const hanging = connect(h.port, '127.0.0.1');
@@ -310,14 +309,7 @@ test("an uncaught error on the main thread exits with status 1, the query port's
   const keep = new Agent({ keepAlive: true });
   try {
     // A kept-alive connection to the query port: a worker ending with it open would abort the process.
-    await new Promise<void>((resolve, reject) => {
-      const req = request(`${h.queryUrl}/health`, { agent: keep }, (res) => {
-        res.resume();
-        res.on('end', () => resolve());
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    await keptAlive(keep, `${h.queryUrl}/health`);
     h.proc.kill('SIGUSR2');
     const [code, signal] = (await once(h.proc, 'exit')) as [number | null, string | null];
     assert.deepEqual([code, signal], [1, null], h.logs.slice(-10).join('\n'));
