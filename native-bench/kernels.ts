@@ -2,6 +2,9 @@
  * Distance kernels: JS scalar vs WASM SIMD over the shared arena, and both (plus a JS top-k
  * selection) against usearch's native `exactSearch`, for one query over n vectors.
  *
+ * And the re-rank of graph candidates: rows scattered over an arena far larger than the caches,
+ * measured one call per row against one gather call for all of them.
+ *
  * Every implementation of a case is measured round-robin, repeat after repeat, so drift in
  * the machine (turbo, a noisy neighbour) spreads over all of them instead of biasing one.
  * All runs are single-threaded: the engine parallelises across workers, not inside a scan.
@@ -195,9 +198,68 @@ function benchDim(dim: number, usearch: Usearch): BenchRow[] {
   return rows;
 }
 
+/** The re-rank's shape: 20 candidates (k 10 + 10 for f16) of 784, scattered over 60,000 rows. */
+const GATHER = { rows: 60_000, dim: 784, picks: 20, sets: 4096 };
+
+function benchGather(): BenchRow[] {
+  const { rows, dim, picks, sets } = GATHER;
+  const qOff = 0;
+  const offsetsOff = Math.ceil((dim * 4) / 64) * 64;
+  const outOff = offsetsOff + picks * 4;
+  const baseOff = Math.ceil((outOff + picks * 4) / 64) * 64;
+  const pages = Math.ceil((baseOff + rows * dim * 4) / PAGE);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  fillRandom(new Float32Array(memory.buffer, qOff, dim), dim);
+  fillRandom(new Float32Array(memory.buffer, baseOff, rows * dim), dim + 1);
+  // A different scattered set every call, as consecutive queries have.
+  const offsets = new Uint32Array(sets * picks);
+  let x = 12345;
+  for (let i = 0; i < offsets.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    offsets[i] = baseOff + (x % rows) * dim * 4;
+  }
+  const words = new Uint32Array(memory.buffer, offsetsOff, picks);
+  let set = 0;
+  const nextSet = (): number => {
+    set = (set + 1) % sets;
+    return set * picks;
+  };
+  const [scalar, wasm] = [createScalarKernels(memory), createWasmKernels(memory)];
+  const caseName = `l2sq ${picks} scattered rows of ${dim}, ${rows} in memory`;
+  const samples = measure(
+    [
+      {
+        impl: 'wasm-simd one row per call',
+        call: () => {
+          const at = nextSet();
+          for (let i = 0; i < picks; i++) wasm.l2sq(qOff, offsets[at + i]!, dim, 1, outOff + i * 4);
+        },
+      },
+      {
+        impl: 'wasm-simd gather',
+        call: () => {
+          words.set(offsets.subarray(nextSet(), set * picks + picks));
+          wasm.l2sqGather(qOff, offsetsOff, dim, picks, outOff);
+        },
+      },
+      {
+        impl: 'scalar gather',
+        call: () => {
+          words.set(offsets.subarray(nextSet(), set * picks + picks));
+          scalar.l2sqGather(qOff, offsetsOff, dim, picks, outOff);
+        },
+      },
+    ],
+    picks,
+  );
+  const oneByOne = median(samples.get('wasm-simd one row per call')!);
+  return rowsFor(caseName, samples, (_impl, m) => ({ 'x one per call': m / oneByOne, 'µs per re-rank': (picks / m) * 1e6 }));
+}
+
 export async function run(): Promise<BenchRow[]> {
   const usearch = loadUsearch();
   const rows: BenchRow[] = [];
   for (const dim of DIMS) rows.push(...benchDim(dim, usearch));
+  rows.push(...benchGather());
   return rows;
 }

@@ -7,7 +7,7 @@
  * offset falls back to a DataView, which is slower but gives the same answers, so callers
  * need not care about alignment.
  */
-import { checkBatch, type DistanceKernels } from './types.js';
+import { checkBatch, checkGather, type DistanceKernels } from './types.js';
 
 /** Float32Array is host-endian; the arena is little-endian, so the fast path needs an LE host. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -82,6 +82,15 @@ export function createScalarKernels(memory: WebAssembly.Memory): DistanceKernels
           v.setFloat32(out + i * 4, s, true);
         }
       }
+    },
+    // The reference for the gathers: the batch kernel, one row at a time.
+    l2sqGather(q, offsets, dim, n, out) {
+      checkGather('l2sqGather', refresh(), q, offsets, dim, n, out, (i) => view.getUint32(offsets + i * 4, true));
+      for (let i = 0; i < n; i++) this.l2sq(q, view.getUint32(offsets + i * 4, true), dim, 1, out + i * 4);
+    },
+    dotGather(q, offsets, dim, n, out) {
+      checkGather('dotGather', refresh(), q, offsets, dim, n, out, (i) => view.getUint32(offsets + i * 4, true));
+      for (let i = 0; i < n; i++) this.dot(q, view.getUint32(offsets + i * 4, true), dim, 1, out + i * 4);
     },
   };
 }

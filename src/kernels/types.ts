@@ -17,6 +17,15 @@ export interface DistanceKernels {
   l2sq(qOff: number, baseOff: number, dim: number, n: number, outOff: number): void;
   /** out[i] = Σ_j q[j] · base[i·dim + j] for i in [0, n); same layout rules as `l2sq`. */
   dot(qOff: number, baseOff: number, dim: number, n: number, outOff: number): void;
+  /**
+   * `l2sq` of the query to n rows anywhere in the memory: row i starts at the byte offset held
+   * as a little-endian uint32 at `offsetsOff + 4i`. Each distance is bit for bit what `l2sq`
+   * gives that row (for rows scattered over the arena, graph candidates, the WASM kernel reads
+   * four of them at once). `out` must not overlap `q`, the offsets or the rows.
+   */
+  l2sqGather(qOff: number, offsetsOff: number, dim: number, n: number, outOff: number): void;
+  /** `dot` to n rows at the offsets held at `offsetsOff`, as `l2sqGather`. */
+  dotGather(qOff: number, offsetsOff: number, dim: number, n: number, outOff: number): void;
 }
 
 const isOffset = (x: number): boolean => Number.isSafeInteger(x) && x >= 0;
@@ -35,18 +44,47 @@ export function checkBatch(
   n: number,
   outOff: number,
 ): void {
-  if (!Number.isSafeInteger(dim) || dim < 1) {
-    throw new HotvecError('INTERNAL', `${kernel}: dim must be a positive integer, got ${dim}`);
-  }
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new HotvecError('INTERNAL', `${kernel}: n must be a non-negative integer, got ${n}`);
-  }
+  checkShape(kernel, dim, n);
   if (!isOffset(qOff) || !isOffset(baseOff) || !isOffset(outOff)) {
     throw new HotvecError('INTERNAL', `${kernel}: offsets must be non-negative integers, got q=${qOff} base=${baseOff} out=${outOff}`);
   }
   checkRange(kernel, 'q', qOff, dim * 4, byteLength);
   checkRange(kernel, 'base', baseOff, n * dim * 4, byteLength);
   checkRange(kernel, 'out', outOff, n * 4, byteLength);
+}
+
+function checkShape(kernel: string, dim: number, n: number): void {
+  if (!Number.isSafeInteger(dim) || dim < 1) {
+    throw new HotvecError('INTERNAL', `${kernel}: dim must be a positive integer, got ${dim}`);
+  }
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new HotvecError('INTERNAL', `${kernel}: n must be a non-negative integer, got ${n}`);
+  }
+}
+
+/**
+ * Throws unless the query, the n offsets, the n outputs and every row the offsets name lie
+ * inside `byteLength`. `rowAt(i)` reads the i-th offset (called only once the offsets are known
+ * to lie inside the memory).
+ */
+export function checkGather(
+  kernel: string,
+  byteLength: number,
+  qOff: number,
+  offsetsOff: number,
+  dim: number,
+  n: number,
+  outOff: number,
+  rowAt: (i: number) => number,
+): void {
+  checkShape(kernel, dim, n);
+  if (!isOffset(qOff) || !isOffset(offsetsOff) || !isOffset(outOff)) {
+    throw new HotvecError('INTERNAL', `${kernel}: offsets must be non-negative integers, got q=${qOff} offsets=${offsetsOff} out=${outOff}`);
+  }
+  checkRange(kernel, 'q', qOff, dim * 4, byteLength);
+  checkRange(kernel, 'offsets', offsetsOff, n * 4, byteLength);
+  checkRange(kernel, 'out', outOff, n * 4, byteLength);
+  for (let i = 0; i < n; i++) checkRange(kernel, `row ${i}`, rowAt(i), dim * 4, byteLength);
 }
 
 function checkRange(kernel: string, what: string, start: number, bytes: number, byteLength: number): void {

@@ -6,7 +6,7 @@
  */
 import { HotvecError } from '../errors.js';
 import { builtWasmModule } from '../platform/wasm-module.js';
-import { checkBatch, type DistanceKernels } from './types.js';
+import { checkBatch, checkGather, type DistanceKernels } from './types.js';
 
 type BatchFn = (qOff: number, baseOff: number, dim: number, n: number, outOff: number) => void;
 
@@ -56,6 +56,8 @@ export function createWasmKernels(memory: WebAssembly.Memory): DistanceKernels {
   const instance = new WebAssembly.Instance(distanceModule(), { env: { memory } });
   const l2sqBatch = instance.exports['l2sq_batch'] as BatchFn;
   const dotBatch = instance.exports['dot_batch'] as BatchFn;
+  const l2sqGather = instance.exports['l2sq_gather'] as BatchFn;
+  const dotGather = instance.exports['dot_gather'] as BatchFn;
 
   // Memories only grow, so a cached length is a safe lower bound; it is re-read only when a
   // call reaches past it, which keeps the common call free of the `buffer` getter.
@@ -63,6 +65,19 @@ export function createWasmKernels(memory: WebAssembly.Memory): DistanceKernels {
   const check = (kernel: string, q: number, base: number, dim: number, n: number, out: number): void => {
     if (Math.max(q + dim * 4, base + n * dim * 4, out + n * 4) > known) known = memory.buffer.byteLength;
     checkBatch(kernel, known, q, base, dim, n, out);
+  };
+  // The gathers read their row offsets from the memory to check them, through a view that is
+  // renewed, as `known` is, only when a call reaches past it.
+  let view: DataView<ArrayBufferLike> = new DataView(memory.buffer);
+  const checkRows = (kernel: string, q: number, offsets: number, dim: number, n: number, out: number): void => {
+    const rowAt = (i: number): number => view.getUint32(offsets + i * 4, true);
+    let end = Math.max(q + dim * 4, offsets + n * 4, out + n * 4);
+    if (end > view.byteLength) view = new DataView(memory.buffer);
+    if (offsets + n * 4 <= view.byteLength) {
+      for (let i = 0; i < n; i++) end = Math.max(end, rowAt(i) + dim * 4);
+      if (end > view.byteLength) view = new DataView(memory.buffer);
+    }
+    checkGather(kernel, view.byteLength, q, offsets, dim, n, out, rowAt);
   };
 
   return {
@@ -74,6 +89,14 @@ export function createWasmKernels(memory: WebAssembly.Memory): DistanceKernels {
     dot(q, base, dim, n, out) {
       check('dot', q, base, dim, n, out);
       dotBatch(q, base, dim, n, out);
+    },
+    l2sqGather(q, offsets, dim, n, out) {
+      checkRows('l2sqGather', q, offsets, dim, n, out);
+      l2sqGather(q, offsets, dim, n, out);
+    },
+    dotGather(q, offsets, dim, n, out) {
+      checkRows('dotGather', q, offsets, dim, n, out);
+      dotGather(q, offsets, dim, n, out);
     },
   };
 }

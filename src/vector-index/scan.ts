@@ -35,6 +35,12 @@ export function graphCandidates(k: number, ef: number, storage: StorageKind, liv
   return Math.max(wanted + 3 * k, ef);
 }
 
+/**
+ * Graph candidates re-ranked per gather call: the scratch's distances area (CHUNK_SLOTS
+ * float32) holds their row offsets in its first half and their distances in the second.
+ */
+const GATHER_ROWS = CHUNK_SLOTS / 2;
+
 export interface SearchOptions {
   /** HNSW search expansion; the collection's efSearch when absent. */
   ef?: number;
@@ -60,6 +66,11 @@ export class Scanner {
   private f32!: Float32Array;
   private u8: Uint8Array = new Uint8Array(0);
   private i32!: Int32Array;
+  private u32!: Uint32Array;
+  /** Per graph candidate: 1 when its slot was live. */
+  private live = new Uint8Array(0);
+  /** The slots whose rows are in the gather's offsets. */
+  private readonly gathered = new Int32Array(GATHER_ROWS);
 
   constructor(
     private readonly memory: WebAssembly.Memory,
@@ -76,6 +87,7 @@ export class Scanner {
       this.f32 = new Float32Array(buf);
       this.u8 = new Uint8Array(buf);
       this.i32 = new Int32Array(buf);
+      this.u32 = new Uint32Array(buf);
     }
   }
 
@@ -167,24 +179,36 @@ export class Scanner {
     const { f32, topk, kernels } = this;
     const { dimension: dim, metric, settings } = target;
     const qOff = this.scratch.queryOffset;
-    const outOff = this.scratch.distancesOffset;
     const liveFraction = Math.max(0.05, (graph.nodes - graph.dead) / Math.max(1, graph.nodes));
     let want = Math.min(graph.nodes, graphCandidates(k, ef, settings.storage, liveFraction));
     for (;;) {
       const hits = this.graphs.search(graph.path, dim, metric, settings, Math.max(ef, want), query, want, graph.quantizer);
+      if (this.live.length < hits.count) this.live = new Uint8Array(hits.count);
+      const live = this.live;
       let found = 0;
-      for (let i = 0; i < hits.count; i++) if (this.liveAt(seg, layout, Number(hits.keys[i]!))) found++;
+      for (let i = 0; i < hits.count; i++) found += live[i] = this.liveAt(seg, layout, Number(hits.keys[i]!)) ? 1 : 0;
       if (found >= k || want >= graph.nodes || hits.count < want) {
-        for (let i = 0; i < hits.count; i++) {
-          const slot = Number(hits.keys[i]!);
-          if (!this.liveAt(seg, layout, slot)) continue;
-          const chunk = seg.chunks[Math.floor(slot / CHUNK_SLOTS)]!;
-          const index = slot % CHUNK_SLOTS;
-          const rowOff = chunk + layout.vectorsOffset + index * dim * 4;
-          if (metric === 'l2') kernels.l2sq(qOff, rowOff, dim, 1, outOff);
-          else kernels.dot(qOff, rowOff, dim, 1, outOff);
-          const d = this.distance(metric, f32[outOff >>> 2]!, qInv, f32[((chunk + layout.invNormOffset) >>> 2) + index]!);
-          if (d < topk.threshold) topk.push(d, refBase + slot);
+        // The live candidates' rows, up to GATHER_ROWS per kernel call (rows scattered over the
+        // arena: the gather reads several at once).
+        const { u32, gathered } = this;
+        const offsetsIdx = this.scratch.distancesOffset >>> 2;
+        const outIdx = offsetsIdx + GATHER_ROWS;
+        for (let i = 0; i < hits.count; ) {
+          let n = 0;
+          for (; i < hits.count && n < GATHER_ROWS; i++) {
+            if (live[i] === 0) continue;
+            const slot = Number(hits.keys[i]!);
+            gathered[n] = slot;
+            u32[offsetsIdx + n++] = seg.chunks[Math.floor(slot / CHUNK_SLOTS)]! + layout.vectorsOffset + (slot % CHUNK_SLOTS) * dim * 4;
+          }
+          if (metric === 'l2') kernels.l2sqGather(qOff, offsetsIdx * 4, dim, n, outIdx * 4);
+          else kernels.dotGather(qOff, offsetsIdx * 4, dim, n, outIdx * 4);
+          for (let g = 0; g < n; g++) {
+            const slot = gathered[g]!;
+            const invNormAt = (seg.chunks[Math.floor(slot / CHUNK_SLOTS)]! + layout.invNormOffset) >>> 2;
+            const d = this.distance(metric, f32[outIdx + g]!, qInv, f32[invNormAt + (slot % CHUNK_SLOTS)]!);
+            if (d < topk.threshold) topk.push(d, refBase + slot);
+          }
         }
         return;
       }

@@ -273,6 +273,59 @@ describe('distance kernels', () => {
     );
   });
 
+  it('gathers: each row at its own offset gets bit for bit what the batch kernel gives it', () => {
+    // Rows scattered (out of order, one repeated, at every skew) as graph candidates are: the
+    // WASM gather must equal its batch kernel exactly (four rows in lockstep, then the rest one
+    // at a time: n covers every remainder), the scalar gather its own batch kernel.
+    const memory = sharedMemory(64, 64);
+    const rand = prng(4242);
+    for (const kernels of [createWasmKernels(memory), createScalarKernels(memory)]) {
+      for (const dim of [1, 3, 4, 5, 16, 17, 19, 64, 100, 784]) {
+        for (const n of [0, 1, 2, 3, 4, 5, 7, 8, 9, 13]) {
+          const skew = (dim + n) % 4;
+          const rows = Math.max(n, 1) + 3;
+          const at = layout(64, dim, rows, skew);
+          write(memory, at.q, randomVectors(dim, rand));
+          write(memory, at.base, randomVectors(rows * dim, rand, 3, 0.5));
+          const offsetsAt = align(at.end, 16) + 4;
+          const gatherOut = offsetsAt + n * 4 + 8 + skew;
+          const picks = Array.from({ length: n }, (_, i) => (i === 2 ? 0 : Math.floor(rand() * rows)));
+          const view = new DataView(memory.buffer);
+          picks.forEach((r, i) => view.setUint32(offsetsAt + i * 4, at.base + r * dim * 4, true));
+          for (const kind of ['l2sq', 'dot'] as const) {
+            const one = new Float32Array(rows);
+            kernels[kind](at.q, at.base, dim, rows, at.out);
+            one.set(read(memory, at.out, rows));
+            kernels[kind === 'l2sq' ? 'l2sqGather' : 'dotGather'](at.q, offsetsAt, dim, n, gatherOut);
+            const got = read(memory, gatherOut, n);
+            for (let i = 0; i < n; i++) {
+              assert.ok(Object.is(got[i], one[picks[i]!]), `${kernels.name} ${kind}Gather dim ${dim} n ${n} row ${i}: ${got[i]} against ${one[picks[i]!]}`);
+            }
+          }
+        }
+      }
+    }
+  });
+
+  it('gathers: rejects offsets, outputs or rows outside the memory with HOTVEC_INTERNAL', () => {
+    const memory = sharedMemory(1, 1);
+    const isInternal = (err: unknown): boolean => err instanceof HotvecError && err.code === 'HOTVEC_INTERNAL';
+    const view = new DataView(memory.buffer);
+    for (const kernels of [createWasmKernels(memory), createScalarKernels(memory)]) {
+      for (const gather of [kernels.l2sqGather.bind(kernels), kernels.dotGather.bind(kernels)]) {
+        view.setUint32(1024, 64, true);
+        view.setUint32(1028, PAGE - 16, true);
+        gather(0, 1024, 4, 2, 2048); // both rows inside, the second ending at the end of memory
+        view.setUint32(1028, PAGE - 8, true);
+        assert.throws(() => gather(0, 1024, 4, 2, 2048), isInternal, 'a row past the end');
+        assert.throws(() => gather(0, PAGE - 4, 4, 2, 2048), isInternal, 'offsets past the end');
+        assert.throws(() => gather(0, 1024, 4, 1, PAGE - 2), isInternal, 'out past the end');
+        assert.throws(() => gather(0, 1024, 0, 1, 2048), isInternal, 'dim 0');
+        assert.throws(() => gather(-4, 1024, 4, 1, 2048), isInternal, 'negative q');
+      }
+    }
+  });
+
   describe('in a worker thread over memory shared with the main thread', { timeout: 60_000 }, () => {
     // CommonJS eval worker: it imports the compiled kernels by URL, runs what the main thread
     // asks over the memory it was handed, and can grow that memory itself.
