@@ -461,17 +461,21 @@ async function main(): Promise<void> {
       log(`run ${r + 1}/${runs}: ${duration} s per phase, ${connections} connections`);
       // The bare search again, in the run: the machine's speed drifts by tens of percent between
       // minutes, so each run's one-thread CPU ratios are taken against the bare search of the same
-      // run, timed right before hotvec's HTTP phase and the search ceiling's, which follow each other.
-      const bareInRun = await timeBare(1);
+      // run, timed at the start, in the middle and at the end of its saturated phases (~1.5 minutes).
+      const bareTimings = [await timeBare(1)];
       const hotvecHttp = await measured(hv.proc.pid!, () => hvHttp(duration));
       const hotvecQueryPort = await measured(hv.proc.pid!, () => hvPortHttp(duration));
       const ceilingPhase = await measured(ceiling.pid, () => ceilingHttp(duration));
       const chromaHttpPhase = await measured(chroma.pid, () => chromaHttp(duration));
       const hotvecWs = await measured(hv.proc.pid!, () => hvWs(duration));
+      bareTimings.push(await timeBare(1));
       const hotvecWsBatch = await measured(hv.proc.pid!, () => hvWsBatch(duration));
       const hotvecQueryPortWs = await measured(hv.proc.pid!, () => hvWs(duration, portWsUrl));
       const hotvecQueryPortWsBatch = await measured(hv.proc.pid!, () => hvWsBatch(duration, portWsUrl));
       const floorPhase = await measured(floor.pid, () => floorHttp(duration));
+      bareTimings.push(await timeBare(1));
+      const mean = (f: (b: (typeof bareTimings)[number]) => number): number => bareTimings.reduce((s, b) => s + f(b), 0) / bareTimings.length;
+      const bareInRun = { cpuMsPerQuery: mean((b) => b.cpuMsPerQuery), queriesPerSecond: mean((b) => b.queriesPerSecond) };
       // Each server at half its own saturated rate of this run, evenly spaced arrivals.
       const halfRate = Math.max(1, Math.floor(hotvecHttp.queriesPerSecond / 2));
       const countsBefore = await queryLatencyCounts(hv.url);
@@ -482,10 +486,10 @@ async function main(): Promise<void> {
       const serverWithin10ms = shareWithin(countsBefore, await queryLatencyCounts(hv.url), 0.01);
       const chromaHalf = Math.max(1, Math.floor(chromaHttpPhase.queriesPerSecond / 2));
       const chromaHalfRate = await measured(chroma.pid, () => chromaPaced(chromaHalf));
-      perRun.push({ bare: bareInRun, hotvecHttp, hotvecQueryPort, hotvecQueryPortWs, hotvecQueryPortWsBatch, chromaHttp: chromaHttpPhase, hotvecWs, hotvecWsBatch, floorHttp: floorPhase, ceilingHttp: ceilingPhase, hotvecHalfRate, chromaHalfRate, serverWithin10ms });
+      perRun.push({ bare: bareInRun, bareTimings: bareTimings.map((b) => b.cpuMsPerQuery), hotvecHttp, hotvecQueryPort, hotvecQueryPortWs, hotvecQueryPortWsBatch, chromaHttp: chromaHttpPhase, hotvecWs, hotvecWsBatch, floorHttp: floorPhase, ceilingHttp: ceilingPhase, hotvecHalfRate, chromaHalfRate, serverWithin10ms });
       log(
         `  hotvec HTTP ${hotvecHttp.queriesPerSecond.toFixed(0)}/s p99 ${hotvecHttp.p99ms.toFixed(1)} ms | Chroma HTTP ${chromaHttpPhase.queriesPerSecond.toFixed(0)}/s p99 ${chromaHttpPhase.p99ms.toFixed(1)} ms | ` +
-          `ratio ${(hotvecHttp.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)} | query port ${hotvecQueryPort.queriesPerSecond.toFixed(0)}/s p99 ${hotvecQueryPort.p99ms.toFixed(1)} ms (${(hotvecQueryPort.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)}× Chroma, ${hotvecQueryPort.cpuMsPerQuery.toFixed(3)} CPU ms/q, ${(hotvecQueryPort.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}× bare) | bare ${bareInRun.cpuMsPerQuery.toFixed(3)} CPU ms/q, hotvec ${hotvecHttp.cpuMsPerQuery.toFixed(3)} (${(hotvecHttp.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}×) | hotvec WS ${hotvecWs.queriesPerSecond.toFixed(0)}/s (query port ${hotvecQueryPortWs.queriesPerSecond.toFixed(0)}/s, ${hotvecQueryPortWs.cpuMsPerQuery.toFixed(3)} CPU ms/q), ${wsBatch} per message ${hotvecWsBatch.queriesPerSecond.toFixed(0)}/s (${hotvecWsBatch.cpuMsPerQuery.toFixed(3)} CPU ms/q; query port ${hotvecQueryPortWsBatch.queriesPerSecond.toFixed(0)}/s, ${hotvecQueryPortWsBatch.cpuMsPerQuery.toFixed(3)} CPU ms/q, ${(hotvecQueryPortWsBatch.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}× bare) | ` +
+          `ratio ${(hotvecHttp.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)} | query port ${hotvecQueryPort.queriesPerSecond.toFixed(0)}/s p99 ${hotvecQueryPort.p99ms.toFixed(1)} ms (${(hotvecQueryPort.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)}× Chroma, ${hotvecQueryPort.cpuMsPerQuery.toFixed(3)} CPU ms/q, ${(hotvecQueryPort.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}× bare) | bare ${bareInRun.cpuMsPerQuery.toFixed(3)} CPU ms/q (${bareTimings.map((b) => b.cpuMsPerQuery.toFixed(3)).join(', ')}), hotvec ${hotvecHttp.cpuMsPerQuery.toFixed(3)} (${(hotvecHttp.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}×) | hotvec WS ${hotvecWs.queriesPerSecond.toFixed(0)}/s (query port ${hotvecQueryPortWs.queriesPerSecond.toFixed(0)}/s, ${hotvecQueryPortWs.cpuMsPerQuery.toFixed(3)} CPU ms/q), ${wsBatch} per message ${hotvecWsBatch.queriesPerSecond.toFixed(0)}/s (${hotvecWsBatch.cpuMsPerQuery.toFixed(3)} CPU ms/q; query port ${hotvecQueryPortWsBatch.queriesPerSecond.toFixed(0)}/s, ${hotvecQueryPortWsBatch.cpuMsPerQuery.toFixed(3)} CPU ms/q, ${(hotvecQueryPortWsBatch.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}× bare) | ` +
           `HTTP floor ${floorPhase.queriesPerSecond.toFixed(0)}/s ${floorPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q | ` +
           `search ceiling ${ceilingPhase.queriesPerSecond.toFixed(0)}/s (${(ceilingPhase.queriesPerSecond / chromaHttpPhase.queriesPerSecond).toFixed(2)}× Chroma) ${ceilingPhase.cpuMsPerQuery.toFixed(3)} CPU ms/q (${(ceilingPhase.cpuMsPerQuery / bareInRun.cpuMsPerQuery).toFixed(2)}× bare) | half rate p99: hotvec (${halfRate}/s) ${hotvecHalfRate.p99ms.toFixed(1)} ms (server clock: ${(100 * serverWithin10ms).toFixed(2)}% within 10 ms; meanwhile CPU s of Chroma ${othersCpu[0]!.toFixed(2)}, of hotvec's Chroma ${othersCpu[1]!.toFixed(2)}), Chroma (${chromaHalf}/s) ${chromaHalfRate.p99ms.toFixed(1)} ms`,
       );

@@ -14,8 +14,12 @@ export interface Phase extends LoadStats {
 
 /** One run's measured phases. */
 export interface RunPhases {
-  /** The bare usearch search on one thread, measured in the run (just before hotvec's HTTP phase). */
+  /**
+   * The bare usearch search on one thread, measured in the run: the mean of its timings at the
+   * start, the middle and the end of the run's saturated phases (`bareTimings`, CPU ms per query).
+   */
   bare: CpuRate;
+  bareTimings: number[];
   hotvecHttp: Phase;
   /** The same load on hotvec's query port (`--query-port`): the workers take the connections. */
   hotvecQueryPort: Phase;
