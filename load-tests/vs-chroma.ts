@@ -38,7 +38,9 @@
  * 5. One sequential client (cache misses, cache hits, Chroma) and saturated cache hits.
  * 6. A graceful restart of hotvec on its data folder, timed until it answers again.
  *
- * Prints a side-by-side table and writes load-tests/results/vs-chroma-<n>x<dim>.json.
+ * Prints a side-by-side table and, under it, each of the issue's targets with what the run
+ * measured and whether it met it (vs-chroma/targets.ts); writes
+ * load-tests/results/vs-chroma-<n>x<dim>.json.
  */
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
@@ -57,6 +59,7 @@ import { graphCandidates } from '../src/vector-index/scan.js';
 import type { StorageKind } from '../src/vector-index/settings.js';
 import { cpuSeconds, threadCpuSeconds, threadSplit, waitQuiet } from './vs-chroma/proc.js';
 import { sideBySide, summarize, type Measured, type Phase, type RunPhases } from './vs-chroma/summary.js';
+import { checkTargets, formatTargets } from './vs-chroma/targets.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -548,6 +551,12 @@ async function main(): Promise<void> {
     const table = sideBySide(summary, measuredAll);
     console.log(`\nhotvec vs Chroma — ${n} × ${dim} l2, k ${k}, clustered synthetic; hotvec HNSW M ${opt.m}, ef_construction ${opt['ef-construction']}, ef ${opt.ef}, ${opt.storage} graph storage; Chroma's defaults; ${machine.cores} cores (${machine.cpu}), Node ${machine.node}; medians of ${runs} run(s) of ${duration} s; load average ${machine.loadAverageAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} now`);
     console.table(table);
+    const targets = checkTargets(summary);
+    console.log(`\nthe issue's targets, as this run measured them:\n${formatTargets(targets)}`);
+    console.log(
+      `for reference, not hotvec: the search ceiling (the HTTP transport and the bare search inline in ${num('workers')} threads) spent ${summary.searchCeiling.cpuOverBareInRun.toFixed(2)}× the bare search per query, ` +
+        `the transport floor plus the bare search ${summary.cpuVsBareUsearch.ratioHttpLowerBoundInRun.toFixed(2)}×`,
+    );
 
     const report = {
       machine: { ...machine, loadAverageAtEnd: loadavg()[0]! },
@@ -555,6 +564,7 @@ async function main(): Promise<void> {
       settings: { runs, durationSeconds: duration, connections, wsSockets: num('ws-sockets'), wsWindow: num('ws-window'), wsBatch, workers: num('workers'), fsync: opt.fsync, hotvecUpsertBatch: num('batch'), chromaBatch: num('chroma-batch') },
       load: { hotvec: { ...hvLoad, vectorsPerSecond: n / hvLoad.seconds, writeBehindCatchUpSeconds: flushed.seconds }, chroma: { seconds: chromaLoadSeconds, vectorsPerSecond: n / chromaLoadSeconds } },
       summary,
+      targets,
       runs: perRun,
     };
     await mkdir('load-tests/results', { recursive: true });
