@@ -59,7 +59,7 @@ import { graphCandidates } from '../src/vector-index/scan.js';
 import type { StorageKind } from '../src/vector-index/settings.js';
 import { cpuSeconds, threadCpuSeconds, threadSplit, waitQuiet } from './vs-chroma/proc.js';
 import { sideBySide, summarize, type Measured, type Phase, type RunPhases } from './vs-chroma/summary.js';
-import { checkTargets, formatTargets } from './vs-chroma/targets.js';
+import { checkTargets, formatTargets, isIssueSetup } from './vs-chroma/targets.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -551,8 +551,9 @@ async function main(): Promise<void> {
     const table = sideBySide(summary, measuredAll);
     console.log(`\nhotvec vs Chroma — ${n} × ${dim} l2, k ${k}, clustered synthetic; hotvec HNSW M ${opt.m}, ef_construction ${opt['ef-construction']}, ef ${opt.ef}, ${opt.storage} graph storage; Chroma's defaults; ${machine.cores} cores (${machine.cpu}), Node ${machine.node}; medians of ${runs} run(s) of ${duration} s; load average ${machine.loadAverageAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} now`);
     console.table(table);
-    const targets = checkTargets(summary);
-    console.log(`\nthe issue's targets, as this run measured them:\n${formatTargets(targets)}`);
+    const setup = { n, dim, k, fsync: String(opt.fsync) };
+    const targets = checkTargets(summary, setup);
+    console.log(`\n${formatTargets(targets, setup)}`);
     console.log(
       `for reference, not hotvec: the search ceiling (the HTTP transport and the bare search inline in ${num('workers')} threads) spent ${summary.searchCeiling.cpuOverBareInRun.toFixed(2)}× the bare search per query, ` +
         `the transport floor plus the bare search ${summary.cpuVsBareUsearch.ratioHttpLowerBoundInRun.toFixed(2)}×`,
@@ -564,7 +565,7 @@ async function main(): Promise<void> {
       settings: { runs, durationSeconds: duration, connections, wsSockets: num('ws-sockets'), wsWindow: num('ws-window'), wsBatch, workers: num('workers'), fsync: opt.fsync, hotvecUpsertBatch: num('batch'), chromaBatch: num('chroma-batch') },
       load: { hotvec: { ...hvLoad, vectorsPerSecond: n / hvLoad.seconds, writeBehindCatchUpSeconds: flushed.seconds }, chroma: { seconds: chromaLoadSeconds, vectorsPerSecond: n / chromaLoadSeconds } },
       summary,
-      targets,
+      targets: { issueSetup: isIssueSetup(setup), checks: targets },
       runs: perRun,
     };
     await mkdir('load-tests/results', { recursive: true });

@@ -19,6 +19,7 @@ export interface RunPhases {
    * start, the middle and the end of the run's saturated phases (`bareTimings`, CPU ms per query).
    */
   bare: CpuRate;
+  /** The run's three one-thread timings of the bare search, CPU ms per query, in order. */
   bareTimings: number[];
   hotvecHttp: Phase;
   /** The same load on hotvec's query port (`--query-port`): the workers take the connections. */
@@ -83,6 +84,9 @@ export interface Measured {
   seqChroma: Latency;
   hits: Phase;
 }
+
+/** A figure with `digits` decimals, or a dash when it is not a number. */
+export const fixed = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : '—');
 
 export const median = (xs: number[]): number => {
   const s = [...xs].filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
@@ -195,7 +199,7 @@ export type Summary = ReturnType<typeof summarize>;
 /** The printed table: one row per figure, hotvec beside Chroma and their ratio where both have one. */
 export function sideBySide(s: Summary, i: Measured): Record<string, { hotvec: string; chroma: string; 'hotvec/chroma': string }> {
   const { k, connections, wsBatch, wsBatchInFlight, bare, bareParallel, seqMiss, seqHit, seqChroma, hits, duringLoad, memory, rawBytes, graph, restart } = i;
-  const f = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '—');
+  const f = fixed;
   return {
     'load, vectors/s': { hotvec: f(s.loadVectorsPerSecond.hotvec, 0), chroma: f(s.loadVectorsPerSecond.chroma, 0), 'hotvec/chroma': f(s.loadVectorsPerSecond.hotvec / s.loadVectorsPerSecond.chroma, 1) },
     [`recall@${k}`]: { hotvec: f(s.recall.hotvec, 4), chroma: f(s.recall.chroma, 4), 'hotvec/chroma': '' },

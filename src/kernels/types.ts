@@ -63,28 +63,36 @@ function checkShape(kernel: string, dim: number, n: number): void {
 }
 
 /**
- * Throws unless the query, the n offsets, the n outputs and every row the offsets name lie
- * inside `byteLength`. `rowAt(i)` reads the i-th offset (called only once the offsets are known
- * to lie inside the memory).
+ * The memory a gather reads its row offsets from, to check them: a view of it (a cached one may
+ * be shorter than the memory, which only grows), and a fresh view, for a call that reaches past
+ * the cached one (another thread grew the memory).
  */
-export function checkGather(
-  kernel: string,
-  byteLength: number,
-  qOff: number,
-  offsetsOff: number,
-  dim: number,
-  n: number,
-  outOff: number,
-  rowAt: (i: number) => number,
-): void {
+export interface GatherMemory {
+  view(): DataView<ArrayBufferLike>;
+  renewed(): DataView<ArrayBufferLike>;
+}
+
+/**
+ * Throws unless the query, the n offsets, the n outputs and every row the offsets name lie
+ * inside the memory. The offsets are read only once their own range has been checked.
+ */
+export function checkGather(kernel: string, memory: GatherMemory, qOff: number, offsetsOff: number, dim: number, n: number, outOff: number): void {
   checkShape(kernel, dim, n);
   if (!isOffset(qOff) || !isOffset(offsetsOff) || !isOffset(outOff)) {
     throw new HotvecError('INTERNAL', `${kernel}: offsets must be non-negative integers, got q=${qOff} offsets=${offsetsOff} out=${outOff}`);
   }
-  checkRange(kernel, 'q', qOff, dim * 4, byteLength);
-  checkRange(kernel, 'offsets', offsetsOff, n * 4, byteLength);
-  checkRange(kernel, 'out', outOff, n * 4, byteLength);
-  for (let i = 0; i < n; i++) checkRange(kernel, `row ${i}`, rowAt(i), dim * 4, byteLength);
+  let view = memory.view();
+  if (Math.max(qOff + dim * 4, offsetsOff + n * 4, outOff + n * 4) > view.byteLength) view = memory.renewed();
+  checkRange(kernel, 'q', qOff, dim * 4, view.byteLength);
+  checkRange(kernel, 'offsets', offsetsOff, n * 4, view.byteLength);
+  checkRange(kernel, 'out', outOff, n * 4, view.byteLength);
+  const rowBytes = dim * 4;
+  for (let i = 0; i < n; i++) {
+    const row = view.getUint32(offsetsOff + i * 4, true);
+    if (row + rowBytes <= view.byteLength) continue;
+    view = memory.renewed();
+    checkRange(kernel, `row ${i}`, row, rowBytes, view.byteLength);
+  }
 }
 
 function checkRange(kernel: string, what: string, start: number, bytes: number, byteLength: number): void {

@@ -66,20 +66,13 @@ export function createWasmKernels(memory: WebAssembly.Memory): DistanceKernels {
     if (Math.max(q + dim * 4, base + n * dim * 4, out + n * 4) > known) known = memory.buffer.byteLength;
     checkBatch(kernel, known, q, base, dim, n, out);
   };
-  // The gathers read their row offsets from the memory to check them, through a view that is
-  // renewed, as `known` is, only when a call reaches past it.
+  // The gathers' offsets are read through a view that is renewed, as `known` is, only when a
+  // call reaches past it.
   let view: DataView<ArrayBufferLike> = new DataView(memory.buffer);
-  const checkRows = (kernel: string, q: number, offsets: number, dim: number, n: number, out: number): void => {
-    const rowAt = (i: number): number => view.getUint32(offsets + i * 4, true);
-    let end = Math.max(q + dim * 4, offsets + n * 4, out + n * 4);
-    if (end > view.byteLength) view = new DataView(memory.buffer);
-    if (offsets + n * 4 <= view.byteLength) {
-      for (let i = 0; i < n; i++) end = Math.max(end, rowAt(i) + dim * 4);
-      if (end > view.byteLength) view = new DataView(memory.buffer);
-    }
-    checkGather(kernel, view.byteLength, q, offsets, dim, n, out, rowAt);
+  const gatherMemory = {
+    view: () => view,
+    renewed: () => (view = new DataView(memory.buffer)),
   };
-
   return {
     name: 'wasm-simd',
     l2sq(q, base, dim, n, out) {
@@ -91,11 +84,11 @@ export function createWasmKernels(memory: WebAssembly.Memory): DistanceKernels {
       dotBatch(q, base, dim, n, out);
     },
     l2sqGather(q, offsets, dim, n, out) {
-      checkRows('l2sqGather', q, offsets, dim, n, out);
+      checkGather('l2sqGather', gatherMemory, q, offsets, dim, n, out);
       l2sqGather(q, offsets, dim, n, out);
     },
     dotGather(q, offsets, dim, n, out) {
-      checkRows('dotGather', q, offsets, dim, n, out);
+      checkGather('dotGather', gatherMemory, q, offsets, dim, n, out);
       dotGather(q, offsets, dim, n, out);
     },
   };

@@ -19,6 +19,11 @@
  *   +---------------------------+-------------------------------+
  *   | query: maxDimension × f32 | distances: CHUNK_SLOTS × f32  |
  *   +---------------------------+-------------------------------+
+ *     a chunk's exact scan writes its CHUNK_SLOTS distances there; a graph segment's re-rank
+ *     splits the same bytes in two (GATHER_ROWS each):
+ *                               +-----------------------------+------------------------------+
+ *                               | row offsets: GATHER_ROWS u32 | distances: GATHER_ROWS × f32 |
+ *                               +-----------------------------+------------------------------+
  *
  *   collection descriptor (DESCRIPTOR_BYTES):  [COUNT i32: slots published] [reserved]
  *     COUNT is stored with Atomics.store after the slots below it are written (release) and
@@ -74,6 +79,8 @@ export const EPOCH_IDLE = 0;
 
 /** Slots per chunk; also the number of distances a kernel call writes to scratch. */
 export const CHUNK_SLOTS = 1024;
+/** Graph candidates re-ranked per gather call: their row offsets and distances share the scratch's distances area. */
+export const GATHER_ROWS = CHUNK_SLOTS / 2;
 
 export const SlotState = { DEAD: 0, LIVE: 1 } as const;
 

@@ -13,7 +13,7 @@ import type { DistanceKernels } from '../kernels/types.js';
 import type { GraphViews } from '../graph/views.js';
 import type { DirectoryBody } from './directory.js';
 import { REF_SEGMENT } from './collection.js';
-import { CHUNK_SLOTS, DescriptorWord, SlotState, chunkLayout, type ChunkLayout } from './layout.js';
+import { CHUNK_SLOTS, DescriptorWord, GATHER_ROWS, SlotState, chunkLayout, type ChunkLayout } from './layout.js';
 import type { SegmentTarget } from './segment.js';
 import type { StorageKind } from './settings.js';
 import { TopK } from './topk.js';
@@ -34,12 +34,6 @@ export function graphCandidates(k: number, ef: number, storage: StorageKind, liv
   if (storage === 'f16') return wanted + k;
   return Math.max(wanted + 3 * k, ef);
 }
-
-/**
- * Graph candidates re-ranked per gather call: the scratch's distances area (CHUNK_SLOTS
- * float32) holds their row offsets in its first half and their distances in the second.
- */
-const GATHER_ROWS = CHUNK_SLOTS / 2;
 
 export interface SearchOptions {
   /** HNSW search expansion; the collection's efSearch when absent. */
@@ -153,8 +147,10 @@ export class Scanner {
     }
   }
 
+  /** Whether a graph node's slot is live; a key past the segment's chunks (none should be) is not. */
   private liveAt(seg: SegmentTarget, layout: ChunkLayout, slot: number): boolean {
-    const chunk = seg.chunks[Math.floor(slot / CHUNK_SLOTS)]!;
+    const chunk = seg.chunks[Math.floor(slot / CHUNK_SLOTS)];
+    if (chunk === undefined) return false;
     return Atomics.load(this.u8, chunk + layout.stateOffset + (slot % CHUNK_SLOTS)) === SlotState.LIVE;
   }
 
@@ -201,6 +197,7 @@ export class Scanner {
             gathered[n] = slot;
             u32[offsetsIdx + n++] = seg.chunks[Math.floor(slot / CHUNK_SLOTS)]! + layout.vectorsOffset + (slot % CHUNK_SLOTS) * dim * 4;
           }
+          if (n === 0) break;
           if (metric === 'l2') kernels.l2sqGather(qOff, offsetsIdx * 4, dim, n, outIdx * 4);
           else kernels.dotGather(qOff, offsetsIdx * 4, dim, n, outIdx * 4);
           for (let g = 0; g < n; g++) {

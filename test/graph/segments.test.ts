@@ -201,6 +201,34 @@ test('an idle collection is sealed, then its segments are merged into one graph'
   assert.equal(r.index.reclaimer.pending, 0);
 });
 
+test('more live graph candidates than one gather call holds are all re-ranked exactly', async () => {
+  // k 600 asks the graph for 600 candidates: the re-rank gathers 512 (GATHER_ROWS), then 88.
+  const r = rig({ segmentRecords: 1024, sealIdleMs: 50, sealMinRecords: 100 });
+  r.index.apply({ t: 'create', seq: 0, collection: 'g', dimension: DIM, metric: 'l2' });
+  const store = r.index.require('g');
+  const model = new Map<string, number[]>();
+  const vecs = randomVectors(2500, DIM, 31);
+  upsert(r.index, 'g', model, vecs.map((_, i) => `g${i}`), vecs);
+  await new Promise((res) => setTimeout(res, 80));
+  await r.indexer.settled();
+  assert.deepEqual(store.list().map((s) => s.phase), ['sealed']);
+  const k = 600;
+  for (const q of randomVectors(3, DIM, 32)) {
+    const got = search(r, store, q, k, { ef: 700 });
+    assert.equal(got.ids.length, k);
+    assert.equal(new Set(got.ids).size, k, 'no id twice');
+    for (let i = 0; i < k; i++) {
+      const v = model.get(got.ids[i]!)!;
+      const want = v.reduce((sum, x, j) => sum + (x - q[j]!) ** 2, 0);
+      assert.ok(Math.abs(got.distances[i]! - want) <= 1e-4 * Math.max(1, want), `hit ${i} (${got.ids[i]}): ${got.distances[i]} against ${want}`);
+      if (i > 0) assert.ok(got.distances[i]! >= got.distances[i - 1]!, `ascending at ${i}`);
+    }
+    const truth = new Set(bruteForce('l2', model, q, k).map((w) => w.id));
+    const recalled = got.ids.filter((id) => truth.has(id)).length / k;
+    assert.ok(recalled >= 0.95, `recall@${k}: ${recalled}`);
+  }
+});
+
 test('workers search sealed segments through memory-mapped graphs, and batches split across them', async () => {
   const r = rig({ segmentRecords: 1024, sealIdleMs: 3_600_000 });
   const pool = new QueryPool({ memory: r.index.arena.memory, scratch: r.index.arena.scratch, workers: 2, maxQueue: 100 });

@@ -248,6 +248,34 @@ describe('distance kernels', () => {
     }
   });
 
+  it('gathers rows in pages added by grow(), with the offsets in the old pages, after a call cached the old size', () => {
+    const memory = sharedMemory(1, 8);
+    const dim = 64;
+    const offsetsAt = 1024;
+    const outAt = 2048;
+    const picks = [3, 0, 5, 1, 4]; // four in lockstep, then one alone
+    const kernelsOf = [createWasmKernels(memory), createScalarKernels(memory)];
+    write(memory, 0, new Float32Array(dim).fill(1));
+    const view = () => new DataView(memory.buffer);
+    for (const kernels of kernelsOf) {
+      view().setUint32(offsetsAt, 4096, true);
+      kernels.l2sqGather(0, offsetsAt, dim, 1, outAt); // caches the one-page view
+    }
+    memory.grow(2);
+    const rows = randomVectors(6 * dim, prng(77));
+    const base = PAGE + 1000; // past the first page: only the grown memory has it
+    write(memory, base, rows);
+    picks.forEach((r, i) => view().setUint32(offsetsAt + i * 4, base + r * dim * 4, true));
+    for (const kernels of kernelsOf) {
+      for (const kind of ['l2sq', 'dot'] as const) {
+        kernels[kind === 'l2sq' ? 'l2sqGather' : 'dotGather'](0, offsetsAt, dim, picks.length, outAt);
+        const got = read(memory, outAt, picks.length);
+        const want = reference(kind, new Float32Array(dim).fill(1), Float32Array.from(picks.flatMap((r) => Array.from(rows.subarray(r * dim, (r + 1) * dim)))), dim);
+        assertClose(got, want, kernels.name === 'scalar' ? SCALAR_TOLERANCE : WASM_TOLERANCE, `${kernels.name} ${kind}Gather after grow`);
+      }
+    }
+  });
+
   it('rejects batches outside the memory and malformed arguments with HOTVEC_INTERNAL', () => {
     const memory = sharedMemory(1, 1);
     const isInternal = (err: unknown): boolean => err instanceof HotvecError && err.code === 'HOTVEC_INTERNAL';
@@ -322,6 +350,9 @@ describe('distance kernels', () => {
         assert.throws(() => gather(0, 1024, 4, 1, PAGE - 2), isInternal, 'out past the end');
         assert.throws(() => gather(0, 1024, 0, 1, 2048), isInternal, 'dim 0');
         assert.throws(() => gather(-4, 1024, 4, 1, 2048), isInternal, 'negative q');
+        assert.throws(() => gather(0, -4, 4, 1, 2048), isInternal, 'negative offsets');
+        assert.throws(() => gather(0, PAGE - 8, 4, 1.5, 2048), isInternal, 'fractional n');
+        assert.throws(() => gather(0, Number.NaN, 4, 1, 2048), isInternal, 'NaN offsets');
       }
     }
   });
