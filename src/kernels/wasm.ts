@@ -59,19 +59,17 @@ export function createWasmKernels(memory: WebAssembly.Memory): DistanceKernels {
   const l2sqGather = instance.exports['l2sq_gather'] as BatchFn;
   const dotGather = instance.exports['dot_gather'] as BatchFn;
 
-  // Memories only grow, so a cached length is a safe lower bound; it is re-read only when a
-  // call reaches past it, which keeps the common call free of the `buffer` getter.
-  let known = memory.buffer.byteLength;
-  const check = (kernel: string, q: number, base: number, dim: number, n: number, out: number): void => {
-    if (Math.max(q + dim * 4, base + n * dim * 4, out + n * 4) > known) known = memory.buffer.byteLength;
-    checkBatch(kernel, known, q, base, dim, n, out);
-  };
-  // The gathers' offsets are read through a view that is renewed, as `known` is, only when a
-  // call reaches past it.
+  // Memories only grow, so a cached view's length is a safe lower bound; the view is renewed
+  // only when a call reaches past it, which keeps the common call free of the `buffer` getter.
+  // The gathers also read their row offsets through it.
   let view: DataView<ArrayBufferLike> = new DataView(memory.buffer);
   const gatherMemory = {
     view: () => view,
     renewed: () => (view = new DataView(memory.buffer)),
+  };
+  const check = (kernel: string, q: number, base: number, dim: number, n: number, out: number): void => {
+    if (Math.max(q + dim * 4, base + n * dim * 4, out + n * 4) > view.byteLength) gatherMemory.renewed();
+    checkBatch(kernel, view.byteLength, q, base, dim, n, out);
   };
   return {
     name: 'wasm-simd',
